@@ -1,0 +1,38 @@
+# needlescreen: the two commands of the README are `make demo` and `make test`.
+SHELL := /bin/bash
+PY311 := $(shell scripts/find-python 3.11 || command -v python3)
+PY313 := $(shell scripts/find-python 3.13)
+VENV := .venv
+VENV313 := .venv313
+PIP_FLAGS := --quiet --disable-pip-version-check
+
+.PHONY: demo test test-313 lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PY311) -m venv $(VENV)
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[dev]'
+	touch $@
+
+$(VENV313)/.installed: pyproject.toml
+	@if [ -z "$(PY313)" ]; then echo "Python 3.13 not found (needed to test the plain-Python engine path)"; exit 1; fi
+	$(PY313) -m venv $(VENV313)
+	$(VENV313)/bin/pip install $(PIP_FLAGS) -e '.[dev]'
+	touch $@
+
+## Screen the bundled example patient and print the verdict with its reasons.
+demo: $(VENV)/.installed
+	@$(VENV)/bin/needlescreen check examples/cipn-electrical.json; s=$$?; \
+	  if [ $$s -eq 0 ] || [ $$s -eq 10 ] || [ $$s -eq 20 ]; then exit 0; else exit $$s; fi
+
+## Lint, type-check and run the whole suite on Python 3.11 (durable_rules) and 3.13 (plain evaluator).
+test: lint $(VENV)/.installed $(VENV313)/.installed
+	$(VENV)/bin/python -m pytest
+	$(VENV313)/bin/python -m pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) $(VENV313) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,292 @@
+"""The intake: what intake software sends for one patient and one planned needling session.
+
+Every yes/no question is tri-state (``"yes"``, ``"no"``, ``"unknown"``) and an absent answer is unknown,
+because an unanswered question must never read as "no". Models are frozen, reject unknown fields and
+refuse loose types (``true`` is not an age, ``"5"`` is not a number), so what reaches the rules is exactly
+what the clinician entered.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictStr, StringConstraints, model_validator
+
+__all__ = [
+    "Answer",
+    "BleedingDisorder",
+    "Consent",
+    "Device",
+    "DeviceKind",
+    "Devices",
+    "Fever",
+    "Finding",
+    "FindingKind",
+    "Findings",
+    "Intake",
+    "InrLab",
+    "Lab",
+    "Labs",
+    "Location",
+    "Medication",
+    "Medications",
+    "Patient",
+    "Plan",
+    "Pregnancy",
+    "Side",
+    "Site",
+    "Technique",
+]
+
+Answer = Literal["yes", "no", "unknown"]
+Severity = Literal["none", "mild", "severe", "unknown"]
+BleedingDisorder = Severity
+Control = Literal["none", "controlled", "uncontrolled", "unknown"]
+Side = Literal["left", "right", "both", "midline"]
+Technique = Literal["dry_needling", "electrical"]
+DeviceKind = Literal[
+    "pacemaker",
+    "icd",
+    "spinal_cord_stimulator",
+    "neurostimulator",
+    "drug_pump",
+    "cochlear_implant",
+    "port_picc",
+    "breast_implant",
+    "joint_prosthesis",
+    "metal_fixation",
+]
+FindingKind = Literal[
+    "lymphedema",
+    "at_risk_limb",
+    "local_infection",
+    "open_wound",
+    "tumour",
+    "recent_surgery",
+    "dvt",
+    "varicose_veins",
+    "reduced_sensation",
+    "radiotherapy_field",
+    "spinal_instability",
+]
+
+#: Limits that keep one screening bounded; past them the intake is rejected naming the limit.
+MAX_SITES = 40
+MAX_MEDICATIONS = 100
+MAX_LOCATIONS = 20
+MAX_DEVICES = 20
+
+Name = Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Identifier = Annotated[StrictStr, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+SiteId = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
+
+
+class _Model(BaseModel):
+    # Lax mode only so JSON arrays become tuples; every number and string field is Strict*, so `true` is
+    # never an age and "5" never a count.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class Pregnancy(_Model):
+    """Pregnancy status; ``gestational_weeks`` is asked only when pregnant."""
+
+    status: Literal["pregnant", "not_pregnant", "possibly", "unknown"] = "unknown"
+    gestational_weeks: Annotated[StrictFloat, Field(ge=0, le=45)] | None = None
+
+    @model_validator(mode="after")
+    def _weeks_need_pregnancy(self) -> Pregnancy:
+        if self.gestational_weeks is not None and self.status not in ("pregnant", "possibly"):
+            raise ValueError("gestational_weeks is only meaningful when status is 'pregnant' or 'possibly'")
+        return self
+
+
+class Consent(_Model):
+    """Informed consent: the patient agrees, has capacity, and (for a minor) a guardian consents."""
+
+    agrees: Answer = "unknown"
+    capacity: Answer = "unknown"
+    guardian_consent: Answer = "unknown"
+
+
+class Fever(_Model):
+    """Fever or systemic infection, with the measured temperature when there is one."""
+
+    answer: Answer = "unknown"
+    temperature_c: Annotated[StrictFloat, Field(ge=30, le=45)] | None = None
+
+
+class Patient(_Model):
+    """The person: demographics, consent and whole-body conditions."""
+
+    age: Annotated[StrictFloat, Field(ge=0, le=130)] | None = None
+    sex: Literal["female", "male", "other", "unknown"] = "unknown"
+    pregnancy: Pregnancy = Pregnancy()
+    consent: Consent = Consent()
+    needle_phobia: Answer = "unknown"
+    fainting_history: Answer = "unknown"
+    acute_illness: Answer = "unknown"
+    fever: Fever = Fever()
+    bleeding_disorder: Severity = "unknown"
+    immunocompromised: Answer = "unknown"
+    active_chemotherapy: Answer = "unknown"
+    diabetes: Control = "unknown"
+    epilepsy: Control = "unknown"
+    metal_allergy: Answer = "unknown"
+    heart_valve_or_endocarditis: Answer = "unknown"
+    lung_disease: Answer = "unknown"
+    prior_pneumothorax: Answer = "unknown"
+    bmi: Annotated[StrictFloat, Field(ge=8, le=100)] | None = None
+    frailty: Answer = "unknown"
+    can_keep_still: Answer = "unknown"
+
+
+class Medication(_Model):
+    """One current medication: a name as the patient or chart gives it, and an ATC code when known."""
+
+    name: Name
+    atc: Annotated[StrictStr, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z][0-9]{2}[A-Za-z0-9]{0,4}$")] | None = (
+        None
+    )
+
+
+class Medications(_Model):
+    """The medication list and whether it is complete (an incomplete list cannot rule a drug out)."""
+
+    complete: Answer = "unknown"
+    items: Annotated[tuple[Medication, ...], Field(max_length=MAX_MEDICATIONS)] = ()
+
+
+class Lab(_Model):
+    """A laboratory value and how many days ago it was taken."""
+
+    value: Annotated[StrictFloat, Field(ge=0, le=5000)]
+    age_days: Annotated[StrictFloat, Field(ge=0, le=3650)] | None = None
+
+
+class InrLab(Lab):
+    """INR with the patient's documented target range."""
+
+    value: Annotated[StrictFloat, Field(ge=0.5, le=20)]
+    target_low: Annotated[StrictFloat, Field(ge=0.5, le=10)] | None = None
+    target_high: Annotated[StrictFloat, Field(ge=0.5, le=10)] | None = None
+
+    @model_validator(mode="after")
+    def _ordered_target(self) -> InrLab:
+        if self.target_low is not None and self.target_high is not None and self.target_low > self.target_high:
+            raise ValueError("target_low must not exceed target_high")
+        return self
+
+
+class Labs(_Model):
+    """Recent laboratory results: INR, platelets (x10^9/L) and absolute neutrophil count (x10^9/L)."""
+
+    inr: InrLab | None = None
+    platelets: Lab | None = None
+    anc: Lab | None = None
+
+
+class Location(_Model):
+    """Where something is: a region of the vocabulary in ``rules/regions.yaml`` and a side.
+
+    A side is required to place a finding on one limb; a missing side on a sided region means the side is
+    unknown (so it concerns sites on either side), while ``both`` means both sides.
+    """
+
+    region: Identifier
+    side: Side | None = None
+
+
+class Device(_Model):
+    """An implanted device and, when known, where it sits."""
+
+    kind: DeviceKind
+    location: Location | None = None
+
+
+class Devices(_Model):
+    """Implanted devices: whether the patient has any, and which."""
+
+    answer: Answer = "unknown"
+    items: Annotated[tuple[Device, ...], Field(max_length=MAX_DEVICES)] = ()
+
+    @model_validator(mode="after")
+    def _items_need_yes(self) -> Devices:
+        if self.items and self.answer != "yes":
+            raise ValueError("devices are listed but answer is not 'yes'")
+        return self
+
+
+class Finding(_Model):
+    """A regional finding: whether it is present and where. ``yes`` without locations concerns every site."""
+
+    answer: Answer = "unknown"
+    locations: Annotated[tuple[Location, ...], Field(max_length=MAX_LOCATIONS)] = ()
+    weeks_ago: Annotated[StrictFloat, Field(ge=0, le=5200)] | None = None
+
+    @model_validator(mode="after")
+    def _locations_need_yes(self) -> Finding:
+        if self.locations and self.answer != "yes":
+            raise ValueError("locations are given but answer is not 'yes'")
+        return self
+
+
+class Findings(_Model):
+    """Regional findings by kind; a kind not given is unknown."""
+
+    lymphedema: Finding = Finding()
+    at_risk_limb: Finding = Finding()
+    local_infection: Finding = Finding()
+    open_wound: Finding = Finding()
+    tumour: Finding = Finding()
+    recent_surgery: Finding = Finding()
+    dvt: Finding = Finding()
+    varicose_veins: Finding = Finding()
+    reduced_sensation: Finding = Finding()
+    radiotherapy_field: Finding = Finding()
+    spinal_instability: Finding = Finding()
+
+
+class Site(_Model):
+    """One planned needling site: region and side, optionally the muscle and the planned depth."""
+
+    id: SiteId
+    region: Identifier
+    side: Side | None = None
+    muscle: Name | None = None
+    depth_mm: Annotated[StrictFloat, Field(gt=0, le=150)] | None = None
+
+
+class Plan(_Model):
+    """The planned session: technique, sites and, for electrical needling, the lead pairs (circuits)."""
+
+    technique: Technique
+    sites: Annotated[tuple[Site, ...], Field(min_length=1, max_length=MAX_SITES)]
+    circuits: Annotated[tuple[tuple[SiteId, SiteId], ...], Field(max_length=MAX_SITES)] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Plan:
+        ids = [s.id for s in self.sites]
+        if len(set(ids)) != len(ids):
+            raise ValueError("site ids must be unique")
+        if self.circuits and self.technique != "electrical":
+            raise ValueError("circuits are only allowed when technique is 'electrical'")
+        known = set(ids)
+        for a, b in self.circuits:
+            for end in (a, b):
+                if end not in known:
+                    raise ValueError(f"circuit names site {end!r}, which is not a planned site")
+            if a == b:
+                raise ValueError(f"circuit pairs site {a!r} with itself")
+        return self
+
+
+class Intake(_Model):
+    """Everything needlescreen needs to screen one patient for one planned session."""
+
+    schema_version: Literal["needlescreen.intake/1"] = "needlescreen.intake/1"
+    patient: Patient = Patient()
+    medications: Medications = Medications()
+    labs: Labs = Labs()
+    devices: Devices = Devices()
+    findings: Findings = Findings()
+    plan: Plan

@@ -1,0 +1,106 @@
+"""The body-region vocabulary and its hierarchy, loaded from ``rules/regions.yaml``.
+
+Regions are data so that a clinician can read and extend them without touching code. The hierarchy is a
+directed acyclic graph: "left forearm" lies within "left upper limb" and "distal limb"; an upper-trapezius
+site lies within "trunk" and "thorax" (it overlies the lung).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import RuleFileError
+
+__all__ = ["Region", "RegionMap"]
+
+
+class _RegionSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    label: str = Field(min_length=1)
+    parents: list[str] = []
+    sided: bool = False
+    group: bool = False
+
+
+class _RegionFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    schema_: str = Field(alias="schema", pattern=r"^needlescreen\.regions/1$")
+    device_defaults: dict[str, str] = {}
+    regions: dict[str, _RegionSpec]
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """One region: its id, label, whether it needs a side, and every region it lies within (itself included)."""
+
+    id: str
+    label: str
+    sided: bool
+    group: bool
+    within: frozenset[str]
+
+
+class RegionMap:
+    """The loaded vocabulary: look up regions and test containment."""
+
+    def __init__(self, regions: Mapping[str, Region], device_defaults: Mapping[str, str] | None = None) -> None:
+        self._regions = dict(regions)
+        self.device_defaults = dict(device_defaults or {})
+
+    @classmethod
+    def from_data(cls, data: Any, *, file: str = "regions.yaml") -> RegionMap:
+        """Validate a parsed regions file and close the hierarchy transitively."""
+        try:
+            parsed = _RegionFile.model_validate(data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"])
+            raise RuleFileError(err["msg"], file=file, field=loc) from None
+        specs = parsed.regions
+        for rid, spec in specs.items():
+            for parent in spec.parents:
+                if parent not in specs:
+                    raise RuleFileError(
+                        f"unknown parent region {parent!r}", file=file, field=f"regions.{rid}.parents"
+                    )
+        closed: dict[str, frozenset[str]] = {}
+
+        def close(rid: str, trail: tuple[str, ...]) -> frozenset[str]:
+            if rid in trail:
+                raise RuleFileError(f"cycle in region hierarchy: {' -> '.join((*trail, rid))}", file=file)
+            if rid not in closed:
+                acc = {rid}
+                for parent in specs[rid].parents:
+                    acc |= close(parent, (*trail, rid))
+                closed[rid] = frozenset(acc)
+            return closed[rid]
+
+        regions = {}
+        for rid, spec in specs.items():
+            within = close(rid, ())
+            sided = any(specs[p].sided for p in within)
+            regions[rid] = Region(rid, spec.label, sided, spec.group, within)
+        for kind, rid in parsed.device_defaults.items():
+            if rid not in regions:
+                raise RuleFileError(f"unknown region {rid!r}", file=file, field=f"device_defaults.{kind}")
+        return cls(regions, parsed.device_defaults)
+
+    def __contains__(self, rid: object) -> bool:
+        return rid in self._regions
+
+    def __getitem__(self, rid: str) -> Region:
+        return self._regions[rid]
+
+    def ids(self) -> list[str]:
+        """All region ids, sorted."""
+        return sorted(self._regions)
+
+    def within(self, rid: str, other: str) -> bool:
+        """True when region ``rid`` lies within ``other`` (a region lies within itself)."""
+        return other in self._regions[rid].within

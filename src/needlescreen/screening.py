@@ -1,0 +1,286 @@
+"""The screening pipeline: parse -> normalise -> evaluate -> aggregate.
+
+:func:`screen` is the one call intake software needs. Each step is a small function so that the CLI, the HTTP
+service and the tests can reuse them: :func:`parse_intake` validates input, :func:`needlescreen.facts.normalise`
+turns it into facts, an engine matches the rules, and :func:`aggregate` builds the result (worst verdict wins,
+every reason kept, every unknown named).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import ValidationError
+
+from .conditions import Truth
+from .engine import Engine, EngineName, Firing, make_engine
+from .errors import FieldProblem, IntakeError
+from .facts import FACTS, Facts, FactValue, normalise
+from .intake import Intake, Site
+from .result import (
+    FindingResult,
+    MissingItem,
+    Reference,
+    RulesetStamp,
+    ScreeningResult,
+    SiteRef,
+    SiteVerdict,
+    Verdict,
+    worst,
+)
+from .ruleset import CompiledRule, Ruleset, load_ruleset
+
+__all__ = ["Screener", "aggregate", "default_screener", "parse_intake", "screen"]
+
+_RANK = {"clear": 0, "caution": 1, "refer": 2}
+
+
+def _package_version() -> str:
+    try:
+        return version("needlescreen")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+        return "0+unknown"
+
+
+def _json_path(loc: Iterable[int | str]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _problems(exc: ValidationError) -> list[FieldProblem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        # pydantic adds the union/literal branch tags to the location; readers want the field path only.
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (not part of the intake schema)"
+        problems.append(FieldProblem(_json_path(loc), msg))
+    return problems
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys (YAML would silently keep the last one)."""
+
+
+def _no_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
+
+
+def _reject_duplicate_json(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a valid number")
+
+
+def parse_intake(data: Intake | Mapping[str, Any] | str | bytes, *, source: str | None = None) -> Intake:
+    """Validate an intake given as a model, a mapping, or JSON/YAML text.
+
+    Raises:
+        IntakeError: naming every field at fault by its JSON path.
+    """
+    if isinstance(data, Intake):
+        return data
+    if isinstance(data, str | bytes):
+        text = data.decode("utf-8", errors="strict") if isinstance(data, bytes) else data
+        try:
+            stripped = text.lstrip()
+            if stripped.startswith("{"):
+                data = json.loads(text, object_pairs_hook=_reject_duplicate_json, parse_constant=_reject_constant)
+            else:
+                data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+        except (ValueError, yaml.YAMLError) as exc:
+            raise IntakeError([FieldProblem("", f"not valid JSON or YAML: {exc}")], source=source) from None
+        except RecursionError:
+            raise IntakeError([FieldProblem("", "input is nested too deeply")], source=source) from None
+    if not isinstance(data, Mapping):
+        raise IntakeError([FieldProblem("", "an intake must be a JSON object")], source=source)
+    try:
+        return Intake.model_validate(data)
+    except ValidationError as exc:
+        raise IntakeError(_problems(exc), source=source) from None
+    except RecursionError:
+        raise IntakeError([FieldProblem("", "input is nested too deeply")], source=source) from None
+
+
+def _site_ref(site: Site, ruleset: Ruleset) -> SiteRef:
+    return SiteRef(
+        id=site.id, region=site.region, region_label=ruleset.regions[site.region].label, side=site.side, muscle=site.muscle
+    )
+
+
+def _shown(name: str, value: FactValue, site: Site | None) -> str | float | list[str]:
+    if isinstance(value, frozenset):
+        return sorted(value)
+    return value
+
+
+def aggregate(
+    intake: Intake, facts: Facts, firings: Iterable[Firing], ruleset: Ruleset, engine: EngineName
+) -> ScreeningResult:
+    """Build the result from firings: worst verdict wins, every finding kept, every unknown named."""
+    rules = {r.id: r for r in ruleset.rules}
+    sites = [s for s, _ in facts.sites]
+    site_sets = [fs for _, fs in facts.sites]
+    circuits = list(intake.plan.circuits)
+    site_index = {s.id: i for i, s in enumerate(sites)}
+    findings: list[tuple[tuple[Any, ...], FindingResult]] = []
+    site_rules: list[list[tuple[str, Verdict]]] = [[] for _ in sites]
+    patient_level: list[tuple[str, Verdict]] = []
+    missing: dict[str, set[str]] = {}
+
+    for f in sorted(firings):
+        rule: CompiledRule = rules[f.rule_id]
+        fs = facts.patient if f.scope == "patient" else site_sets[f.index] if f.scope == "site" else facts.circuits[f.index][1]
+        verdict: Verdict = rule.verdict if f.truth is Truth.TRUE else rule.unknown_verdict
+        known = {n: _shown(n, fs[n], None) for n in rule.reads if n in fs}
+        absent = tuple(n for n in rule.reads if n not in fs)
+        if f.truth is Truth.UNKNOWN:
+            for n in absent:
+                missing.setdefault(n, set()).add(rule.id)
+        site_ref = None
+        circuit = None
+        if f.scope == "site":
+            site_ref = _site_ref(sites[f.index], ruleset)
+            site_rules[f.index].append((rule.id, verdict))
+        elif f.scope == "circuit":
+            a, b = circuits[f.index]
+            circuit = (a, b)
+            for end in (a, b):
+                site_rules[site_index[end]].append((rule.id, verdict))
+        else:
+            patient_level.append((rule.id, verdict))
+        result = FindingResult(
+            rule_id=rule.id,
+            title=rule.title,
+            classification=rule.classification,
+            verdict=verdict,  # type: ignore[arg-type]
+            status="fired" if f.truth is Truth.TRUE else "unknown",
+            topic=rule.topic,
+            scope=rule.scope,
+            summary=rule.summary,
+            detail=rule.detail,
+            modifications=rule.modifications,
+            site=site_ref,
+            circuit=circuit,
+            facts=known,
+            missing=absent if f.truth is Truth.UNKNOWN else (),
+            references=tuple(Reference(key=s.key, citation=s.citation, evidence=s.evidence) for s in rule.references),  # type: ignore[arg-type]
+        )
+        order = (-_RANK[verdict], f.truth is Truth.UNKNOWN, rule.id, f.scope, f.index)
+        findings.append((order, result))
+
+    findings.sort(key=lambda item: item[0])
+    site_verdicts = []
+    for i, site in enumerate(sites):
+        own = site_rules[i] + patient_level
+        site_verdicts.append(
+            SiteVerdict(
+                site=_site_ref(site, ruleset),
+                verdict=worst(*(v for _, v in own)),
+                rules=tuple(sorted({rid for rid, _ in own})),
+            )
+        )
+    overall = worst(*(fr.verdict for _, fr in findings))
+    missing_items = tuple(
+        MissingItem(fact=n, question=FACTS[n].question, rules=tuple(sorted(ids))) for n, ids in sorted(missing.items())
+    )
+    return ScreeningResult(
+        verdict=overall,
+        technique=intake.plan.technique,
+        sites=tuple(site_verdicts),
+        findings=tuple(fr for _, fr in findings),
+        missing=missing_items,
+        unrecognised_medications=facts.unrecognised_medications,
+        ruleset=RulesetStamp(name=ruleset.name, revision=ruleset.revision, content_hash=ruleset.content_hash),
+        policy=ruleset.policy_used(),
+        policy_source=ruleset.policy.source,
+        engine=engine,
+        package_version=_package_version(),
+        decision_id=str(uuid.uuid4()),
+        timestamp=datetime.now(UTC),
+    )
+
+
+class Screener:
+    """A loaded ruleset and its engine, built once and reused for every screening (thread-safe)."""
+
+    def __init__(self, ruleset: Ruleset | None = None, *, engine: EngineName | Literal["auto"] = "auto") -> None:
+        self.ruleset = ruleset if ruleset is not None else load_ruleset()
+        self.engine: Engine = make_engine(self.ruleset, engine)
+
+    def facts(self, intake: Intake | Mapping[str, Any] | str | bytes) -> tuple[Intake, Facts]:
+        """Validate and normalise without evaluating (for explain and tests)."""
+        model = parse_intake(intake)
+        return model, normalise(model, self.ruleset.regions, self.ruleset.medications)
+
+    def screen(self, intake: Intake | Mapping[str, Any] | str | bytes) -> ScreeningResult:
+        """Screen one intake.
+
+        Raises:
+            IntakeError: the intake is invalid (nothing is screened).
+            EngineError: the engine failed (no verdict is produced).
+        """
+        model, facts = self.facts(intake)
+        firings = self.engine.run(facts)
+        return aggregate(model, facts, firings, self.ruleset, self.engine.name)
+
+
+@lru_cache(maxsize=1)
+def default_screener() -> Screener:
+    """The process-wide screener over the bundled ruleset and the preferred engine."""
+    return Screener()
+
+
+def screen(
+    intake: Intake | Mapping[str, Any] | str | bytes | Path,
+    *,
+    screener: Screener | None = None,
+) -> ScreeningResult:
+    """Screen one intake with the bundled rules (or a given :class:`Screener`).
+
+    Args:
+        intake: an :class:`Intake`, a mapping, JSON or YAML text, or a path to a JSON/YAML file.
+        screener: reuse a configured screener (custom rules, clinic policy, a chosen engine).
+    """
+    source = None
+    if isinstance(intake, Path):
+        source = str(intake)
+        try:
+            intake = intake.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise IntakeError([FieldProblem("", f"cannot read file: {exc.strerror}")], source=source) from None
+        try:
+            intake = parse_intake(intake, source=source)
+        except IntakeError:
+            raise
+    return (screener or default_screener()).screen(intake)

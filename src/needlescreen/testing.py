@@ -1,0 +1,87 @@
+"""Helpers for testing screenings, shipped for clinics and integrators as well as our own suite.
+
+A clinic that overrides policy can write its own checks::
+
+    from needlescreen.testing import baseline_intake, with_changes
+    intake = with_changes(baseline_intake(), {"findings": {"at_risk_limb": {...}}})
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["baseline_intake", "comparable", "with_changes"]
+
+_NO_FINDING = {"answer": "no"}
+
+
+def baseline_intake() -> dict[str, Any]:
+    """A 40-year-old woman, not pregnant, who answers no to every screening question.
+
+    Dry needling of the right calf is planned. With the bundled rules this intake is clear: start from it and
+    change one thing to see what that one thing does.
+    """
+    return {
+        "schema_version": "needlescreen.intake/1",
+        "patient": {
+            "age": 40,
+            "sex": "female",
+            "pregnancy": {"status": "not_pregnant"},
+            "consent": {"agrees": "yes", "capacity": "yes", "guardian_consent": "unknown"},
+            "needle_phobia": "no",
+            "fainting_history": "no",
+            "acute_illness": "no",
+            "fever": {"answer": "no"},
+            "bleeding_disorder": "none",
+            "immunocompromised": "no",
+            "active_chemotherapy": "no",
+            "diabetes": "none",
+            "epilepsy": "none",
+            "metal_allergy": "no",
+            "heart_valve_or_endocarditis": "no",
+            "lung_disease": "no",
+            "prior_pneumothorax": "no",
+            "bmi": 23.0,
+            "frailty": "no",
+            "can_keep_still": "yes",
+        },
+        "medications": {"complete": "yes", "items": []},
+        "labs": {},
+        "devices": {"answer": "no"},
+        "findings": {
+            k: dict(_NO_FINDING)
+            for k in (
+                "lymphedema",
+                "at_risk_limb",
+                "local_infection",
+                "open_wound",
+                "tumour",
+                "recent_surgery",
+                "dvt",
+                "varicose_veins",
+                "reduced_sensation",
+                "radiotherapy_field",
+                "spinal_instability",
+            )
+        },
+        "plan": {"technique": "dry_needling", "sites": [{"id": "s1", "region": "calf", "side": "right"}]},
+    }
+
+
+def with_changes(intake: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``intake`` with ``changes`` merged in (mappings merge; anything else replaces)."""
+    out = copy.deepcopy(dict(intake))
+    for key, value in changes.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = with_changes(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def comparable(result: Any) -> dict[str, Any]:
+    """A result without the fields that differ between runs (decision id, timestamp, engine name)."""
+    data: dict[str, Any] = result.model_dump(mode="json", exclude={"decision_id", "timestamp", "engine"})
+    return data

@@ -152,7 +152,6 @@ FACTS: Mapping[str, FactSpec] = {f.name: f for f in _CATALOGUE}
 #: Facts normalisation always sets, so conditions on them are never unknown.
 ALWAYS_KNOWN: frozenset[str] = frozenset(
     {
-        "meds.antithrombotic_count",
         "meds.unrecognised",
         "plan.technique",
         "plan.thorax_sides",
@@ -233,7 +232,11 @@ def _patient_facts(intake: Intake, meds: MedicationClassifier) -> tuple[FactSet,
     _set(f, "meds.list_complete", _answer(intake.medications.complete))
     for cls in meds.classes:
         _set(f, f"meds.{cls}", "yes" if counts[cls] else ("no" if complete else None))
-    f["meds.antithrombotic_count"] = float(sum(counts[c] for c in meds.antithrombotic))
+    # The count is exact only for a complete, fully recognised list. Otherwise it is a lower bound, which
+    # still decides "two or more" when two are listed; below that it is unknown.
+    listed = sum(counts[c] for c in meds.antithrombotic)
+    if complete or listed >= 2:
+        f["meds.antithrombotic_count"] = float(listed)
     f["meds.unrecognised"] = "yes" if unrecognised else "no"
 
     labs = intake.labs

@@ -1,0 +1,49 @@
+"""Shared fixtures: the bundled ruleset, one screener per available engine, and intake builders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from needlescreen import Screener, load_ruleset
+from needlescreen.engine import available_engines
+from needlescreen.ruleset import Ruleset
+from needlescreen.testing import baseline_intake, comparable, with_changes
+
+ENGINES = available_engines()
+
+
+@pytest.fixture(scope="session")
+def ruleset() -> Ruleset:
+    return load_ruleset()
+
+
+@pytest.fixture(scope="session")
+def screeners(ruleset: Ruleset) -> dict[str, Screener]:
+    """A screener for every engine that loads here (durable_rules and plain on 3.11/3.12, plain on 3.13+)."""
+    return {name: Screener(ruleset, engine=name) for name in ENGINES}
+
+
+@pytest.fixture(scope="session")
+def screen_all(screeners: dict[str, Screener]) -> Any:
+    """Screen with every engine, assert they agree, return the result."""
+
+    def run(intake: Any) -> Any:
+        results = {name: s.screen(intake) for name, s in screeners.items()}
+        first, *rest = results.values()
+        for other in rest:
+            assert comparable(other) == comparable(first), "engines disagree"
+        return first
+
+    return run
+
+
+@pytest.fixture
+def baseline() -> dict[str, Any]:
+    return baseline_intake()
+
+
+def changed(changes: dict[str, Any]) -> dict[str, Any]:
+    """The baseline intake with some answers changed."""
+    return with_changes(baseline_intake(), changes)

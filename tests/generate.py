@@ -1,0 +1,184 @@
+"""Seeded random intakes that reach every fact the rules read, unknowns included.
+
+Used by the engine-agreement test and the property tests. Not realistic prevalence (the benchmark
+generator is): every answer, lab, device, finding and site is drawn broadly so that rare combinations occur.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from needlescreen.regions import RegionMap
+
+ANSWERS = ("yes", "no", "unknown")
+FINDINGS = (
+    "lymphedema",
+    "at_risk_limb",
+    "local_infection",
+    "open_wound",
+    "tumour",
+    "recent_surgery",
+    "dvt",
+    "varicose_veins",
+    "reduced_sensation",
+    "radiotherapy_field",
+    "spinal_instability",
+)
+DEVICES = (
+    "pacemaker",
+    "icd",
+    "spinal_cord_stimulator",
+    "neurostimulator",
+    "drug_pump",
+    "cochlear_implant",
+    "port_picc",
+    "breast_implant",
+    "joint_prosthesis",
+    "metal_fixation",
+)
+DRUGS = (
+    ("warfarin", None),
+    ("Eliquis", None),
+    ("xarelto", None),
+    ("Clexane", None),
+    ("aspirin", None),
+    ("Plavix", None),
+    ("ibuprofen", None),
+    ("sertraline", None),
+    ("paclitaxel", None),
+    ("methotrexate", None),
+    ("prednisolone", None),
+    ("paracetamol", None),
+    ("mystery pill", None),
+    ("unnamed", "B01AF02"),
+    ("unnamed", "Z99ZZ99"),
+    ("letrozole", "L02BG04"),
+)
+
+
+def _maybe(rng: random.Random, value: Any, p: float = 0.7) -> Any:
+    return value if rng.random() < p else None
+
+
+def _location(rng: random.Random, regions: RegionMap, places: list[str]) -> dict[str, Any]:
+    region = rng.choice(places)
+    side = rng.choice(["left", "right", "both", "midline", None])
+    loc: dict[str, Any] = {"region": region}
+    if side is not None:
+        loc["side"] = side
+    return loc
+
+
+def random_intake(rng: random.Random, regions: RegionMap) -> dict[str, Any]:
+    """One intake drawn broadly over every question the intake model has."""
+    sites_pool = [r for r in regions.ids() if not regions[r].group]
+    places = regions.ids()
+    p: dict[str, Any] = {}
+    for key in (
+        "needle_phobia",
+        "fainting_history",
+        "acute_illness",
+        "immunocompromised",
+        "active_chemotherapy",
+        "metal_allergy",
+        "heart_valve_or_endocarditis",
+        "lung_disease",
+        "prior_pneumothorax",
+        "frailty",
+        "can_keep_still",
+    ):
+        if rng.random() < 0.9:
+            p[key] = rng.choices(ANSWERS, weights=(1, 4, 1))[0]
+    if rng.random() < 0.9:
+        p["age"] = float(rng.choice([5, 12, 16, 17, 18, 25, 40, 59, 60, 75, 95]) + rng.random())
+    p["sex"] = rng.choice(["female", "male", "other", "unknown"])
+    status = rng.choice(["pregnant", "not_pregnant", "possibly", "unknown"])
+    preg: dict[str, Any] = {"status": status}
+    if status in ("pregnant", "possibly") and rng.random() < 0.7:
+        preg["gestational_weeks"] = float(rng.choice([4, 12, 12.9, 13, 14, 30]))
+    p["pregnancy"] = preg
+    p["consent"] = {k: rng.choices(ANSWERS, weights=(4, 1, 1))[0] for k in ("agrees", "capacity", "guardian_consent")}
+    fever: dict[str, Any] = {"answer": rng.choices(ANSWERS, weights=(1, 4, 1))[0]}
+    if rng.random() < 0.3:
+        fever["temperature_c"] = rng.choice([36.5, 37.9, 38.0, 39.2])
+    p["fever"] = fever
+    p["bleeding_disorder"] = rng.choice(["none", "mild", "severe", "unknown"])
+    p["diabetes"] = rng.choice(["none", "controlled", "uncontrolled", "unknown"])
+    p["epilepsy"] = rng.choice(["none", "controlled", "uncontrolled", "unknown"])
+    if rng.random() < 0.7:
+        p["bmi"] = rng.choice([16.0, 18.4, 18.5, 24.0, 33.0])
+
+    meds = {
+        "complete": rng.choices(ANSWERS, weights=(3, 1, 1))[0],
+        "items": [
+            {"name": n, **({"atc": a} if a else {})} for n, a in rng.sample(DRUGS, rng.choice([0, 0, 1, 1, 2, 3]))
+        ],
+    }
+    labs: dict[str, Any] = {}
+    if rng.random() < 0.5:
+        inr: dict[str, Any] = {"value": rng.choice([1.0, 2.5, 3.0, 3.1, 3.5, 3.6, 4.2])}
+        if rng.random() < 0.6:
+            inr["target_low"], inr["target_high"] = rng.choice([(2.0, 3.0), (2.5, 3.5)])
+        if rng.random() < 0.7:
+            inr["age_days"] = float(rng.choice([1, 27, 28, 29, 60]))
+        labs["inr"] = inr
+    for lab, values in (("platelets", [20, 49, 50, 51, 99, 100, 250]), ("anc", [0.2, 0.49, 0.5, 0.9, 1.0, 3.0])):
+        if rng.random() < 0.4:
+            entry: dict[str, Any] = {"value": float(rng.choice(values))}
+            if rng.random() < 0.7:
+                entry["age_days"] = float(rng.choice([2, 21, 30]))
+            labs[lab] = entry
+
+    dev_answer = rng.choices(ANSWERS, weights=(2, 3, 1))[0]
+    devices: dict[str, Any] = {"answer": dev_answer}
+    if dev_answer == "yes":
+        items = []
+        for kind in rng.sample(DEVICES, rng.choice([0, 1, 1, 2])):
+            d: dict[str, Any] = {"kind": kind}
+            if rng.random() < 0.5:
+                d["location"] = _location(rng, regions, places)
+            items.append(d)
+        devices["items"] = items
+
+    findings: dict[str, Any] = {}
+    for kind in FINDINGS:
+        roll = rng.random()
+        if roll < 0.1:
+            continue
+        answer = rng.choices(ANSWERS, weights=(1, 5, 1))[0]
+        f: dict[str, Any] = {"answer": answer}
+        if answer == "yes" and rng.random() < 0.85:
+            f["locations"] = [_location(rng, regions, places) for _ in range(rng.choice([1, 1, 2]))]
+            if kind == "recent_surgery" and rng.random() < 0.6:
+                f["weeks_ago"] = float(rng.choice([1, 6, 12, 52]))
+        findings[kind] = f
+
+    technique = rng.choice(["dry_needling", "electrical"])
+    sites = []
+    for i in range(rng.choice([1, 1, 2, 3, 4, 6])):
+        region = rng.choice(sites_pool)
+        site: dict[str, Any] = {"id": f"s{i}", "region": region}
+        if regions[region].sided:
+            site["side"] = rng.choice(["left", "right"])
+        elif rng.random() < 0.5:
+            site["side"] = rng.choice(["left", "right", "midline"])
+        if rng.random() < 0.3:
+            site["depth_mm"] = float(rng.choice([5, 20, 45]))
+        sites.append(site)
+    plan: dict[str, Any] = {"technique": technique, "sites": sites}
+    if technique == "electrical" and len(sites) >= 2 and rng.random() < 0.8:
+        ids = [s["id"] for s in sites]
+        pairs = []
+        for _ in range(rng.choice([1, 1, 2])):
+            a, b = rng.sample(ids, 2)
+            pairs.append([a, b])
+        plan["circuits"] = pairs
+    return {
+        "patient": p,
+        "medications": meds,
+        "labs": labs,
+        "devices": devices,
+        "findings": findings,
+        "plan": plan,
+    }

@@ -301,10 +301,14 @@ def _device_at(devices: tuple[Device, ...], answer: str, kinds: tuple[str, ...],
         return "no" if answer == "no" or (answer == "yes" and devices) else None
     values: list[str | None] = []
     for d in relevant:
-        loc = d.location
-        if loc is None and d.kind in regions.device_defaults:
-            loc = Location(region=regions.device_defaults[d.kind])
-        values.append(None if loc is None else _covers(loc, site, regions))
+        if d.location is not None:
+            values.append(_covers(d.location, site, regions))
+        elif d.kind in regions.device_defaults:
+            # Only the usual region is assumed, not the side: a site there on either side is undecided.
+            usual = _covers(Location(region=regions.device_defaults[d.kind]), site, regions)
+            values.append("no" if usual == "no" else None if site.side in ("left", "right") else usual)
+        else:
+            values.append(None)
     return _combine(values)
 
 

@@ -1,0 +1,61 @@
+Feature: Lymphoedema
+  A limb with lymphoedema is not needled (infection and cellulitis risk); other limbs and regions are not
+  affected by this rule. A limb at risk of lymphoedema (nodes removed or irradiated) is a clinic policy
+  setting: refer for that limb by default.
+
+  Background:
+    Given a patient who answers no to every screening question
+
+  Scenario: Needles in the lymphoedematous arm are referred
+    Given lymphoedema in the left upper limb
+    And dry needling is planned at the left forearm
+    When the patient is screened
+    Then the verdict is refer
+    And rule LYMPHEDEMA_LIMB fires with verdict refer for the site at the left forearm
+    And the advice includes "needle the other limb"
+
+  Scenario: Lymphoedema of the left arm does not concern needles in the right calf
+    Given lymphoedema in the left upper limb
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then the verdict is clear
+    And rule LYMPHEDEMA_LIMB does not fire
+
+  Scenario: Only the affected limb is referred when both arms are planned
+    Given lymphoedema in the left upper limb
+    And dry needling is planned at the left upper arm and the right upper arm
+    When the patient is screened
+    Then the site at the left upper arm is refer
+    And the site at the right upper arm is clear
+
+  Scenario: The shoulder girdle belongs to the lymphoedematous limb
+    Given lymphoedema in the right upper limb
+    And dry needling is planned at the right shoulder girdle
+    When the patient is screened
+    Then rule LYMPHEDEMA_LIMB fires for the site at the right shoulder girdle
+
+  Scenario: Lymphoedema on an unknown side cannot be ruled out for either arm
+    Given lymphoedema in the upper limb
+    And dry needling is planned at the left forearm
+    When the patient is screened
+    Then rule LYMPHEDEMA_LIMB cannot decide and gives caution
+    And the result asks "which limb"
+
+  Scenario: Nobody asked about lymphoedema
+    Given the patient answers "unknown" to "lymphoedema"
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then the verdict is caution
+    And rule LYMPHEDEMA_LIMB cannot decide and gives caution
+
+  Scenario: The limb at risk after node dissection is referred by default
+    Given a limb at risk of lymphoedema in the left upper limb
+    And dry needling is planned at the left forearm
+    When the patient is screened
+    Then rule LYMPHEDEMA_AT_RISK fires with verdict refer for the site at the left forearm
+
+  Scenario: The other arm of a patient with an at-risk limb is clear
+    Given a limb at risk of lymphoedema in the left upper limb
+    And dry needling is planned at the right forearm
+    When the patient is screened
+    Then the verdict is clear

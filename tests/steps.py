@@ -1,0 +1,342 @@
+"""The one step vocabulary of the feature files, written for a physiotherapist to read.
+
+Places are written as "the <side> <region>" with the region in plain words as in ``rules/regions.yaml``
+(e.g. "the left forearm", "the right calf", "the lumbar region", "the upper limb"). Findings, devices and
+drugs are plain words as well; see the tables below.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from pytest_bdd import given, parsers, then, when
+
+from needlescreen.testing import baseline_intake, comparable, with_changes
+
+QUESTIONS: dict[str, tuple[str, ...]] = {
+    "consent to needling": ("patient", "consent", "agrees"),
+    "capacity to consent": ("patient", "consent", "capacity"),
+    "guardian consent": ("patient", "consent", "guardian_consent"),
+    "needle phobia": ("patient", "needle_phobia"),
+    "fainting with needles": ("patient", "fainting_history"),
+    "acute or unexplained illness": ("patient", "acute_illness"),
+    "fever or systemic infection": ("patient", "fever", "answer"),
+    "immunocompromise": ("patient", "immunocompromised"),
+    "active chemotherapy": ("patient", "active_chemotherapy"),
+    "metal allergy": ("patient", "metal_allergy"),
+    "heart valve or endocarditis": ("patient", "heart_valve_or_endocarditis"),
+    "lung disease": ("patient", "lung_disease"),
+    "previous pneumothorax": ("patient", "prior_pneumothorax"),
+    "frailty": ("patient", "frailty"),
+    "able to keep still": ("patient", "can_keep_still"),
+    "complete medication list": ("medications", "complete"),
+    "implanted devices": ("devices", "answer"),
+}
+FINDINGS = {
+    "lymphoedema": "lymphedema",
+    "a limb at risk of lymphoedema": "at_risk_limb",
+    "infection": "local_infection",
+    "cellulitis": "local_infection",
+    "an open wound": "open_wound",
+    "a tumour": "tumour",
+    "recent surgery": "recent_surgery",
+    "an acute DVT": "dvt",
+    "varicose veins": "varicose_veins",
+    "reduced sensation": "reduced_sensation",
+    "a radiotherapy field": "radiotherapy_field",
+    "spinal instability": "spinal_instability",
+}
+DEVICES = {
+    "pacemaker": "pacemaker",
+    "ICD": "icd",
+    "spinal cord stimulator": "spinal_cord_stimulator",
+    "neurostimulator": "neurostimulator",
+    "drug pump": "drug_pump",
+    "cochlear implant": "cochlear_implant",
+    "port": "port_picc",
+    "PICC line": "port_picc",
+    "breast implant": "breast_implant",
+    "joint replacement": "joint_prosthesis",
+    "metal fixation": "metal_fixation",
+}
+_SIDES = ("left", "right", "midline", "both")
+
+
+def place(text: str) -> dict[str, Any]:
+    """'left forearm' -> {'region': 'forearm', 'side': 'left'}; 'lumbar region' -> {'region': 'lumbar'}."""
+    words = text.strip().split()
+    out: dict[str, Any] = {}
+    if words and words[0] in _SIDES:
+        out["side"] = words.pop(0)
+    name = "_".join(w for w in words if w != "region")
+    out["region"] = name
+    return out
+
+
+def _set(intake: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    node = intake
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = value
+
+
+@pytest.fixture
+def intake() -> dict[str, Any]:
+    return {"value": baseline_intake()}
+
+
+def _update(intake: dict[str, Any], changes: dict[str, Any]) -> None:
+    intake["value"] = with_changes(intake["value"], changes)
+
+
+# --- the patient --------------------------------------------------------------------------------------------
+
+
+@given("a patient who answers no to every screening question")
+def _baseline(intake: dict[str, Any]) -> None:
+    intake["value"] = baseline_intake()
+
+
+@given("nothing is known about the patient")
+def _nothing(intake: dict[str, Any]) -> None:
+    intake["value"] = {"plan": intake["value"]["plan"]}
+
+
+@given(parsers.parse("the patient is {age:g} years old"))
+def _age(intake: dict[str, Any], age: float) -> None:
+    _set(intake["value"], ("patient", "age"), float(age))
+
+
+@given("the patient's age is not known")
+def _age_unknown(intake: dict[str, Any]) -> None:
+    intake["value"]["patient"].pop("age", None)
+
+
+@given(parsers.parse("the patient is {sex:w}"))
+def _sex(intake: dict[str, Any], sex: str) -> None:
+    assert sex in ("male", "female"), sex
+    _set(intake["value"], ("patient", "sex"), sex)
+
+
+@given(parsers.re(r'the patient answers "(?P<answer>yes|no|unknown)" to "(?P<question>[^"]+)"'))
+def _answer(intake: dict[str, Any], answer: str, question: str) -> None:
+    if question in FINDINGS.keys() | {"lymphoedema"}:
+        intake["value"]["findings"][FINDINGS[question]] = {"answer": answer}
+        return
+    _set(intake["value"], QUESTIONS[question], answer)
+
+
+@given(parsers.parse("the patient's temperature is {temp:g} °C"))
+def _temp(intake: dict[str, Any], temp: float) -> None:
+    _set(intake["value"], ("patient", "fever", "temperature_c"), float(temp))
+
+
+@given(parsers.re(r"the patient has (?P<value>no|a mild|a severe) bleeding disorder"))
+def _bleeding(intake: dict[str, Any], value: str) -> None:
+    _set(intake["value"], ("patient", "bleeding_disorder"), {"no": "none", "a mild": "mild", "a severe": "severe"}[value])
+
+
+@given(parsers.re(r"the patient's bleeding disorder status is not known"))
+def _bleeding_unknown(intake: dict[str, Any]) -> None:
+    _set(intake["value"], ("patient", "bleeding_disorder"), "unknown")
+
+
+@given(parsers.re(r"the patient has (?P<control>controlled|uncontrolled) (?P<condition>diabetes|epilepsy)"))
+def _controlled(intake: dict[str, Any], control: str, condition: str) -> None:
+    _set(intake["value"], ("patient", condition), control)
+
+
+@given(parsers.parse("the patient's BMI is {bmi:g}"))
+def _bmi(intake: dict[str, Any], bmi: float) -> None:
+    _set(intake["value"], ("patient", "bmi"), float(bmi))
+
+
+# --- pregnancy ----------------------------------------------------------------------------------------------
+
+
+@given(parsers.parse("the patient is pregnant at {weeks:g} weeks"))
+def _pregnant(intake: dict[str, Any], weeks: float) -> None:
+    _set(intake["value"], ("patient", "pregnancy"), {"status": "pregnant", "gestational_weeks": float(weeks)})
+
+
+@given("the patient is pregnant, weeks not known")
+def _pregnant_weeks_unknown(intake: dict[str, Any]) -> None:
+    _set(intake["value"], ("patient", "pregnancy"), {"status": "pregnant"})
+
+
+@given(parsers.re(r"the patient (?P<what>may be pregnant|is not pregnant)"))
+def _pregnancy_status(intake: dict[str, Any], what: str) -> None:
+    status = "possibly" if what == "may be pregnant" else "not_pregnant"
+    _set(intake["value"], ("patient", "pregnancy"), {"status": status})
+
+
+@given("the patient's pregnancy status is not known")
+def _pregnancy_unknown(intake: dict[str, Any]) -> None:
+    _set(intake["value"], ("patient", "pregnancy"), {"status": "unknown"})
+
+
+# --- medications and labs -------------------------------------------------------------------------------------
+
+
+@given(parsers.re(r"the patient takes (?P<drugs>.+)"))
+def _takes(intake: dict[str, Any], drugs: str) -> None:
+    items = intake["value"]["medications"].setdefault("items", [])
+    for name in re.split(r",\s*|\s+and\s+", drugs):
+        atc = re.fullmatch(r"(?P<name>.+) \((?P<atc>[A-Z][0-9]{2}[A-Z0-9]*)\)", name)
+        items.append({"name": atc["name"], "atc": atc["atc"]} if atc else {"name": name})
+
+
+@given("the medication list is incomplete")
+def _incomplete(intake: dict[str, Any]) -> None:
+    intake["value"]["medications"]["complete"] = "no"
+
+
+@given(
+    parsers.re(
+        r"an INR of (?P<inr>[\d.]+) with a target range of (?P<lo>[\d.]+) to (?P<hi>[\d.]+), taken (?P<days>[\d.]+) days ago"
+    )
+)
+def _inr(intake: dict[str, Any], inr: str, lo: str, hi: str, days: str) -> None:
+    lab = {"value": float(inr), "target_low": float(lo), "target_high": float(hi), "age_days": float(days)}
+    _set(intake["value"], ("labs", "inr"), lab)
+
+
+@given(parsers.re(r"an INR of (?P<inr>[\d.]+) with no recorded target range, taken (?P<days>[\d.]+) days ago"))
+def _inr_no_target(intake: dict[str, Any], inr: str, days: str) -> None:
+    _set(intake["value"], ("labs", "inr"), {"value": float(inr), "age_days": float(days)})
+
+
+@given(parsers.re(r"(?P<lab>platelets|neutrophils) of (?P<value>[\d.]+) x10\^9/L, taken (?P<days>[\d.]+) days ago"))
+def _count(intake: dict[str, Any], lab: str, value: str, days: str) -> None:
+    key = "platelets" if lab == "platelets" else "anc"
+    _set(intake["value"], ("labs", key), {"value": float(value), "age_days": float(days)})
+
+
+# --- findings and devices ---------------------------------------------------------------------------------------
+
+
+_FINDING_WORDS = "|".join(re.escape(k) for k in sorted(FINDINGS, key=len, reverse=True))
+_DEVICE_WORDS = "|".join(re.escape(k) for k in sorted(DEVICES, key=len, reverse=True))
+
+
+@given(parsers.re(rf"(?P<finding>{_FINDING_WORDS}) (?:in|of|at) the (?P<where>.+?)(?:, (?P<weeks>[\d.]+) weeks ago)?$"))
+def _finding(intake: dict[str, Any], finding: str, where: str, weeks: str | None) -> None:
+    kind = FINDINGS[finding]
+    current = intake["value"]["findings"].get(kind, {})
+    locations = list(current.get("locations", [])) if current.get("answer") == "yes" else []
+    entry: dict[str, Any] = {"answer": "yes", "locations": [*locations, place(where)]}
+    if weeks:
+        entry["weeks_ago"] = float(weeks)
+    intake["value"]["findings"][kind] = entry
+
+
+@given(parsers.re(rf"the patient has (?:a|an) (?P<device>{_DEVICE_WORDS})(?: in the (?P<where>.+))?$"))
+def _device(intake: dict[str, Any], device: str, where: str | None) -> None:
+    item: dict[str, Any] = {"kind": DEVICES[device]}
+    if where:
+        item["location"] = place(where)
+    devices = intake["value"]["devices"]
+    items = list(devices.get("items", [])) if devices.get("answer") == "yes" else []
+    intake["value"]["devices"] = {"answer": "yes", "items": [*items, item]}
+
+
+# --- the plan -------------------------------------------------------------------------------------------------
+
+
+def _add_site(intake: dict[str, Any], technique: str, where: str) -> str:
+    plan = intake["value"]["plan"]
+    if plan.get("_touched") is None:
+        plan.clear()
+        plan.update({"technique": technique, "sites": [], "_touched": True})
+    plan["technique"] = technique
+    site = {"id": f"s{len(plan['sites']) + 1}", **place(where)}
+    plan["sites"].append(site)
+    return site["id"]
+
+
+@given(parsers.re(r"(?:manual )?dry needling is planned at the (?P<where>.+)"))
+def _plan_dn(intake: dict[str, Any], where: str) -> None:
+    for part in re.split(r" and the ", where):
+        _add_site(intake, "dry_needling", part)
+
+
+@given(parsers.re(r"electrical dry needling is planned between the (?P<a>.+) and the (?P<b>.+)"))
+def _plan_edn(intake: dict[str, Any], a: str, b: str) -> None:
+    sa = _add_site(intake, "electrical", a)
+    sb = _add_site(intake, "electrical", b)
+    intake["value"]["plan"].setdefault("circuits", []).append([sa, sb])
+
+
+# --- screening and outcomes -------------------------------------------------------------------------------------
+
+
+@when("the patient is screened", target_fixture="result")
+def _screen(intake: dict[str, Any], screeners: dict[str, Any]) -> Any:
+    data = intake["value"]
+    data["plan"].pop("_touched", None)
+    results = [s.screen(data) for s in screeners.values()]
+    for other in results[1:]:
+        assert comparable(other) == comparable(results[0]), "engines disagree"
+    return results[0]
+
+
+def _site_id(result: Any, where: str) -> str:
+    want = place(where)
+    for sv in result.sites:
+        if sv.site.region == want["region"] and sv.site.side == want.get("side"):
+            return str(sv.site.id)
+    raise AssertionError(f"no planned site at {where}")
+
+
+@then(parsers.parse("the verdict is {verdict:w}"))
+def _verdict(result: Any, verdict: str) -> None:
+    assert result.verdict == verdict, [(f.rule_id, f.verdict, f.status) for f in result.findings]
+
+
+@then(parsers.re(r"the site at the (?P<where>.+) is (?P<verdict>clear|caution|refer)"))
+def _site_verdict(result: Any, where: str, verdict: str) -> None:
+    sid = _site_id(result, where)
+    got = next(sv for sv in result.sites if sv.site.id == sid)
+    assert got.verdict == verdict, (got.verdict, got.rules)
+
+
+@then(parsers.re(r"rule (?P<rule>[A-Z0-9_]+) fires(?: with verdict (?P<verdict>caution|refer))?(?: for the site at the (?P<where>.+))?$"))
+def _fires(result: Any, rule: str, verdict: str | None, where: str | None) -> None:
+    hits = [f for f in result.findings if f.rule_id == rule and f.status == "fired"]
+    if where:
+        sid = _site_id(result, where)
+        hits = [f for f in hits if (f.site and f.site.id == sid) or (f.circuit and sid in f.circuit)]
+    assert hits, f"{rule} did not fire; findings: {[(f.rule_id, f.status) for f in result.findings]}"
+    if verdict:
+        assert {f.verdict for f in hits} == {verdict}
+
+
+@then(parsers.re(r"rule (?P<rule>[A-Z0-9_]+) does not fire(?: for the site at the (?P<where>.+))?$"))
+def _not_fires(result: Any, rule: str, where: str | None) -> None:
+    hits = [f for f in result.findings if f.rule_id == rule]
+    if where:
+        sid = _site_id(result, where)
+        hits = [f for f in hits if (f.site and f.site.id == sid) or (f.circuit and sid in f.circuit)]
+    assert not hits, [(f.rule_id, f.status, f.site) for f in hits]
+
+
+@then(parsers.re(r'rule (?P<rule>[A-Z0-9_]+) cannot decide and gives (?P<verdict>caution|refer)'))
+def _undecided(result: Any, rule: str, verdict: str) -> None:
+    hits = [f for f in result.findings if f.rule_id == rule and f.status == "unknown"]
+    assert hits, f"{rule} is not undecided; findings: {[(f.rule_id, f.status) for f in result.findings]}"
+    assert {f.verdict for f in hits} == {verdict}
+    assert all(f.missing for f in hits)
+
+
+@then(parsers.re(r'the result asks "(?P<question>[^"]+)"'))
+def _asks(result: Any, question: str) -> None:
+    questions = [m.question for m in result.missing]
+    assert any(question.lower() in q.lower() for q in questions), questions
+
+
+@then(parsers.re(r'the advice includes "(?P<text>[^"]+)"'))
+def _advice(result: Any, text: str) -> None:
+    advice = [m for f in result.findings for m in f.modifications]
+    assert any(text.lower() in a.lower() for a in advice), advice

@@ -12,14 +12,20 @@ from typing import Any
 EDN_CALF_PAIR = {
     "plan": {
         "technique": "electrical",
-        "sites": [{"id": "s1", "region": "calf", "side": "right"}, {"id": "s2", "region": "ankle", "side": "right"}],
+        "sites": [
+            {"id": "s1", "region": "calf", "side": "right"},
+            {"id": "s2", "region": "ankle", "side": "right"},
+        ],
         "circuits": [["s1", "s2"]],
     }
 }
 EDN_ABDOMEN = {
     "plan": {
         "technique": "electrical",
-        "sites": [{"id": "s1", "region": "abdomen", "side": "left"}, {"id": "s2", "region": "abdomen", "side": "right"}],
+        "sites": [
+            {"id": "s1", "region": "abdomen", "side": "left"},
+            {"id": "s2", "region": "abdomen", "side": "right"},
+        ],
         "circuits": [["s1", "s2"]],
     }
 }
@@ -58,19 +64,31 @@ INR_IN_RANGE = {"labs": {"inr": {"value": 2.5, "target_low": 2.0, "target_high":
 
 #: rule id -> (fires: changes, near miss: changes, expected verdict when it fires)
 CASES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
-    "CONSENT_REFUSED": ({"patient": {"consent": {"agrees": "no"}}}, {"patient": {"consent": {"agrees": "yes"}}}, "refer"),
+    "CONSENT_REFUSED": (
+        {"patient": {"consent": {"agrees": "no"}}},
+        {"patient": {"consent": {"agrees": "yes"}}},
+        "refer",
+    ),
     "CONSENT_CAPACITY": (
         {"patient": {"consent": {"capacity": "no", "guardian_consent": "no"}}},
         {"patient": {"consent": {"capacity": "no", "guardian_consent": "yes"}}},
         "refer",
     ),
-    "MINOR": ({"patient": {"age": 15.0, "consent": {"guardian_consent": "yes"}}}, {"patient": {"age": 18.0}}, "caution"),
+    "MINOR": (
+        {"patient": {"age": 15.0, "consent": {"guardian_consent": "yes"}}},
+        {"patient": {"age": 18.0}},
+        "caution",
+    ),
     "MINOR_NO_GUARDIAN": (
         {"patient": {"age": 15.0, "consent": {"guardian_consent": "no"}}},
         {"patient": {"age": 15.0, "consent": {"guardian_consent": "yes"}}},
         "refer",
     ),
-    "NEEDLE_PHOBIA": ({"patient": {"needle_phobia": "yes"}}, {"patient": {"fainting_history": "no"}}, "refer"),
+    "NEEDLE_PHOBIA": (
+        {"patient": {"needle_phobia": "yes"}},
+        {"patient": {"fainting_history": "no"}},
+        "refer",
+    ),
     "SYSTEMIC_INFECTION": (
         {"patient": {"fever": {"answer": "yes"}}},
         {"patient": {"fever": {"answer": "no", "temperature_c": 37.9}}},
@@ -91,12 +109,26 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     "PREG_T2T3": (PREGNANT, {"patient": {"pregnancy": {"status": "not_pregnant"}}}, "caution"),
     "PREG_ELECTRICAL_TRUNK": (merge(PREGNANT, EDN_ABDOMEN), merge(PREGNANT, EDN_CALF_PAIR), "refer"),
     "PREG_ELECTRICAL_LIMB": (merge(PREGNANT, EDN_CALF_PAIR), merge(PREGNANT, at("calf", "right")), "caution"),
-    "BLEED_DISORDER_SEVERE": ({"patient": {"bleeding_disorder": "severe"}}, {"patient": {"bleeding_disorder": "mild"}}, "refer"),
-    "BLEED_DISORDER_MILD": ({"patient": {"bleeding_disorder": "mild"}}, {"patient": {"bleeding_disorder": "none"}}, "caution"),
+    "BLEED_DISORDER_SEVERE": (
+        {"patient": {"bleeding_disorder": "severe"}},
+        {"patient": {"bleeding_disorder": "mild"}},
+        "refer",
+    ),
+    "BLEED_DISORDER_MILD": (
+        {"patient": {"bleeding_disorder": "mild"}},
+        {"patient": {"bleeding_disorder": "none"}},
+        "caution",
+    ),
     "ANTICOAG_VKA": (merge(meds("warfarin"), INR_IN_RANGE), meds("paracetamol"), "caution"),
     "ANTICOAG_VKA_HIGH": (
-        merge(meds("warfarin"), {"labs": {"inr": {"value": 3.4, "target_low": 2.0, "target_high": 3.0, "age_days": 2.0}}}),
-        merge(meds("warfarin"), {"labs": {"inr": {"value": 3.0, "target_low": 2.0, "target_high": 3.0, "age_days": 2.0}}}),
+        merge(
+            meds("warfarin"),
+            {"labs": {"inr": {"value": 3.4, "target_low": 2.0, "target_high": 3.0, "age_days": 2.0}}},
+        ),
+        merge(
+            meds("warfarin"),
+            {"labs": {"inr": {"value": 3.0, "target_low": 2.0, "target_high": 3.0, "age_days": 2.0}}},
+        ),
         "refer",
     ),
     "ANTICOAG_LAB_MISSING": (
@@ -107,8 +139,16 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     "ANTICOAG_OTHER": (meds("Eliquis"), meds("paracetamol"), "caution"),
     "ANTIPLATELET": (meds("clopidogrel"), meds("paracetamol"), "caution"),
     "MULTI_ANTITHROMBOTIC": (meds("aspirin", "ibuprofen"), meds("aspirin", "paracetamol"), "caution"),
-    "MULTI_ANTITHROMBOTIC_TRIPLE": (meds("aspirin", "Plavix", "apixaban"), meds("aspirin", "Plavix"), "refer"),
-    "ANTICOAG_STATUS_UNKNOWN": ({"medications": {"complete": "no"}}, {"medications": {"complete": "yes"}}, "caution"),
+    "MULTI_ANTITHROMBOTIC_TRIPLE": (
+        meds("aspirin", "Plavix", "apixaban"),
+        meds("aspirin", "Plavix"),
+        "refer",
+    ),
+    "ANTICOAG_STATUS_UNKNOWN": (
+        {"medications": {"complete": "no"}},
+        {"medications": {"complete": "yes"}},
+        "caution",
+    ),
     "MEDICATION_UNRECOGNISED": (meds("zyxoplan"), meds("Zoloft"), "caution"),
     "DEEP_NONCOMPRESSIBLE_SITE": (
         merge(meds("Xarelto"), at("iliopsoas")),
@@ -132,11 +172,21 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     ),
     "CARDIAC_DEVICE_MANUAL": (
         merge(
-            {"devices": {"answer": "yes", "items": [{"kind": "icd", "location": {"region": "infraclavicular", "side": "left"}}]}},
+            {
+                "devices": {
+                    "answer": "yes",
+                    "items": [{"kind": "icd", "location": {"region": "infraclavicular", "side": "left"}}],
+                }
+            },
             at("chest_wall", "left"),
         ),
         merge(
-            {"devices": {"answer": "yes", "items": [{"kind": "icd", "location": {"region": "infraclavicular", "side": "left"}}]}},
+            {
+                "devices": {
+                    "answer": "yes",
+                    "items": [{"kind": "icd", "location": {"region": "infraclavicular", "side": "left"}}],
+                }
+            },
             at("chest_wall", "right"),
         ),
         "caution",

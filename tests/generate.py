@@ -123,7 +123,10 @@ def random_intake(rng: random.Random, regions: RegionMap) -> dict[str, Any]:
         if rng.random() < 0.7:
             inr["age_days"] = float(rng.choice([1, 27, 28, 29, 60]))
         labs["inr"] = inr
-    for lab, values in (("platelets", [20, 49, 50, 51, 99, 100, 250]), ("anc", [0.2, 0.49, 0.5, 0.9, 1.0, 3.0])):
+    for lab, values in (
+        ("platelets", [20, 49, 50, 51, 99, 100, 250]),
+        ("anc", [0.2, 0.49, 0.5, 0.9, 1.0, 3.0]),
+    ):
         if rng.random() < 0.4:
             entry: dict[str, Any] = {"value": float(rng.choice(values))}
             if rng.random() < 0.7:

@@ -135,7 +135,11 @@ def _temp(intake: dict[str, Any], temp: float) -> None:
 
 @given(parsers.re(r"the patient has (?P<value>no|a mild|a severe) bleeding disorder"))
 def _bleeding(intake: dict[str, Any], value: str) -> None:
-    _set(intake["value"], ("patient", "bleeding_disorder"), {"no": "none", "a mild": "mild", "a severe": "severe"}[value])
+    _set(
+        intake["value"],
+        ("patient", "bleeding_disorder"),
+        {"no": "none", "a mild": "mild", "a severe": "severe"}[value],
+    )
 
 
 @given(parsers.re(r"the patient's bleeding disorder status is not known"))
@@ -302,7 +306,11 @@ def _site_verdict(result: Any, where: str, verdict: str) -> None:
     assert got.verdict == verdict, (got.verdict, got.rules)
 
 
-@then(parsers.re(r"rule (?P<rule>[A-Z0-9_]+) fires(?: with verdict (?P<verdict>caution|refer))?(?: for the site at the (?P<where>.+))?$"))
+@then(
+    parsers.re(
+        r"rule (?P<rule>[A-Z0-9_]+) fires(?: with verdict (?P<verdict>caution|refer))?(?: for the site at the (?P<where>.+))?$"
+    )
+)
 def _fires(result: Any, rule: str, verdict: str | None, where: str | None) -> None:
     hits = [f for f in result.findings if f.rule_id == rule and f.status == "fired"]
     if where:
@@ -322,7 +330,7 @@ def _not_fires(result: Any, rule: str, where: str | None) -> None:
     assert not hits, [(f.rule_id, f.status, f.site) for f in hits]
 
 
-@then(parsers.re(r'rule (?P<rule>[A-Z0-9_]+) cannot decide and gives (?P<verdict>caution|refer)'))
+@then(parsers.re(r"rule (?P<rule>[A-Z0-9_]+) cannot decide and gives (?P<verdict>caution|refer)"))
 def _undecided(result: Any, rule: str, verdict: str) -> None:
     hits = [f for f in result.findings if f.rule_id == rule and f.status == "unknown"]
     assert hits, f"{rule} is not undecided; findings: {[(f.rule_id, f.status) for f in result.findings]}"

@@ -29,8 +29,6 @@ def intakes(ruleset: Ruleset) -> list[dict]:
     return [random_intake(rng, ruleset.regions) for _ in range(2000)]
 
 
-
-
 def test_two_thousand_screenings_in_one_process_match_one_by_one(
     durable: Screener, ruleset: Ruleset, intakes: list[dict]
 ) -> None:
@@ -96,7 +94,9 @@ def test_an_intake_with_every_answer_unknown_screens_without_engine_errors(durab
     intake = {
         "plan": {
             "technique": "electrical",
-            "sites": [{"id": f"s{i}", "region": r, "side": "left"} for i, r in enumerate(["calf", "forearm", "chest_wall"])]
+            "sites": [
+                {"id": f"s{i}", "region": r, "side": "left"} for i, r in enumerate(["calf", "forearm", "chest_wall"])
+            ]
             + [{"id": "s9", "region": "iliopsoas"}],
             "circuits": [["s0", "s1"], ["s2", "s9"]],
         }

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from needlescreen.conditions import Atom, All, Any as AnyOf, Not
+from needlescreen.conditions import All, Atom, Not
+from needlescreen.conditions import Any as AnyOf
 from needlescreen.facts import ALWAYS_KNOWN
 from needlescreen.ruleset import Ruleset
 

@@ -148,7 +148,10 @@ class _Shard:
         kind = rule.fact_scope
         for tag, branches in (("T", rule.true_branches), ("U", rule.unknown_branches)):
             for k, branch in enumerate(branches):
-                self.definition[f"{rule.id}|{tag}|{k}"] = {**_pattern(kind, branch), "run": _action(rule.id, tag)}
+                self.definition[f"{rule.id}|{tag}|{k}"] = {
+                    **_pattern(kind, branch),
+                    "run": _action(rule.id, tag),
+                }
         self.used[kind] += len(rule.true_branches) + len(rule.unknown_branches)
         self.fields[kind].update(rule.reads)
         self.rules += 1

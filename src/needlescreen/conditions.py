@@ -170,7 +170,7 @@ LiteralOp = Literal["eq", "ne", "lt", "le", "gt", "ge", "within", "not_within", 
 
 
 @dataclass(frozen=True, slots=True, order=True)
-class Literal_:  # noqa: N801 - "Literal" is taken by typing
+class Literal_:
     """One test in a branch. Value tests (all but ``absent``) only match a present fact."""
 
     fact: str
@@ -190,7 +190,7 @@ def _atom_true(a: Atom) -> list[Branch]:
         return [tuple(Literal_(a.fact, "ne", v) for v in a.value)]  # type: ignore[union-attr]
     if a.op in ("within", "not_within"):
         return [(Literal_(a.fact, a.op, tuple(a.value)),)]  # type: ignore[arg-type]
-    return [(Literal_(a.fact, a.op, a.value),)]  # type: ignore[arg-type]
+    return [(Literal_(a.fact, a.op, a.value),)]
 
 
 def _consistent(branch: Iterable[Literal_]) -> Branch | None:
@@ -229,8 +229,8 @@ def _tfu(cond: Condition, always_known: frozenset[str]) -> tuple[list[Branch], l
         if cond.op == "known":
             return true, [(Literal_(cond.fact, "absent" if cond.value else "present"),)], []
         false = _atom_true(Atom(cond.fact, NEGATE[cond.op], cond.value))  # type: ignore[arg-type]
-        unknown = [] if cond.fact in always_known else [(Literal_(cond.fact, "absent"),)]
-        return true, false, unknown
+        absent: list[Branch] = [] if cond.fact in always_known else [(Literal_(cond.fact, "absent"),)]
+        return true, false, absent
     if isinstance(cond, Not):  # pragma: no cover - nnf() removed every Not
         t, f, u = _tfu(cond.part, always_known)
         return f, t, u

@@ -76,7 +76,9 @@ _DEVICE_GROUPS: dict[str, tuple[str, ...]] = {
 }
 _DEVICE_QUESTIONS = {
     "cardiac": "Does the patient have a pacemaker or implanted defibrillator (ICD)?",
-    "active_implant": "Does the patient have a spinal cord stimulator, other neurostimulator, drug pump or cochlear implant?",
+    "active_implant": (
+        "Does the patient have a spinal cord stimulator, other neurostimulator, drug pump or cochlear implant?"
+    ),
     "vascular_access": "Does the patient have an implanted port or PICC line?",
     "breast_implant": "Does the patient have breast or pectoral implants?",
     "metal_implant": "Does the patient have a joint replacement or metal fixation?",
@@ -96,7 +98,11 @@ _MED_QUESTIONS = {
 _CATALOGUE: tuple[FactSpec, ...] = (
     _n("patient.age", "How old is the patient?"),
     _e("patient.sex", "What is the patient's sex?", ("female", "male", "other")),
-    _e("patient.pregnancy", "Is the patient pregnant, possibly pregnant, or not pregnant?", ("pregnant", "not_pregnant", "possibly")),
+    _e(
+        "patient.pregnancy",
+        "Is the patient pregnant, possibly pregnant, or not pregnant?",
+        ("pregnant", "not_pregnant", "possibly"),
+    ),
     _n("patient.gestational_weeks", "How many weeks pregnant is the patient?"),
     _a("patient.consent", "Does the patient agree to needling?"),
     _a("patient.capacity", "Can the patient give informed consent (capacity)?"),
@@ -106,14 +112,32 @@ _CATALOGUE: tuple[FactSpec, ...] = (
     _a("patient.acute_illness", "Is there an acute, unstable or unexplained medical problem?"),
     _a("patient.systemic_infection", "Does the patient have a fever or systemic infection?"),
     _n("patient.temperature_c", "What is the patient's temperature (C)?"),
-    _e("patient.bleeding_disorder", "Does the patient have a bleeding disorder (none, mild, severe)?", ("none", "mild", "severe")),
+    _e(
+        "patient.bleeding_disorder",
+        "Does the patient have a bleeding disorder (none, mild, severe)?",
+        ("none", "mild", "severe"),
+    ),
     _a("patient.immunocompromised", "Is the patient immunocompromised?"),
     _a("patient.active_chemotherapy", "Is the patient receiving chemotherapy now?"),
-    _e("patient.diabetes", "Does the patient have diabetes (none, controlled, uncontrolled)?", ("none", "controlled", "uncontrolled")),
-    _e("patient.epilepsy", "Does the patient have epilepsy (none, controlled, uncontrolled)?", ("none", "controlled", "uncontrolled")),
+    _e(
+        "patient.diabetes",
+        "Does the patient have diabetes (none, controlled, uncontrolled)?",
+        ("none", "controlled", "uncontrolled"),
+    ),
+    _e(
+        "patient.epilepsy",
+        "Does the patient have epilepsy (none, controlled, uncontrolled)?",
+        ("none", "controlled", "uncontrolled"),
+    ),
     _a("patient.metal_allergy", "Is the patient allergic to nickel, chromium or stainless steel?"),
-    _a("patient.heart_valve", "Does the patient have a prosthetic or damaged heart valve, or a history of endocarditis?"),
-    _a("patient.lung_disease", "Does the patient have lung disease that raises pneumothorax risk (COPD, emphysema, bullae)?"),
+    _a(
+        "patient.heart_valve",
+        "Does the patient have a prosthetic or damaged heart valve, or a history of endocarditis?",
+    ),
+    _a(
+        "patient.lung_disease",
+        "Does the patient have lung disease that raises pneumothorax risk (COPD, emphysema, bullae)?",
+    ),
     _a("patient.prior_pneumothorax", "Has the patient had a pneumothorax before?"),
     _n("patient.bmi", "What is the patient's BMI?"),
     _a("patient.frailty", "Is the patient frail or debilitated?"),
@@ -131,7 +155,11 @@ _CATALOGUE: tuple[FactSpec, ...] = (
     _n("labs.anc", "What is the latest absolute neutrophil count (x10^9/L)?"),
     _n("labs.anc_age_days", "How many days ago was the neutrophil count taken?"),
     *(_a(f"devices.{g}", q) for g, q in _DEVICE_QUESTIONS.items()),
-    _e("plan.technique", "Is the plan dry needling or electrical dry needling?", ("dry_needling", "electrical")),
+    _e(
+        "plan.technique",
+        "Is the plan dry needling or electrical dry needling?",
+        ("dry_needling", "electrical"),
+    ),
     _n("plan.thorax_sides", "On how many sides of the thorax are needles planned?"),
     FactSpec("site.region", "region", "Where is the planned site?"),
     _e("site.side", "On which side is the planned site?", ("left", "right", "midline")),
@@ -139,7 +167,10 @@ _CATALOGUE: tuple[FactSpec, ...] = (
     _a("site.stimulated", "Is this site part of an electrical circuit?"),
     *(_a(f"site.{k}", q) for k, q in _FINDING_QUESTIONS.items()),
     _n("site.surgery_weeks_ago", "How many weeks ago was the surgery at this site?"),
-    *(_a(f"site.{g}_area", f"Is the planned site over or near the device? ({q})") for g, q in _DEVICE_QUESTIONS.items()),
+    *(
+        _a(f"site.{g}_area", f"Is the planned site over or near the device? ({q})")
+        for g, q in _DEVICE_QUESTIONS.items()
+    ),
     FactSpec("circuit.a_region", "region", "Where is the first needle of the circuit?"),
     FactSpec("circuit.b_region", "region", "Where is the second needle of the circuit?"),
     _a("circuit.opposite_sides", "Does the circuit connect the left and right sides?"),
@@ -295,7 +326,9 @@ def _finding_at(finding: Finding, site: Site, regions: RegionMap) -> str | None:
     return _combine([_covers(loc, site, regions) for loc in finding.locations])
 
 
-def _device_at(devices: tuple[Device, ...], answer: str, kinds: tuple[str, ...], site: Site, regions: RegionMap) -> str | None:
+def _device_at(
+    devices: tuple[Device, ...], answer: str, kinds: tuple[str, ...], site: Site, regions: RegionMap
+) -> str | None:
     relevant = [d for d in devices if d.kind in kinds]
     if not relevant:
         return "no" if answer == "no" or (answer == "yes" and devices) else None
@@ -317,7 +350,7 @@ def _check_places(intake: Intake, regions: RegionMap) -> None:
 
     def check(loc_region: str, side: str | None, path: str, *, is_site: bool) -> None:
         if loc_region not in regions:
-            close = [r for r in regions.ids() if loc_region.split("_")[0] in r][:5]
+            close = [r for r in regions.ids() if loc_region.split("_", maxsplit=1)[0] in r][:5]
             hint = f"; close: {', '.join(close)}" if close else ""
             problems.append(FieldProblem(f"{path}.region", f"unknown body region {loc_region!r}{hint}"))
             return
@@ -388,11 +421,11 @@ def normalise(intake: Intake, regions: RegionMap, meds: MedicationClassifier) ->
     for a, b in plan.circuits:
         c: FactSet = dict(patient)
         sa, sb = sites[a], sites[b]
-        c["circuit.a_region"] = regions[sa.region].within
-        c["circuit.b_region"] = regions[sb.region].within
-        sides = {sa.side, sb.side}
-        c["circuit.opposite_sides"] = "yes" if sides == {"left", "right"} else "no"
-        both_thorax = "thorax" in c["circuit.a_region"] and "thorax" in c["circuit.b_region"]
-        c["circuit.crosses_thorax"] = "yes" if both_thorax and c["circuit.opposite_sides"] == "yes" else "no"
+        a_within, b_within = regions[sa.region].within, regions[sb.region].within
+        c["circuit.a_region"] = a_within
+        c["circuit.b_region"] = b_within
+        opposite = {sa.side, sb.side} == {"left", "right"}
+        c["circuit.opposite_sides"] = "yes" if opposite else "no"
+        c["circuit.crosses_thorax"] = "yes" if opposite and "thorax" in a_within and "thorax" in b_within else "no"
         circuit_sets.append((f"{a}~{b}", c))
     return Facts(patient, tuple(site_sets), tuple(circuit_sets), unrecognised)

@@ -23,8 +23,8 @@ __all__ = [
     "Finding",
     "FindingKind",
     "Findings",
-    "Intake",
     "InrLab",
+    "Intake",
     "Lab",
     "Labs",
     "Location",
@@ -144,9 +144,10 @@ class Medication(_Model):
     """One current medication: a name as the patient or chart gives it, and an ATC code when known."""
 
     name: Name
-    atc: Annotated[StrictStr, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z][0-9]{2}[A-Za-z0-9]{0,4}$")] | None = (
-        None
-    )
+    atc: (
+        Annotated[StrictStr, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z][0-9]{2}[A-Za-z0-9]{0,4}$")]
+        | None
+    ) = None
 
 
 class Medications(_Model):

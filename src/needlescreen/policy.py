@@ -7,6 +7,7 @@ keeping the default.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,10 +39,13 @@ class PolicySetting(BaseModel):
         if self.allowed is not None:
             if not isinstance(value, str) or value not in self.allowed:
                 raise RuleFileError(
-                    f"invalid value {value!r}", file=file, field=where, expected=f"one of {list(self.allowed)}"
+                    f"invalid value {value!r}",
+                    file=file,
+                    field=where,
+                    expected=f"one of {list(self.allowed)}",
                 )
             return value
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
             raise RuleFileError(f"invalid value {value!r}", file=file, field=where, expected="a number")
         lo = self.minimum if self.minimum is not None else float("-inf")
         hi = self.maximum if self.maximum is not None else float("inf")

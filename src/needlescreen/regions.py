@@ -66,9 +66,7 @@ class RegionMap:
         for rid, spec in specs.items():
             for parent in spec.parents:
                 if parent not in specs:
-                    raise RuleFileError(
-                        f"unknown parent region {parent!r}", file=file, field=f"regions.{rid}.parents"
-                    )
+                    raise RuleFileError(f"unknown parent region {parent!r}", file=file, field=f"regions.{rid}.parents")
         closed: dict[str, frozenset[str]] = {}
 
         def close(rid: str, trail: tuple[str, ...]) -> frozenset[str]:

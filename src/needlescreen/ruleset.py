@@ -259,7 +259,7 @@ class _ConditionParser:
             raise self.fail(f"{where}.fact", f"unknown fact {name!r}{hint}")
         spec = FACTS[name]
         fact_scope = _fact_scope(self.scope)
-        if spec.scope != "patient" and spec.scope != fact_scope:
+        if spec.scope not in ("patient", fact_scope):
             raise self.fail(f"{where}.fact", f"fact {name!r} belongs to {spec.scope} rules, not {self.scope} rules")
         ops = [k for k in node if k != "fact"]
         if len(ops) != 1:
@@ -334,7 +334,13 @@ _GUARDS: Mapping[str, Atom] = {
 
 
 def _resolve_verdict(
-    raw: str | _PolicyRef, policy: Policy, used: dict[str, PolicyValue], *, file: str, rule_id: str, field: str
+    raw: str | _PolicyRef,
+    policy: Policy,
+    used: dict[str, PolicyValue],
+    *,
+    file: str,
+    rule_id: str,
+    field: str,
 ) -> Verdict:
     if isinstance(raw, _PolicyRef):
         if raw.policy not in policy.values:
@@ -342,7 +348,11 @@ def _resolve_verdict(
         value = policy.values[raw.policy]
         if value not in ("caution", "refer"):
             raise RuleFileError(
-                f"policy {raw.policy!r} is not a verdict", file=file, rule_id=rule_id, field=field, expected="caution or refer"
+                f"policy {raw.policy!r} is not a verdict",
+                file=file,
+                rule_id=rule_id,
+                field=field,
+                expected="caution or refer",
             )
         used[raw.policy] = value
         return value  # type: ignore[return-value]
@@ -350,7 +360,13 @@ def _resolve_verdict(
 
 
 def _compile_rule(
-    raw: dict[str, AnyType], *, file: str, topic: str, index: int, regions: RegionMap, policy: Policy,
+    raw: dict[str, AnyType],
+    *,
+    file: str,
+    topic: str,
+    index: int,
+    regions: RegionMap,
+    policy: Policy,
     sources: Mapping[str, Source],
 ) -> CompiledRule:
     rule_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else f"#{index}"
@@ -360,7 +376,10 @@ def _compile_rule(
         raise _pydantic_error(exc, file=file, rule_id=rule_id) from None
     if len(spec.summary) > SUMMARY_LIMIT:
         raise RuleFileError(
-            f"summary is {len(spec.summary)} characters", file=file, rule_id=spec.id, field="summary",
+            f"summary is {len(spec.summary)} characters",
+            file=file,
+            rule_id=spec.id,
+            field="summary",
             expected=f"at most {SUMMARY_LIMIT} (the CDS Hooks card limit)",
         )
     refs = []
@@ -384,19 +403,37 @@ def _compile_rule(
         if all(lit.op == "absent" for lit in branch):
             raise RuleFileError(
                 "the condition can be true on absent facts alone; say what an unknown answer yields with 'unknown:'",
-                file=file, rule_id=spec.id, field="when",
+                file=file,
+                rule_id=spec.id,
+                field="when",
             )
     if len(true_b) + len(unknown_b) > MAX_BRANCHES_PER_RULE:
         raise RuleFileError(
-            f"condition expands to {len(true_b) + len(unknown_b)} engine branches", file=file, rule_id=spec.id,
-            field="when", expected=f"at most {MAX_BRANCHES_PER_RULE}; split the rule or simplify the condition",
+            f"condition expands to {len(true_b) + len(unknown_b)} engine branches",
+            file=file,
+            rule_id=spec.id,
+            field="when",
+            expected=f"at most {MAX_BRANCHES_PER_RULE}; split the rule or simplify the condition",
         )
     return CompiledRule(
-        id=spec.id, title=spec.title, classification=spec.classification, verdict=verdict,
-        unknown_verdict=unknown, scope=spec.scope, fact_scope=_fact_scope(spec.scope), condition=condition,
-        true_branches=tuple(true_b), unknown_branches=tuple(unknown_b), reads=facts_read(condition),
-        policy=dict(sorted(used.items())), summary=spec.summary, detail=" ".join(spec.detail.split()),
-        modifications=tuple(spec.modifications), references=tuple(refs), file=file, topic=topic,
+        id=spec.id,
+        title=spec.title,
+        classification=spec.classification,
+        verdict=verdict,
+        unknown_verdict=unknown,
+        scope=spec.scope,
+        fact_scope=_fact_scope(spec.scope),
+        condition=condition,
+        true_branches=tuple(true_b),
+        unknown_branches=tuple(unknown_b),
+        reads=facts_read(condition),
+        policy=dict(sorted(used.items())),
+        summary=spec.summary,
+        detail=" ".join(spec.detail.split()),
+        modifications=tuple(spec.modifications),
+        references=tuple(refs),
+        file=file,
+        topic=topic,
     )
 
 
@@ -471,13 +508,23 @@ def load_ruleset(
             )
             if rule.id in seen:
                 raise RuleFileError(
-                    f"duplicate rule id (first defined in {seen[rule.id]})", file=rel, rule_id=rule.id, field="id"
+                    f"duplicate rule id (first defined in {seen[rule.id]})",
+                    file=rel,
+                    rule_id=rule.id,
+                    field="id",
                 )
             seen[rule.id] = rel
             rules.append(rule)
     return Ruleset(
-        name=manifest.name, revision=manifest.revision, content_hash=_content_hash(root), rules=tuple(rules),
-        regions=regions, medications=meds, sources=sources, policy=policy, directory=str(root),
+        name=manifest.name,
+        revision=manifest.revision,
+        content_hash=_content_hash(root),
+        rules=tuple(rules),
+        regions=regions,
+        medications=meds,
+        sources=sources,
+        policy=policy,
+        directory=str(root),
         declared_hash=manifest.content_sha256,
     )
 

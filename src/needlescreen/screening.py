@@ -79,7 +79,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def _no_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     seen = set()
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         seen.add(key)
@@ -117,7 +117,7 @@ def parse_intake(data: Intake | Mapping[str, Any] | str | bytes, *, source: str 
             if stripped.startswith("{"):
                 data = json.loads(text, object_pairs_hook=_reject_duplicate_json, parse_constant=_reject_constant)
             else:
-                data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+                data = yaml.load(text, Loader=_UniqueKeyLoader)
         except (ValueError, yaml.YAMLError) as exc:
             raise IntakeError([FieldProblem("", f"not valid JSON or YAML: {exc}")], source=source) from None
         except RecursionError:
@@ -134,14 +134,16 @@ def parse_intake(data: Intake | Mapping[str, Any] | str | bytes, *, source: str 
 
 def _site_ref(site: Site, ruleset: Ruleset) -> SiteRef:
     return SiteRef(
-        id=site.id, region=site.region, region_label=ruleset.regions[site.region].label, side=site.side, muscle=site.muscle
+        id=site.id,
+        region=site.region,
+        region_label=ruleset.regions[site.region].label,
+        side=site.side,
+        muscle=site.muscle,
     )
 
 
-def _shown(name: str, value: FactValue, site: Site | None) -> str | float | list[str]:
-    if isinstance(value, frozenset):
-        return sorted(value)
-    return value
+def _shown(value: FactValue) -> str | float | list[str]:
+    return sorted(value) if isinstance(value, frozenset) else value
 
 
 def aggregate(
@@ -160,9 +162,15 @@ def aggregate(
 
     for f in sorted(firings):
         rule: CompiledRule = rules[f.rule_id]
-        fs = facts.patient if f.scope == "patient" else site_sets[f.index] if f.scope == "site" else facts.circuits[f.index][1]
+        fs = (
+            facts.patient
+            if f.scope == "patient"
+            else site_sets[f.index]
+            if f.scope == "site"
+            else facts.circuits[f.index][1]
+        )
         verdict: Verdict = rule.verdict if f.truth is Truth.TRUE else rule.unknown_verdict
-        known = {n: _shown(n, fs[n], None) for n in rule.reads if n in fs}
+        known = {n: _shown(fs[n]) for n in rule.reads if n in fs}
         absent = tuple(n for n in rule.reads if n not in fs)
         if f.truth is Truth.UNKNOWN:
             for n in absent:

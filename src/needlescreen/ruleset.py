@@ -193,7 +193,8 @@ def _read_yaml(path: Path) -> AnyType:
 
 def _pydantic_error(exc: ValidationError, *, file: str, rule_id: str | None, prefix: str = "") -> RuleFileError:
     err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"] if p not in ("literal['caution', 'refer']", "_PolicyRef"))
+    # pydantic names union branches in the location ("literal[...]", "_PolicyRef"); readers want the field.
+    loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("_"))))
     field = f"{prefix}{loc}" if loc else prefix.rstrip(".") or None
     expected = None
     ctx = err.get("ctx") or {}

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from needlescreen.conditions import All, Atom, Branch, Condition, Literal_, Not, Truth, dnf, evaluate
+from needlescreen.conditions import UNKNOWN, All, Atom, Condition, Literal_, Not, Truth, dnf, evaluate
 from needlescreen.conditions import Any as AnyOf
 
 T, U, F = Truth.TRUE, Truth.UNKNOWN, Truth.FALSE
@@ -50,10 +50,25 @@ conditions = st.recursive(
     ),
     max_leaves=6,
 )
-fact_sets = st.fixed_dictionaries({}, optional={k: st.sampled_from(v) for k, v in FACTS.items()})
+fact_sets = st.fixed_dictionaries(
+    {"r": st.sampled_from(FACTS["r"])},  # regions are always known
+    optional={k: st.sampled_from(v) for k, v in FACTS.items() if k != "r"},
+)
+
+
+DOMAINS = {"a": ("yes", "no"), "b": ("yes", "no"), "e": ("x", "y", "z")}
 
 
 def _lit(lit: Literal_, facts: dict[str, Any]) -> bool:
+    """How the durable_rules adapter's literals match: domain facts carry the UNKNOWN sentinel."""
+    if lit.fact in DOMAINS:
+        have = facts.get(lit.fact, UNKNOWN)
+        return {
+            "eq": lambda: have == lit.value,
+            "ne": lambda: have != lit.value,
+            "is_known": lambda: have != UNKNOWN,
+            "is_unknown": lambda: have == UNKNOWN,
+        }[lit.op]()
     if lit.op == "absent":
         return lit.fact not in facts
     if lit.fact not in facts:
@@ -72,19 +87,27 @@ def _lit(lit: Literal_, facts: dict[str, Any]) -> bool:
     }[lit.op]()
 
 
-def _matches(branches: list[Branch], facts: dict[str, Any]) -> int:
-    return sum(all(_lit(lit, facts) for lit in b) for b in branches)
-
-
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(conditions, fact_sets)
 def test_normal_form_matches_three_valued_evaluation(cond: Condition, facts: dict[str, Any]) -> None:
-    true_b, unknown_b = dnf(cond)
     truth = evaluate(cond, facts)
-    t, u = _matches(true_b, facts), _matches(unknown_b, facts)
-    assert (t > 0) == (truth is T)
-    assert (u > 0) == (truth is U)
-    assert not (t and u), "true and unknown branches must be exclusive"
+    for domains in ({}, DOMAINS):  # absent-only encoding and the sentinel encoding
+        matcher = _lit if domains else _lit_absent
+        true_b, unknown_b = dnf(cond, frozenset({"r"}), domains)
+        t = sum(all(matcher(lit, facts) for lit in b) for b in true_b)
+        u = sum(all(matcher(lit, facts) for lit in b) for b in unknown_b)
+        assert (t > 0) == (truth is T)
+        assert (u > 0) == (truth is U)
+
+
+def _lit_absent(lit: Literal_, facts: dict[str, Any]) -> bool:
+    """The plain encoding: an unknown fact is absent."""
+    saved = dict(DOMAINS)
+    DOMAINS.clear()
+    try:
+        return _lit(lit, facts)
+    finally:
+        DOMAINS.update(saved)
 
 
 def test_kleene_tables() -> None:

@@ -64,11 +64,11 @@ def test_an_exception_inside_an_action_is_raised_not_a_verdict(
 ) -> None:
     from needlescreen import _durable
 
-    def boom(rule_key: str, truth: str, fid: str) -> None:
+    def boom(sink: list, rule_name: str, fid: str) -> None:
         raise RuntimeError("action failed")
 
     monkeypatch.setattr(_durable, "_record", boom)
-    with pytest.raises(EngineError, match="action"):
+    with pytest.raises(EngineError, match="action failed"):
         durable.screen(baseline_intake())
     monkeypatch.undo()
     # The failed screening's session was deleted: the engine keeps working.
@@ -108,9 +108,12 @@ def test_an_intake_with_every_answer_unknown_screens_without_engine_errors(durab
 
 def test_closing_an_engine_frees_its_rulesets(ruleset: Ruleset) -> None:
     from needlescreen import _durable
+    from needlescreen.facts import normalise
+    from needlescreen.screening import parse_intake
 
     engine = _durable.DurableEngine(ruleset)
-    names = list(engine.definitions())
+    facts = normalise(parse_intake(baseline_intake()), ruleset.regions, ruleset.medications)
+    assert engine.run(facts) == frozenset()
     engine.close()
-    host = _durable._host()
-    assert all(n not in host._ruleset_directory for n in names)
+    with pytest.raises(EngineError, match="closed"):
+        engine.run(facts)

@@ -1,21 +1,26 @@
 """The durable_rules adapter: the only module that imports durable_rules.
 
-Compiled rules become durable_rules rulesets as data (no generated source): each rule contributes one
-durable rule per branch of its disjunctive normal form, ``RULE|T|k`` for a way it is true and ``RULE|U|k`` for
-a way it is unknown. What ``../shared/durable-rules-notes.md`` measured shapes every choice here:
+Compiled rules become durable_rules rulesets as data (no generated source): each rule contributes one durable
+rule per branch of its disjunctive normal form, ``RULE|T|k`` for a way it is true and ``RULE|U|k`` for a way it
+is unknown. The adapter drives durable_rules' C core (``durable_rules_engine``, shipped in the durable-rules
+package) directly: registering rulesets, asserting a session's facts, taking the matched actions one by one and
+deleting the session. The Python ``Host`` layer is not used: it starts background timer threads, raises
+``MessageNotHandledException`` when any one fact matches nothing (skipping the actions of the facts that did),
+swallows exceptions raised in actions into the session state, and costs about 40 µs of JSON per fired rule.
 
-* Every branch starts with a ``kind`` test, so no pattern is absence-only (which loops forever) and the
-  per-fact match stack stays within one kind's branches.
+What ``../shared/durable-rules-notes.md`` measured shapes every choice here:
+
+* Every branch starts with a ``kind`` test, so no pattern is absence-only (which loops forever).
 * The C engine holds at most 64 pending alpha matches per fact (error 303, after which deleting the session
-  crashes); rules are packed into *shards* of at most :data:`BRANCH_BUDGET` branches per fact kind, which
-  bounds that stack, and each shard is its own durable ruleset.
+  crashes). Those pending matches have disjoint sub-trees, each ending in at least one branch, so rules are
+  packed into *shards* of at most :data:`BRANCH_BUDGET` branches per fact kind; each shard is its own ruleset.
 * Each shard has a catch-all sentinel rule on the patient fact, so every session runs an action (deleting an
-  actionless session can segfault) and "nothing matched" is a normal outcome.
-* One screening is one session with a fresh ``sid`` per shard, deleted in ``finally``; screenings are
-  serialised by a process-wide lock (the C extension never releases the GIL, so threads gain nothing, and
-  unlocked concurrent use segfaulted) and the host runs no background dispatch threads.
-* An exception inside an action is swallowed by durable_rules into the returned state; it is raised here as
-  :class:`~needlescreen.errors.EngineError`, never turned into a verdict.
+  actionless session can segfault) and "no rule matched" is an ordinary, checked outcome.
+* Answer and enum facts carry an explicit unknown sentinel (see :func:`needlescreen.conditions.dnf`); numbers
+  are absent when unknown; numbers never use exponent notation (error 204) because normalisation rounds them.
+* One screening is one session (a fresh ``sid``) per shard, deleted in ``finally``; screenings are serialised by
+  a process-wide lock (the C extension never releases the GIL and is not thread-safe).
+* Any error while matching or while collecting firings raises :class:`~needlescreen.errors.EngineError`.
 """
 
 from __future__ import annotations
@@ -23,75 +28,32 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-import warnings
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
-import durable.engine as _de
-import durable_rules_engine as _c  # the C extension that ships with durable_rules
+import durable_rules_engine as _c  # durable_rules' C core
 
-from .conditions import Branch, Literal_, Truth
-from .engine import EngineName, FactScope, Firing, fact_sets
+from .conditions import UNKNOWN, Branch, Literal_, Truth
+from .engine import EngineName, FactScope, Firing
 from .errors import EngineError
-from .facts import Facts, FactValue
-from .ruleset import CompiledRule, Ruleset
+from .facts import Facts, FactSet
+from .ruleset import DOMAINS, CompiledRule, Ruleset
 
 __all__ = ["BRANCH_BUDGET", "DurableEngine"]
 
-# durable_rules 2.0.28 calls datetime.utcfromtimestamp on every action, deprecated since Python 3.12.
-warnings.filterwarnings("ignore", message=r"datetime\.datetime\.utcfromtimestamp", category=DeprecationWarning)
-
-#: Branches per fact kind per shard. The alpha stack limit is 64; the sentinel and the kind nodes use a few.
+#: Branches per fact kind per shard. The alpha stack holds 64; the sentinel and the kind nodes use a few.
 BRANCH_BUDGET = 56
 _SENTINEL = "__sentinel__"
+_OK, _NOT_HANDLED = 0, 1
 _LOCK = threading.Lock()
 _SIDS = itertools.count(1)
 _NAMES = itertools.count(1)
-_sink: list[tuple[str, str, str]] = []
+_SCOPES: tuple[FactScope, ...] = ("patient", "site", "circuit")
 
 
-class _Host(_de.Host):  # type: ignore[misc]
-    """A host without the two background dispatch timers (they race with screenings and can segfault)."""
-
-    def _run(self) -> None:
-        return None
-
-
-_HOST: _Host | None = None
-_OK, _NOT_HANDLED = 0, 1
-
-
-def _assert_facts(ruleset: Any, payload: list[dict[str, Any]]) -> Any:
-    """Assert one session's facts and run its actions synchronously.
-
-    ``Host.assert_facts`` raises ``MessageNotHandledException`` when any one fact matched no rule and then
-    skips the actions of the facts that did match. A fact matching nothing is a normal outcome here, so the
-    C call is made directly and the actions are run whatever the per-fact outcome was.
-    """
-    code, state_handle = _c.assert_facts(ruleset._handle, json.dumps(payload, ensure_ascii=False))[:2]
-    if code not in (_OK, _NOT_HANDLED):
-        raise EngineError(f"durable_rules returned status {code} while asserting facts")
-    outcome: list[Any] = [None, None]
-
-    def complete(error: Any, state: Any) -> None:
-        outcome[0], outcome[1] = error, state
-
-    ruleset.do_actions(state_handle, complete)
-    if outcome[0] is not None:
-        raise EngineError(f"durable_rules failed while running actions: {outcome[0]}")
-    return outcome[1]
-
-
-def _host() -> _Host:
-    global _HOST  # noqa: PLW0603 - one host per process, created on first use
-    if _HOST is None:
-        _HOST = _Host()
-    return _HOST
-
-
-def _record(rule_key: str, truth: str, fid: str) -> None:
-    """Called from inside durable_rules actions; collects one firing."""
-    _sink.append((rule_key, truth, fid))
+def _record(sink: list[tuple[str, str]], rule_name: str, fid: str) -> None:
+    """Collect one matched durable rule (a seam the tests use to inject a failure)."""
+    sink.append((rule_name, fid))
 
 
 def _field(name: str) -> str:
@@ -105,6 +67,10 @@ def _literal(lit: Literal_) -> dict[str, Any]:
         return {f: value}
     if op in ("ne", "lt", "le", "gt", "ge"):
         return {{"ne": "$neq", "lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}[op]: {f: value}}
+    if op == "is_known":
+        return {"$neq": {f: UNKNOWN}}
+    if op == "is_unknown":
+        return {f: UNKNOWN}
     if op == "present":
         return {"$ex": {f: 1}}
     if op == "absent":
@@ -123,42 +89,61 @@ def _pattern(kind: str, branch: Branch) -> dict[str, Any]:
     return {"all": [{"m": {"$and": [{"kind": kind}, *(_literal(lit) for lit in branch)]}}]}
 
 
-def _action(rule_key: str, truth: str) -> Callable[[Any], None]:
-    def action(c: Any) -> None:
-        _record(rule_key, truth, c.m["fid"])
-
-    return action
-
-
 class _Shard:
+    """One durable_rules ruleset: a group of rules whose branches fit the per-kind budget."""
+
     def __init__(self, name: str) -> None:
         self.name = name
-        self.definition: dict[str, Any] = {
-            f"{_SENTINEL}|T|0": {**_pattern("patient", ()), "run": _action(_SENTINEL, "T")}
-        }
-        self.used = {"patient": 1, "site": 0, "circuit": 0}
-        self.fields: dict[str, set[str]] = {"patient": set(), "site": set(), "circuit": set()}
-        self.rules = 0
+        self.definition: dict[str, Any] = {f"{_SENTINEL}|T|0": _pattern("patient", ())}
+        self.outcome: dict[str, tuple[str, Truth]] = {f"{_SENTINEL}|T|0": (_SENTINEL, Truth.TRUE)}
+        self.used = dict.fromkeys(_SCOPES, 0)
+        self.used["patient"] = 1
+        self.reads: dict[FactScope, set[str]] = {s: set() for s in _SCOPES}
+        self.handle: int | None = None
+        # Per scope: (fact name, durable field, has a finite domain), fixed once the shard is complete.
+        self.fields: dict[FactScope, tuple[tuple[str, str, bool], ...]] = {}
 
     def fits(self, rule: CompiledRule) -> bool:
-        need = len(rule.true_branches) + len(rule.unknown_branches)
-        return self.used[rule.fact_scope] + need <= BRANCH_BUDGET
+        return self.used[rule.fact_scope] + len(rule.true_branches) + len(rule.unknown_branches) <= BRANCH_BUDGET
 
     def add(self, rule: CompiledRule) -> None:
-        kind = rule.fact_scope
-        for tag, branches in (("T", rule.true_branches), ("U", rule.unknown_branches)):
+        for tag, truth, branches in (
+            ("T", Truth.TRUE, rule.true_branches),
+            ("U", Truth.UNKNOWN, rule.unknown_branches),
+        ):
             for k, branch in enumerate(branches):
-                self.definition[f"{rule.id}|{tag}|{k}"] = {
-                    **_pattern(kind, branch),
-                    "run": _action(rule.id, tag),
-                }
-        self.used[kind] += len(rule.true_branches) + len(rule.unknown_branches)
-        self.fields[kind].update(rule.reads)
-        self.rules += 1
+                name = f"{rule.id}|{tag}|{k}"
+                self.definition[name] = _pattern(rule.fact_scope, branch)
+                self.outcome[name] = (rule.id, truth)
+        self.used[rule.fact_scope] += len(rule.true_branches) + len(rule.unknown_branches)
+        self.reads[rule.fact_scope].update(rule.reads)
 
+    def seal(self) -> None:
+        self.fields = {
+            scope: tuple((n, _field(n), n in DOMAINS) for n in sorted(self.reads[scope])) for scope in _SCOPES
+        }
 
-def _jsonable(value: FactValue) -> Any:
-    return sorted(value) if isinstance(value, frozenset) else value
+    def payload(self, facts: Facts, sid: str) -> list[dict[str, Any]]:
+        """The session's facts, limited to the fields this shard's rules read."""
+        out = [self._fact("patient", 0, facts.patient, sid)]
+        if self.fields["site"]:
+            out.extend(self._fact("site", i, fs, sid) for i, (_s, fs) in enumerate(facts.sites))
+        if self.fields["circuit"]:
+            out.extend(self._fact("circuit", j, fs, sid) for j, (_c, fs) in enumerate(facts.circuits))
+        return out
+
+    def _fact(self, scope: FactScope, index: int, fs: FactSet, sid: str) -> dict[str, Any]:
+        fact: dict[str, Any] = {"sid": sid, "kind": scope, "fid": f"{scope}:{index}"}
+        for name, field, domain in self.fields[scope]:
+            value = fs.get(name)
+            if value is None:
+                if domain:
+                    fact[field] = UNKNOWN
+            elif isinstance(value, frozenset):
+                fact[field] = sorted(value)
+            else:
+                fact[field] = value
+        return fact
 
 
 class DurableEngine:
@@ -175,16 +160,14 @@ class DurableEngine:
             if not shards or not shards[-1].fits(rule):
                 shards.append(_Shard(f"{prefix}_{len(shards)}"))
             shards[-1].add(rule)
-        self._shards = tuple(shards)
         with _LOCK:
-            host = _host()
-            for shard in self._shards:
-                # durable_rules deletes the "run" keys of what it is given; it gets a copy.
-                definition = {k: dict(v) for k, v in shard.definition.items()}
+            for shard in shards:
+                shard.seal()
                 try:
-                    host.set_rulesets({shard.name: definition})
+                    shard.handle = _c.create_ruleset(shard.name, json.dumps(shard.definition, ensure_ascii=False))
                 except Exception as exc:
                     raise EngineError(f"durable_rules rejected ruleset {shard.name}: {exc}") from exc
+        self._shards: tuple[_Shard, ...] = tuple(shards)
 
     @property
     def shard_count(self) -> int:
@@ -192,85 +175,72 @@ class DurableEngine:
         return len(self._shards)
 
     def definitions(self) -> dict[str, dict[str, Any]]:
-        """The durable_rules ruleset definitions as plain JSON data (actions omitted)."""
-        return {
-            s.name: {k: {kk: vv for kk, vv in v.items() if kk != "run"} for k, v in s.definition.items()}
-            for s in self._shards
-        }
-
-    def _facts_for(self, shard: _Shard, facts: Facts, sid: str) -> list[dict[str, Any]]:
-        out = []
-        for scope, index, fs in fact_sets(facts):
-            wanted = shard.fields[scope]
-            if scope != "patient" and not wanted:
-                continue
-            fact: dict[str, Any] = {"sid": sid, "kind": scope, "fid": f"{scope}:{index}"}
-            for name in wanted:
-                if name in fs:
-                    fact[_field(name)] = _jsonable(fs[name])
-            out.append(fact)
-        return out
+        """The registered durable_rules ruleset definitions, as plain JSON data."""
+        return {s.name: s.definition for s in self._shards}
 
     def run(self, facts: Facts) -> frozenset[Firing]:
         firings: set[Firing] = set()
         with _LOCK:
-            host = _host()
             for shard in self._shards:
-                sid = str(next(_SIDS))
-                payload = self._facts_for(shard, facts, sid)
-                _sink.clear()
-                asserted = False
-                try:
-                    state = _assert_facts(host.get_ruleset(shard.name), payload)
-                    asserted = True
-                except EngineError:
-                    raise
-                except Exception as exc:
-                    raise EngineError(f"durable_rules failed in {shard.name}: {exc}") from exc
-                finally:
-                    # After a failed assert the session may be half-built (error 303 leaves it unsafe to
-                    # delete); every successful one is deleted so sessions never accumulate.
-                    if asserted:
-                        host.delete_state(shard.name, sid)
-                if isinstance(state, dict) and "exception" in state:
-                    raise EngineError(f"an action raised inside durable_rules: {state['exception']}")
-                fired = list(_sink)
-                _sink.clear()
-                if (_SENTINEL, "T", "patient:0") not in fired:
-                    raise EngineError(f"durable_rules did not run the sentinel rule of {shard.name}")
-                for rule_key, truth, fid in fired:
-                    if rule_key == _SENTINEL:
+                for rule_name, fid in self._session(shard, facts):
+                    rule_id, truth = shard.outcome[rule_name]
+                    if rule_id == _SENTINEL:
                         continue
                     scope, _, index = fid.partition(":")
-                    firings.add(
-                        Firing(rule_key, _scope(scope), int(index), Truth.TRUE if truth == "T" else Truth.UNKNOWN)
-                    )
-        # True and unknown branches of one rule are exclusive by construction; both firing means the
-        # adapter is wrong, and no verdict is safer than a guessed one.
+                    firings.add(Firing(rule_id, _scope(scope), int(index), truth))
+        # True and unknown branches of one rule are exclusive by construction; both matching means the adapter
+        # is wrong, and no verdict is safer than a guessed one.
         definite = {(f.rule_id, f.scope, f.index) for f in firings if f.truth is Truth.TRUE}
         for f in firings:
             if f.truth is Truth.UNKNOWN and (f.rule_id, f.scope, f.index) in definite:
                 raise EngineError(f"rule {f.rule_id} matched as both true and unknown on {f.scope} {f.index}")
         return frozenset(firings)
 
+    def _session(self, shard: _Shard, facts: Facts) -> Sequence[tuple[str, str]]:
+        """Assert one session's facts, collect every matched rule, delete the session."""
+        handle = shard.handle
+        if handle is None:
+            raise EngineError(f"ruleset {shard.name} is closed")
+        sid = str(next(_SIDS))
+        text = json.dumps(shard.payload(facts, sid), ensure_ascii=False)
+        try:
+            code, state = _c.assert_facts(handle, text)[:2]
+        except Exception as exc:
+            # A failed assert can leave the session half-built (after error 303 deleting it crashes), so it is
+            # not deleted; the error is raised and no verdict is given.
+            raise EngineError(f"durable_rules failed to assert facts in {shard.name}: {exc}") from exc
+        sink: list[tuple[str, str]] = []
+        try:
+            if code not in (_OK, _NOT_HANDLED):
+                raise EngineError(f"durable_rules returned status {code} while asserting facts")
+            started = _c.start_action_for_state(handle, state)
+            messages = None if started is None else started[1]
+            while messages is not None:
+                for rule_name, matched in json.loads(messages).items():
+                    _record(sink, rule_name, matched["m"]["fid"])
+                messages = _c.complete_and_start_action(handle, state)
+        except EngineError:
+            _c.abandon_action(handle, state)
+            raise
+        except Exception as exc:
+            _c.abandon_action(handle, state)
+            raise EngineError(f"collecting durable_rules matches failed in {shard.name}: {exc}") from exc
+        finally:
+            _c.delete_state(handle, sid)
+        if (f"{_SENTINEL}|T|0", "patient:0") not in sink:
+            raise EngineError(f"durable_rules did not run the sentinel rule of {shard.name}")
+        return sink
+
     def close(self) -> None:
-        """Free the C rulesets (reloading otherwise leaks about 0.5 MB each)."""
+        """Free the C rulesets (an engine left open keeps about 0.5 MB each)."""
         with _LOCK:
-            host = _host()
             for shard in self._shards:
-                rs = host._ruleset_directory.pop(shard.name, None)
-                if rs is not None:
-                    host._ruleset_list.remove(rs)
-                    _c.delete_ruleset(rs._handle)
-        self._shards = ()
+                if shard.handle is not None:
+                    _c.delete_ruleset(shard.handle)
+                    shard.handle = None
 
 
 def _scope(name: str) -> FactScope:
-    if name in ("patient", "site", "circuit"):
-        return name  # type: ignore[return-value]
+    if name in _SCOPES:
+        return name
     raise EngineError(f"durable_rules returned an unknown fact id kind {name!r}")
-
-
-def dump_definitions(engine: DurableEngine) -> str:
-    """The registered rulesets as JSON text, for inspection (``needlescreen explain --engine-json``)."""
-    return json.dumps(engine.definitions(), indent=2, sort_keys=True)

@@ -19,6 +19,7 @@ from enum import IntEnum
 from typing import Literal
 
 __all__ = [
+    "UNKNOWN",
     "All",
     "Any",
     "Atom",
@@ -165,13 +166,29 @@ def nnf(cond: Condition, negate: bool = False) -> Condition:
 
 
 # --- disjunctive normal form for the durable_rules adapter -------------------------------------------------
+#
+# durable_rules matches two-valued patterns, so each rule is given as branches: conjunctions of literal tests
+# under which the condition is true, and under which it is unknown. Facts with a finite domain (answers and
+# enums) are given to the engine with an explicit UNKNOWN sentinel value instead of being absent; that makes
+# "true or unknown" a single conjunction of inequalities (``f in S or unknown`` == ``f != w`` for every w not
+# in S), which keeps the number of branches linear in the size of a condition instead of exponential.
 
-LiteralOp = Literal["eq", "ne", "lt", "le", "gt", "ge", "within", "not_within", "present", "absent"]
+UNKNOWN = "?"
+
+LiteralOp = Literal[
+    "eq", "ne", "lt", "le", "gt", "ge", "within", "not_within", "present", "absent", "is_known", "is_unknown"
+]
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class Literal_:
-    """One test in a branch. Value tests (all but ``absent``) only match a present fact."""
+    """One test in a branch.
+
+    For a finite-domain fact the value is always present (the sentinel :data:`UNKNOWN` stands for unknown):
+    ``eq``/``ne`` compare the raw value, so ``ne`` also matches unknown; ``is_known``/``is_unknown`` test the
+    sentinel. For other facts an unknown value is absent: comparisons match only a present value, and
+    ``present``/``absent`` test presence.
+    """
 
     fact: str
     op: LiteralOp
@@ -181,31 +198,35 @@ class Literal_:
 Branch = tuple[Literal_, ...]
 
 
-def _atom_true(a: Atom) -> list[Branch]:
-    if a.op == "known":
-        return [(Literal_(a.fact, "present" if a.value else "absent"),)]
-    if a.op == "in":
-        return [(Literal_(a.fact, "eq", v),) for v in a.value]  # type: ignore[union-attr]
-    if a.op == "not_in":
-        return [tuple(Literal_(a.fact, "ne", v) for v in a.value)]  # type: ignore[union-attr]
-    if a.op in ("within", "not_within"):
-        return [(Literal_(a.fact, a.op, tuple(a.value)),)]  # type: ignore[arg-type]
-    return [(Literal_(a.fact, a.op, a.value),)]
+@dataclass(frozen=True, slots=True)
+class _Forms:
+    """An NNF condition's branches: true, false, unknown, true-or-unknown, false-or-unknown."""
+
+    t: list[Branch]
+    f: list[Branch]
+    u: list[Branch]
+    tu: list[Branch]
+    fu: list[Branch]
 
 
 def _consistent(branch: Iterable[Literal_]) -> Branch | None:
-    """Merge literals, dropping a branch that needs a fact both absent and present (or two values)."""
+    """Merge literals, dropping a branch that cannot match (a fact both known and unknown, two values)."""
     lits = sorted(set(branch), key=lambda lit: (lit.fact, lit.op, repr(lit.value)))
-    absent = {lit.fact for lit in lits if lit.op == "absent"}
-    valued = {lit.fact for lit in lits if lit.op != "absent"}
-    if absent & valued:
+    unknown = {lit.fact for lit in lits if lit.op in ("absent", "is_unknown")}
+    known = {lit.fact for lit in lits if lit.op not in ("absent", "is_unknown", "ne")}
+    if unknown & known:
         return None
     eqs: dict[str, object] = {}
+    nes: dict[str, set[object]] = {}
     for lit in lits:
         if lit.op == "eq":
             if lit.fact in eqs and eqs[lit.fact] != lit.value:
                 return None
             eqs[lit.fact] = lit.value
+        elif lit.op == "ne":
+            nes.setdefault(lit.fact, set()).add(lit.value)
+    if any(v in nes.get(f, ()) for f, v in eqs.items()):
+        return None
     return tuple(lits)
 
 
@@ -215,48 +236,102 @@ def _product(alternatives: list[list[Branch]]) -> list[Branch]:
         merged = _consistent(lit for branch in combo for lit in branch)
         if merged is not None:
             out.append(merged)
-    return out
+    return _dedupe(out)
 
 
 def _dedupe(branches: Iterable[Branch]) -> list[Branch]:
     return list(dict.fromkeys(branches))
 
 
-def _tfu(cond: Condition, always_known: frozenset[str]) -> tuple[list[Branch], list[Branch], list[Branch]]:
-    """Branches for true, false and unknown of an NNF condition."""
-    if isinstance(cond, Atom):
-        true = _atom_true(cond)
-        if cond.op == "known":
-            return true, [(Literal_(cond.fact, "absent" if cond.value else "present"),)], []
-        false = _atom_true(Atom(cond.fact, NEGATE[cond.op], cond.value))  # type: ignore[arg-type]
-        absent: list[Branch] = [] if cond.fact in always_known else [(Literal_(cond.fact, "absent"),)]
-        return true, false, absent
-    if isinstance(cond, Not):  # pragma: no cover - nnf() removed every Not
-        t, f, u = _tfu(cond.part, always_known)
-        return f, t, u
-    kids = [_tfu(p, always_known) for p in cond.parts]
-    if isinstance(cond, All):
-        true = _product([k[0] for k in kids])
-        false = _dedupe(b for k in kids for b in k[1])
-        keep, weak = 0, 2  # children must all be true-or-unknown, at least one unknown
+def _one(*lits: Literal_) -> list[Branch]:
+    merged = _consistent(lits)
+    return [] if merged is None else [merged]
+
+
+def _atom_forms(a: Atom, always_known: frozenset[str], domains: Mapping[str, tuple[str, ...]]) -> _Forms:
+    fact = a.fact
+    if fact in domains:
+        domain = domains[fact]
+        if a.op == "known":
+            known, unknown = _one(Literal_(fact, "is_known")), _one(Literal_(fact, "is_unknown"))
+            return _Forms(known, unknown, [], known, unknown) if a.value else _Forms(unknown, known, [], unknown, known)
+        values = (a.value,) if a.op in ("eq", "ne") else tuple(a.value)  # type: ignore[arg-type]
+        inside = set(values) if a.op in ("eq", "in") else set(domain) - set(values)
+        outside = [v for v in domain if v not in inside]
+        # The condition holds for the values in `inside`; it fails for the others; the sentinel is unknown.
+        t = _one(Literal_(fact, "is_known"), *(Literal_(fact, "ne", v) for v in outside))
+        f = _one(Literal_(fact, "is_known"), *(Literal_(fact, "ne", v) for v in sorted(inside)))
+        # An empty branch matches anything (the kind test still guards it in the engine).
+        tu = _one(*(Literal_(fact, "ne", v) for v in outside))
+        fu = _one(*(Literal_(fact, "ne", v) for v in sorted(inside)))
+        u = [] if fact in always_known else _one(Literal_(fact, "is_unknown"))
+        return _Forms(t, f, u, tu if u else t, fu if u else f)
+    if a.op == "known":
+        present, absent = _one(Literal_(fact, "present")), _one(Literal_(fact, "absent"))
+        return _Forms(present, absent, [], present, absent) if a.value else _Forms(absent, present, [], absent, present)
+    if a.op in ("in", "not_in"):
+        # Without a domain: one branch per accepted value; the negation is a conjunction of inequalities.
+        any_of: list[Branch] = [(Literal_(fact, "eq", v),) for v in a.value]  # type: ignore[union-attr]
+        none_of = _one(*(Literal_(fact, "ne", v) for v in a.value))  # type: ignore[union-attr]
+        t, f = (any_of, none_of) if a.op == "in" else (none_of, any_of)
     else:
-        true = _dedupe(b for k in kids for b in k[0])
-        false = _product([k[1] for k in kids])
-        keep, weak = 1, 2  # children must all be false-or-unknown, at least one unknown
+        t = _one(Literal_(fact, a.op, a.value))  # type: ignore[arg-type]
+        f = _one(Literal_(fact, NEGATE[a.op], a.value))  # type: ignore[arg-type]
+    if fact in always_known:
+        return _Forms(t, f, [], t, f)
+    u = _one(Literal_(fact, "absent"))
+    return _Forms(t, f, u, t + u, f + u)
+
+
+def _forms(cond: Condition, always_known: frozenset[str], domains: Mapping[str, tuple[str, ...]]) -> _Forms:
+    if isinstance(cond, Atom):
+        return _atom_forms(cond, always_known, domains)
+    if isinstance(cond, Not):  # pragma: no cover - nnf() removed every Not
+        k = _forms(cond.part, always_known, domains)
+        return _Forms(k.f, k.t, k.u, k.fu, k.tu)
+    kids = [_forms(p, always_known, domains) for p in cond.parts]
     unknown: list[Branch] = []
-    for choice in itertools.product((keep, weak), repeat=len(kids)):
-        if weak not in choice:
-            continue
-        unknown.extend(_product([k[c] for k, c in zip(kids, choice, strict=True)]))
-    return true, false, _dedupe(unknown)
+    if isinstance(cond, All):
+        # Unknown: the first unknown child is j; the children before it are true, those after true-or-unknown.
+        for j, kid in enumerate(kids):
+            before = [k.t for k in kids[:j]]
+            after = [k.tu for k in kids[j + 1 :]]
+            unknown.extend(_product([*before, kid.u, *after]))
+        return _Forms(
+            t=_product([k.t for k in kids]),
+            f=_dedupe(b for k in kids for b in k.f),
+            u=_dedupe(unknown),
+            tu=_product([k.tu for k in kids]),
+            fu=_dedupe(b for k in kids for b in k.fu),
+        )
+    for j, kid in enumerate(kids):
+        before = [k.f for k in kids[:j]]
+        after = [k.fu for k in kids[j + 1 :]]
+        unknown.extend(_product([*before, kid.u, *after]))
+    return _Forms(
+        t=_dedupe(b for k in kids for b in k.t),
+        f=_product([k.f for k in kids]),
+        u=_dedupe(unknown),
+        tu=_dedupe(b for k in kids for b in k.tu),
+        fu=_product([k.fu for k in kids]),
+    )
 
 
-def dnf(cond: Condition, always_known: frozenset[str] = frozenset()) -> tuple[list[Branch], list[Branch]]:
+def dnf(
+    cond: Condition,
+    always_known: frozenset[str] = frozenset(),
+    domains: Mapping[str, tuple[str, ...]] | None = None,
+) -> tuple[list[Branch], list[Branch]]:
     """Branches under which ``cond`` is true, and under which it is unknown.
 
-    Facts in ``always_known`` are never absent (e.g. the site's region), so they contribute no unknown branch.
-    Under any one fact set at most one unknown branch per combination of children matches, and a true and an
-    unknown branch never match together.
+    Args:
+        cond: the condition.
+        always_known: facts that are never unknown (e.g. the site's region); they add no unknown branch.
+        domains: the finite domain of each answer or enum fact; those facts are matched with the
+            :data:`UNKNOWN` sentinel (see :class:`Literal_`).
+
+    No fact set matches both a true and an unknown branch; several branches of one kind may match at once
+    (the adapter deduplicates firings).
     """
-    t, _f, u = _tfu(nnf(cond), always_known)
-    return t, u
+    forms = _forms(nnf(cond), always_known, domains or {})
+    return forms.t, forms.u

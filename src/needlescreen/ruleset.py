@@ -49,6 +49,10 @@ MAX_ATOMS_PER_RULE = 24
 MAX_DEPTH = 6
 SUMMARY_LIMIT = 140
 
+#: The finite domain of every answer and enum fact; the durable_rules adapter gives these facts an explicit
+#: unknown sentinel (see :func:`needlescreen.conditions.dnf`).
+DOMAINS: Mapping[str, tuple[str, ...]] = {n: f.values for n, f in FACTS.items() if f.type in ("answer", "enum")}
+
 _OPS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "within", "not_within", "known")
 _OPS_BY_TYPE = {
     "answer": {"eq", "ne", "known"},
@@ -397,11 +401,11 @@ def _compile_rule(
     used = parser.used
     verdict = _resolve_verdict(spec.verdict, policy, used, file=file, rule_id=spec.id, field="verdict")
     unknown = _resolve_verdict(spec.unknown, policy, used, file=file, rule_id=spec.id, field="unknown")
-    true_b, unknown_b = dnf(condition, ALWAYS_KNOWN)
+    true_b, unknown_b = dnf(condition, ALWAYS_KNOWN, DOMAINS)
     if not true_b:
         raise RuleFileError("the condition can never be true", file=file, rule_id=spec.id, field="when")
     for branch in true_b:
-        if all(lit.op == "absent" for lit in branch):
+        if all(lit.op in ("absent", "is_unknown") for lit in branch):
             raise RuleFileError(
                 "the condition can be true on absent facts alone; say what an unknown answer yields with 'unknown:'",
                 file=file,

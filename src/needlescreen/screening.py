@@ -43,6 +43,7 @@ __all__ = ["Screener", "aggregate", "default_screener", "parse_intake", "screen"
 _RANK = {"clear": 0, "caution": 1, "refer": 2}
 
 
+@lru_cache(maxsize=1)
 def _package_version() -> str:
     try:
         return version("needlescreen")
@@ -133,10 +134,11 @@ def parse_intake(data: Intake | Mapping[str, Any] | str | bytes, *, source: str 
 
 
 def _site_ref(site: Site, ruleset: Ruleset) -> SiteRef:
+    region = site.region or ""  # normalise() has placed every site (a muscle becomes its region)
     return SiteRef(
         id=site.id,
-        region=site.region,
-        region_label=ruleset.regions[site.region].label,
+        region=region,
+        region_label=ruleset.regions[region].label,
         side=site.side,
         muscle=site.muscle,
     )

@@ -58,3 +58,16 @@ def test_full_results_agree(ruleset: Ruleset) -> None:
         a, b = durable.screen(intake), plain.screen(intake)
         assert a.engine == "durable_rules" and b.engine == "plain"
         assert comparable(a) == comparable(b)
+
+
+def test_results_validate_against_their_own_schema(ruleset: Ruleset) -> None:
+    """Results are assembled without re-validation for speed; prove the JSON is exactly the published model."""
+    from needlescreen import ScreeningResult
+
+    screener = Screener(ruleset, engine="plain")
+    rng = random.Random(11)
+    for _ in range(300):
+        result = screener.screen(random_intake(rng, ruleset.regions))
+        again = ScreeningResult.model_validate_json(result.model_dump_json())
+        assert again == result
+        assert again.model_dump(mode="json") == result.model_dump(mode="json")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
@@ -133,9 +134,44 @@ def parse_intake(data: Intake | Mapping[str, Any] | str | bytes, *, source: str 
         raise IntakeError([FieldProblem("", "input is nested too deeply")], source=source) from None
 
 
+@dataclass(frozen=True, slots=True)
+class _Static:
+    """What every result of one ruleset shares, computed once (results are built for every screening)."""
+
+    ruleset: Ruleset
+    rules: Mapping[str, CompiledRule]
+    references: Mapping[str, tuple[Reference, ...]]
+    stamp: RulesetStamp
+    policy: dict[str, str | float]
+
+
+_STATIC: dict[int, _Static] = {}
+
+
+def _static(ruleset: Ruleset) -> _Static:
+    cached = _STATIC.get(id(ruleset))
+    if cached is None or cached.ruleset is not ruleset:
+        cached = _Static(
+            ruleset=ruleset,
+            rules={r.id: r for r in ruleset.rules},
+            references={
+                r.id: tuple(
+                    Reference.model_construct(key=s.key, citation=s.citation, evidence=s.evidence) for s in r.references
+                )
+                for r in ruleset.rules
+            },
+            stamp=RulesetStamp(name=ruleset.name, revision=ruleset.revision, content_hash=ruleset.content_hash),
+            policy=ruleset.policy_used(),
+        )
+        if len(_STATIC) > 64:  # a long-lived process that loads many rulesets keeps only recent ones
+            _STATIC.clear()
+        _STATIC[id(ruleset)] = cached
+    return cached
+
+
 def _site_ref(site: Site, ruleset: Ruleset) -> SiteRef:
     region = site.region or ""  # normalise() has placed every site (a muscle becomes its region)
-    return SiteRef(
+    return SiteRef.model_construct(
         id=site.id,
         region=region,
         region_label=ruleset.regions[region].label,
@@ -151,50 +187,53 @@ def _shown(value: FactValue) -> str | float | list[str]:
 def aggregate(
     intake: Intake, facts: Facts, firings: Iterable[Firing], ruleset: Ruleset, engine: EngineName
 ) -> ScreeningResult:
-    """Build the result from firings: worst verdict wins, every finding kept, every unknown named."""
-    rules = {r.id: r for r in ruleset.rules}
+    """Build the result from firings: worst verdict wins, every finding kept, every unknown named.
+
+    Output models are assembled with ``model_construct``: every value comes from validated input or the
+    validated ruleset, so re-validating would only cost time (a test round-trips results through validation).
+    """
+    static = _static(ruleset)
     sites = [s for s, _ in facts.sites]
+    refs = [_site_ref(s, ruleset) for s in sites]
     site_sets = [fs for _, fs in facts.sites]
-    circuits = list(intake.plan.circuits)
+    circuits = intake.plan.circuits
     site_index = {s.id: i for i, s in enumerate(sites)}
     findings: list[tuple[tuple[Any, ...], FindingResult]] = []
     site_rules: list[list[tuple[str, Verdict]]] = [[] for _ in sites]
     patient_level: list[tuple[str, Verdict]] = []
     missing: dict[str, set[str]] = {}
 
-    for f in sorted(firings):
-        rule: CompiledRule = rules[f.rule_id]
-        fs = (
-            facts.patient
-            if f.scope == "patient"
-            else site_sets[f.index]
-            if f.scope == "site"
-            else facts.circuits[f.index][1]
-        )
-        verdict: Verdict = rule.verdict if f.truth is Truth.TRUE else rule.unknown_verdict
+    for f in firings:
+        rule = static.rules[f.rule_id]
+        if f.scope == "patient":
+            fs = facts.patient
+        elif f.scope == "site":
+            fs = site_sets[f.index]
+        else:
+            fs = facts.circuits[f.index][1]
+        fired = f.truth is Truth.TRUE
+        verdict: Verdict = rule.verdict if fired else rule.unknown_verdict
         known = {n: _shown(fs[n]) for n in rule.reads if n in fs}
-        absent = tuple(n for n in rule.reads if n not in fs)
-        if f.truth is Truth.UNKNOWN:
-            for n in absent:
-                missing.setdefault(n, set()).add(rule.id)
+        absent = () if fired else tuple(n for n in rule.reads if n not in fs)
+        for n in absent:
+            missing.setdefault(n, set()).add(rule.id)
         site_ref = None
         circuit = None
         if f.scope == "site":
-            site_ref = _site_ref(sites[f.index], ruleset)
+            site_ref = refs[f.index]
             site_rules[f.index].append((rule.id, verdict))
         elif f.scope == "circuit":
-            a, b = circuits[f.index]
-            circuit = (a, b)
-            for end in (a, b):
+            circuit = circuits[f.index]
+            for end in circuit:
                 site_rules[site_index[end]].append((rule.id, verdict))
         else:
             patient_level.append((rule.id, verdict))
-        result = FindingResult(
+        result = FindingResult.model_construct(
             rule_id=rule.id,
             title=rule.title,
             classification=rule.classification,
-            verdict=verdict,  # type: ignore[arg-type]
-            status="fired" if f.truth is Truth.TRUE else "unknown",
+            verdict=verdict,
+            status="fired" if fired else "unknown",
             topic=rule.topic,
             scope=rule.scope,
             summary=rule.summary,
@@ -203,36 +242,34 @@ def aggregate(
             site=site_ref,
             circuit=circuit,
             facts=known,
-            missing=absent if f.truth is Truth.UNKNOWN else (),
-            references=tuple(Reference(key=s.key, citation=s.citation, evidence=s.evidence) for s in rule.references),  # type: ignore[arg-type]
+            missing=absent,
+            references=static.references[rule.id],
         )
-        order = (-_RANK[verdict], f.truth is Truth.UNKNOWN, rule.id, f.scope, f.index)
+        order = (-_RANK[verdict], not fired, rule.id, f.scope, f.index)
         findings.append((order, result))
 
     findings.sort(key=lambda item: item[0])
-    site_verdicts = []
-    for i, site in enumerate(sites):
-        own = site_rules[i] + patient_level
-        site_verdicts.append(
-            SiteVerdict(
-                site=_site_ref(site, ruleset),
-                verdict=worst(*(v for _, v in own)),
-                rules=tuple(sorted({rid for rid, _ in own})),
-            )
+    site_verdicts = tuple(
+        SiteVerdict.model_construct(
+            site=refs[i],
+            verdict=worst(*(v for _, v in site_rules[i]), *(v for _, v in patient_level)),
+            rules=tuple(sorted({rid for rid, _ in site_rules[i]} | {rid for rid, _ in patient_level})),
         )
-    overall = worst(*(fr.verdict for _, fr in findings))
-    missing_items = tuple(
-        MissingItem(fact=n, question=FACTS[n].question, rules=tuple(sorted(ids))) for n, ids in sorted(missing.items())
+        for i in range(len(sites))
     )
-    return ScreeningResult(
-        verdict=overall,
+    missing_items = tuple(
+        MissingItem.model_construct(fact=n, question=FACTS[n].question, rules=tuple(sorted(ids)))
+        for n, ids in sorted(missing.items())
+    )
+    return ScreeningResult.model_construct(
+        verdict=worst(*(fr.verdict for _, fr in findings)),
         technique=intake.plan.technique,
-        sites=tuple(site_verdicts),
+        sites=site_verdicts,
         findings=tuple(fr for _, fr in findings),
         missing=missing_items,
         unrecognised_medications=facts.unrecognised_medications,
-        ruleset=RulesetStamp(name=ruleset.name, revision=ruleset.revision, content_hash=ruleset.content_hash),
-        policy=ruleset.policy_used(),
+        ruleset=static.stamp,
+        policy=static.policy,
         policy_source=ruleset.policy.source,
         engine=engine,
         package_version=_package_version(),

@@ -1,0 +1,486 @@
+"""The intake questionnaire as data: questions, plain-language wording, answer types and follow-up gating.
+
+``rules/questionnaire.yaml`` is the one definition every front end walks: ``needlescreen ask`` today, a web form
+or a FHIR Questionnaire later (ids are linkIds, ``enable_when`` uses FHIR's ``enableWhen`` operators, ``path``
+is the extraction target in the intake). This module loads and validates that file strictly, decides which
+items are enabled by earlier answers, turns one typed-in answer into intake data (or says in plain words what
+is wrong with it), and assembles the answers into an intake mapping that :func:`needlescreen.parse_intake`
+then validates as usual. Nothing here screens; the questionnaire only gathers.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import RuleFileError
+from .intake import MAX_LOCATIONS, MAX_MEDICATIONS, MAX_SITES, DeviceKind, Intake
+from .regions import RegionMap
+from .ruleset import default_rules_dir
+
+__all__ = [
+    "UNKNOWN_WORDS",
+    "AnswerError",
+    "EnableWhen",
+    "Item",
+    "Questionnaire",
+    "intake_leaf_paths",
+    "load_questionnaire",
+]
+
+AnswerType = Literal["answer", "choice", "number", "drugs", "locations", "devices", "sites", "circuits"]
+Operator = Literal["exists", "=", "!=", "<", "<=", ">", ">="]
+
+#: What a person may type for "I don't know" (an empty answer counts too).
+UNKNOWN_WORDS = frozenset({"", "?", "unknown", "u", "unk", "not known", "dont know", "don't know", "dk"})
+_NONE_WORDS = frozenset({"none", "no", "nil", "nothing"})
+_SIDES = ("left", "right", "both", "midline")
+_DEVICE_KINDS: tuple[str, ...] = typing.get_args(DeviceKind)
+
+
+class AnswerError(ValueError):
+    """A typed-in answer does not fit its question; the message says what would."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class Option(_Strict):
+    """One allowed answer of a choice item: the value written to the intake and the words shown."""
+
+    value: str
+    label: str
+
+
+class EnableWhen(_Strict):
+    """Ask an item only when an earlier item's answer meets this test (FHIR ``enableWhen``)."""
+
+    question: str
+    operator: Operator
+    answer: str | float | bool
+
+
+class Item(_Strict):
+    """One question."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    text: str = Field(min_length=3)
+    help: str | None = None
+    section: str | None = None
+    path: str | None = Field(default=None, pattern=r"^[a-z_]+(\.[a-z_]+)*$")
+    type: AnswerType
+    required: bool = False
+    options: list[Option] = []
+    min: float | None = None
+    max: float | None = None
+    unit: str | None = None
+    unknown_value: str | None = None
+    enable_when: list[EnableWhen] = []
+    enable_behavior: Literal["all", "any"] = "all"
+
+
+class NotAsked(_Strict):
+    """An intake field the questionnaire leaves out on purpose (``*`` matches one path segment)."""
+
+    path: str
+    why: str = Field(min_length=3)
+
+
+class _File(_Strict):
+    schema_: str = Field(alias="schema", pattern=r"^needlescreen\.questionnaire/1$")
+    title: str
+    items: list[Item] = Field(min_length=1)
+    not_asked: list[NotAsked] = []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The model or tuple type behind ``X | None`` and ``Annotated[X, ...]``."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            annotation = args[0] if len(args) == 1 else annotation
+            if len(args) != 1:
+                return annotation
+        else:
+            return annotation
+
+
+def _submodel(annotation: Any) -> type[BaseModel] | None:
+    inner = _unwrap(annotation)
+    if isinstance(inner, type) and issubclass(inner, BaseModel):
+        return inner
+    if typing.get_origin(inner) is tuple:
+        args = typing.get_args(inner)
+        if args:
+            elem = _unwrap(args[0])
+            if isinstance(elem, type) and issubclass(elem, BaseModel):
+                return elem
+    return None
+
+
+def _resolves(path: str, model: type[BaseModel] = Intake) -> bool:
+    current: type[BaseModel] | None = model
+    for part in path.split("."):
+        if current is None or part not in current.model_fields:
+            return False
+        current = _submodel(current.model_fields[part].annotation)
+    return True
+
+
+def intake_leaf_paths(model: type[BaseModel] = Intake, prefix: str = "") -> list[str]:
+    """Every field of the intake a question can set: nested models are walked, lists are one field."""
+    out: list[str] = []
+    for name, info in model.model_fields.items():
+        inner = _unwrap(info.annotation)
+        path = f"{prefix}{name}"
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            out.extend(intake_leaf_paths(inner, f"{path}."))
+        else:
+            out.append(path)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    region: str
+    side: str | None
+
+
+class Questionnaire:
+    """A validated questionnaire bound to a region vocabulary (to check places as they are typed)."""
+
+    def __init__(self, spec: _File, regions: RegionMap, *, file: str) -> None:
+        self.title = spec.title
+        self.items = tuple(spec.items)
+        self.not_asked = tuple(spec.not_asked)
+        self.file = file
+        self.regions = regions
+        self._by_id = {item.id: item for item in spec.items}
+
+    def item(self, item_id: str) -> Item:
+        """Look an item up by id."""
+        return self._by_id[item_id]
+
+    # --- gating -----------------------------------------------------------------------------------------
+
+    def enabled(self, item: Item, answers: Mapping[str, Any]) -> bool:
+        """Whether ``item`` is asked, given the answers so far (absent or ``None`` = no known answer)."""
+        if not item.enable_when:
+            return True
+        results = (self._holds(cond, answers.get(cond.question)) for cond in item.enable_when)
+        return all(results) if item.enable_behavior == "all" else any(results)
+
+    @staticmethod
+    def _holds(cond: EnableWhen, have: Any) -> bool:
+        if cond.operator == "exists":
+            return (have is not None) == cond.answer
+        if cond.operator == "!=":
+            return have is None or have != cond.answer
+        if have is None:
+            return False
+        if cond.operator == "=":
+            return bool(have == cond.answer)
+        if not isinstance(have, int | float) or not isinstance(cond.answer, int | float):
+            return False
+        if cond.operator == "<":
+            return have < cond.answer
+        if cond.operator == "<=":
+            return have <= cond.answer
+        if cond.operator == ">":
+            return have > cond.answer
+        return have >= cond.answer
+
+    # --- one answer -------------------------------------------------------------------------------------
+
+    def hint(self, item: Item) -> str:
+        """The short form of what an answer may be, shown after the question."""
+        if item.type == "answer":
+            choices = "yes/no" if item.required else "yes/no/unknown"
+        elif item.type == "choice":
+            choices = "/".join(o.value for o in item.options) + ("" if item.required else "/unknown")
+        elif item.type == "number":
+            unit = f" {item.unit}" if item.unit else ""
+            choices = f"{item.min:g}-{item.max:g}{unit}" + ("" if item.required else ", or unknown")
+        elif item.type == "drugs":
+            choices = "names separated by commas, none, or unknown"
+        else:
+            choices = "separated by commas" + ("" if item.required else ", or unknown")
+        return choices
+
+    def parse(self, item: Item, raw: str | None, answers: Mapping[str, Any]) -> Any:
+        """Turn typed text into the intake value of ``item``; ``None`` means unknown.
+
+        Raises:
+            AnswerError: the text does not fit the question; the message says what would.
+        """
+        text = " ".join((raw or "").split())
+        if text.lower() in UNKNOWN_WORDS:
+            if item.required:
+                raise AnswerError("this question needs an answer (it cannot be unknown)")
+            return None
+        low = text.lower()
+        if item.type == "answer":
+            if low in ("y", "yes"):
+                return "yes"
+            if low in ("n", "no"):
+                return "no"
+            raise AnswerError("answer yes, no or unknown")
+        if item.type == "choice":
+            return self._choice(item, low)
+        if item.type == "number":
+            return self._number(item, low)
+        if item.type == "drugs":
+            if low in _NONE_WORDS:
+                return []
+            names = [n.strip() for n in text.split(",") if n.strip()]
+            if len(names) > MAX_MEDICATIONS:
+                raise AnswerError(f"at most {MAX_MEDICATIONS} medications")
+            if any(len(n) > 200 for n in names):
+                raise AnswerError("a medication name is longer than 200 characters")
+            return [{"name": n} for n in names]
+        parts = [p.strip() for p in text.split(",") if p.strip()]
+        if item.type == "locations":
+            if len(parts) > MAX_LOCATIONS:
+                raise AnswerError(f"at most {MAX_LOCATIONS} places")
+            return [self._location(p) for p in parts]
+        if item.type == "devices":
+            return [self._device(p) for p in parts]
+        if item.type == "sites":
+            if len(parts) > MAX_SITES:
+                raise AnswerError(f"at most {MAX_SITES} sites")
+            return [self._site(p, i + 1) for i, p in enumerate(parts)]
+        return self._circuits(parts, answers)
+
+    def _choice(self, item: Item, low: str) -> str:
+        for i, opt in enumerate(item.options, start=1):
+            if low in (opt.value.lower(), opt.label.lower(), str(i)):
+                return opt.value
+        words = ", ".join(o.value for o in item.options)
+        raise AnswerError(f"answer one of: {words}" + ("" if item.required else ", or unknown"))
+
+    def _number(self, item: Item, low: str) -> float:
+        match = re.fullmatch(r"(-?\d+(?:\.\d+)?)\s*(.*)", low)
+        unit = (item.unit or "").lower()
+        if match is None or (match.group(2) and match.group(2) not in (unit, unit.lstrip("°"))):
+            raise AnswerError("answer a number" + (f" (in {item.unit})" if item.unit else ""))
+        value = float(match.group(1))
+        lo = item.min if item.min is not None else float("-inf")
+        hi = item.max if item.max is not None else float("inf")
+        if not lo <= value <= hi:
+            raise AnswerError(f"{value:g} is outside {lo:g}-{hi:g}")
+        return value
+
+    def _place(self, text: str) -> _Place:
+        tokens = text.lower().replace("-", " ").split()
+        sides = [t for t in tokens if t in _SIDES]
+        if len(sides) > 1:
+            raise AnswerError(f"{text!r}: give one side")
+        words = [t for t in tokens if t not in _SIDES]
+        region = "_".join(words)
+        if not region:
+            raise AnswerError(f"{text!r}: name a body region")
+        if region not in self.regions:
+            close = difflib.get_close_matches(region, self.regions.ids(), n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise AnswerError(f"{text!r}: unknown body region {region!r}{hint}")
+        return _Place(region, sides[0] if sides else None)
+
+    def _location(self, text: str) -> dict[str, Any]:
+        place = self._place(text)
+        out: dict[str, Any] = {"region": place.region}
+        if place.side is not None:
+            out["side"] = place.side
+        return out
+
+    def _device(self, text: str) -> dict[str, Any]:
+        tokens = text.lower().replace("-", " ").split()
+        for k in range(len(tokens), 0, -1):
+            kind = "_".join(tokens[:k])
+            kind = kind[:-1] if kind.endswith("s") and kind[:-1] in _DEVICE_KINDS else kind
+            if kind in _DEVICE_KINDS:
+                out: dict[str, Any] = {"kind": kind}
+                rest = " ".join(tokens[k:])
+                if rest:
+                    out["location"] = self._location(rest)
+                return out
+        close = difflib.get_close_matches("_".join(tokens[:2]), _DEVICE_KINDS, n=2, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise AnswerError(f"{text!r}: unknown implant{hint} (kinds: {', '.join(_DEVICE_KINDS)})")
+
+    def _site(self, text: str, number: int) -> dict[str, Any]:
+        muscle = None
+        paren = re.search(r"\(([^)]*)\)", text)
+        if paren:
+            muscle = paren.group(1).strip() or None
+            text = (text[: paren.start()] + " " + text[paren.end() :]).strip()
+        depth = None
+        mm = re.search(r"(\d+(?:\.\d+)?)\s*mm\b", text, flags=re.IGNORECASE)
+        if mm:
+            depth = float(mm.group(1))
+            if not 0 < depth <= 150:
+                raise AnswerError(f"site {number}: depth {depth:g} mm is outside 0-150 mm")
+            text = (text[: mm.start()] + " " + text[mm.end() :]).strip()
+        place = self._place(text)
+        region = self.regions[place.region]
+        if region.group:
+            raise AnswerError(f"site {number}: {place.region!r} is a grouping, not a site; name a specific region")
+        if region.sided and place.side not in ("left", "right"):
+            raise AnswerError(f"site {number}: say left or right for {place.region!r}")
+        if not region.sided and place.side == "both":
+            raise AnswerError(f"site {number}: a site is one place; 'both' is not a side for a site")
+        out: dict[str, Any] = {"id": f"s{number}", "region": place.region}
+        if place.side is not None:
+            out["side"] = place.side
+        if muscle:
+            out["muscle"] = muscle
+        if depth is not None:
+            out["depth_mm"] = depth
+        return out
+
+    def _circuits(self, parts: Sequence[str], answers: Mapping[str, Any]) -> list[list[str]]:
+        site_items = [i.id for i in self.items if i.type == "sites"]
+        sites = answers.get(site_items[0]) if site_items else None
+        ids = [s["id"] for s in sites or ()]
+        out: list[list[str]] = []
+        for part in parts:
+            ends = [e.strip() for e in re.split(r"[-~]|\s+to\s+|\s+", part) if e.strip()]
+            if len(ends) != 2:
+                raise AnswerError(f"{part!r}: give two site numbers joined by '-', e.g. 1-2")
+            pair = []
+            for end in ends:
+                sid = f"s{end}" if end.isdigit() else end
+                if sid not in ids:
+                    raise AnswerError(f"{part!r}: there is no site {end} (sites are {', '.join(ids) or 'not given'})")
+                pair.append(sid)
+            if pair[0] == pair[1]:
+                raise AnswerError(f"{part!r}: a lead pair joins two different sites")
+            out.append(pair)
+        return out
+
+    # --- all answers --------------------------------------------------------------------------------------
+
+    def build(self, answers: Mapping[str, Any]) -> dict[str, Any]:
+        """The intake mapping the answers give (unknown answers stay absent unless the item names a value)."""
+        intake: dict[str, Any] = {"schema_version": "needlescreen.intake/1"}
+        for item in self.items:
+            if item.path is None or item.id not in answers or not self.enabled(item, answers):
+                continue
+            value = answers[item.id]
+            if value is None:
+                value = "unknown" if item.type == "answer" else item.unknown_value
+            if value is None:
+                continue
+            *parents, leaf = item.path.split(".")
+            node = intake
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value
+        return intake
+
+
+def _fail(message: str, *, file: str, field: str | None = None) -> RuleFileError:
+    return RuleFileError(message, file=file, field=field)
+
+
+def _check(spec: _File, file: str) -> None:
+    """Cross-item checks pydantic cannot express: ids, paths, options, bounds and gating."""
+    seen: dict[str, Item] = {}
+    paths: dict[str, str] = {}
+    for index, item in enumerate(spec.items):
+        where = f"items[{index}] ({item.id})"
+        if item.id in seen:
+            raise _fail(f"duplicate item id {item.id!r}", file=file, field=f"{where}.id")
+        if item.path is not None:
+            if not _resolves(item.path):
+                close = difflib.get_close_matches(item.path, intake_leaf_paths(), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise _fail(f"{item.path!r} is not an intake field{hint}", file=file, field=f"{where}.path")
+            if item.path in paths:
+                raise _fail(f"path also set by item {paths[item.path]!r}", file=file, field=f"{where}.path")
+            paths[item.path] = item.id
+        if item.type == "choice" and not item.options:
+            raise _fail("a choice item needs options", file=file, field=f"{where}.options")
+        if item.type != "choice" and item.options:
+            raise _fail("only choice items have options", file=file, field=f"{where}.options")
+        if item.type == "number" and (item.min is None or item.max is None or item.min > item.max):
+            raise _fail("a number item needs min <= max", file=file, field=f"{where}.min")
+        for k, cond in enumerate(item.enable_when):
+            cwhere = f"{where}.enable_when[{k}]"
+            if cond.question not in seen:
+                raise _fail(
+                    f"gates on {cond.question!r}, which is not an earlier item", file=file, field=f"{cwhere}.question"
+                )
+            ref = seen[cond.question]
+            _check_gate(cond, ref, file=file, where=cwhere)
+        seen[item.id] = item
+    for k, skip in enumerate(spec.not_asked):
+        if "*" not in skip.path and not _resolves(skip.path):
+            raise _fail(f"{skip.path!r} is not an intake field", file=file, field=f"not_asked[{k}].path")
+
+
+def _check_gate(cond: EnableWhen, ref: Item, *, file: str, where: str) -> None:
+    if cond.operator == "exists":
+        if not isinstance(cond.answer, bool):
+            raise _fail("exists takes true or false", file=file, field=f"{where}.answer")
+        return
+    if isinstance(cond.answer, bool):
+        raise _fail("quote yes and no ('yes'): unquoted they are YAML booleans", file=file, field=f"{where}.answer")
+    if ref.type in ("answer", "choice"):
+        allowed = ("yes", "no") if ref.type == "answer" else tuple(o.value for o in ref.options)
+        if cond.operator not in ("=", "!="):
+            raise _fail(f"{cond.operator!r} does not apply to a {ref.type} item", file=file, field=f"{where}.operator")
+        if cond.answer not in allowed:
+            raise _fail(f"{cond.answer!r} is not an answer of {ref.id!r}", file=file, field=f"{where}.answer")
+    elif ref.type == "number":
+        if not isinstance(cond.answer, float):
+            raise _fail(f"{ref.id!r} is a number item; compare it with a number", file=file, field=f"{where}.answer")
+    else:
+        raise _fail(f"{ref.type} items can only be gated on with 'exists'", file=file, field=f"{where}.operator")
+
+
+def load_questionnaire(path: str | Path | None = None, *, regions: RegionMap | None = None) -> Questionnaire:
+    """Load and validate a questionnaire file (the bundled ``rules/questionnaire.yaml`` by default).
+
+    Raises:
+        RuleFileError: the file is unreadable or malformed; the message names the file, item and field.
+    """
+    file = Path(path) if path is not None else default_rules_dir() / "questionnaire.yaml"
+    name = str(file)
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise _fail(f"cannot read file: {exc.strerror}", file=name) from None
+    except yaml.YAMLError as exc:
+        raise _fail(f"not valid YAML: {exc}", file=name) from None
+    try:
+        spec = _File.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        loc = list(err["loc"])
+        field = ""
+        for part in loc:
+            field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
+        if len(loc) >= 2 and loc[0] == "items" and isinstance(loc[1], int) and isinstance(data, dict):
+            raw_items = data.get("items")
+            if isinstance(raw_items, list) and loc[1] < len(raw_items) and isinstance(raw_items[loc[1]], dict):
+                field = field.replace(f"items[{loc[1]}]", f"items[{loc[1]}] ({raw_items[loc[1]].get('id')})", 1)
+        raise _fail(err["msg"], file=name, field=field or None) from None
+    if regions is None:
+        from .ruleset import load_ruleset
+
+        regions = load_ruleset().regions
+    _check(spec, name)
+    return Questionnaire(spec, regions, file=name)

@@ -1,0 +1,309 @@
+"""The questionnaire definition: it loads strictly, every fact a rule reads is reachable by some question, every
+intake field is asked (or deliberately not), and any walk through it yields a valid intake."""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from needlescreen import Screener, parse_intake
+from needlescreen.errors import RuleFileError
+from needlescreen.facts import ALWAYS_KNOWN, Facts
+from needlescreen.questionnaire import (
+    AnswerError,
+    EnableWhen,
+    Item,
+    Questionnaire,
+    intake_leaf_paths,
+    load_questionnaire,
+)
+from needlescreen.ruleset import Ruleset, default_rules_dir
+from needlescreen.testing import baseline_intake
+
+QFILE = default_rules_dir() / "questionnaire.yaml"
+
+
+@pytest.fixture(scope="module")
+def questionnaire(ruleset: Ruleset) -> Questionnaire:
+    return load_questionnaire(regions=ruleset.regions)
+
+
+@pytest.fixture(scope="module")
+def plain(ruleset: Ruleset) -> Screener:
+    return Screener(ruleset, engine="plain")
+
+
+def _medication_names() -> list[str]:
+    data = yaml.safe_load((default_rules_dir() / "medications.yaml").read_text(encoding="utf-8"))
+    return [spec["names"][0] for spec in data["classes"].values() if spec.get("names")]
+
+
+def sample_texts(item: Item) -> list[str]:
+    """Typed answers that cover each kind of answer an item takes, unknown included."""
+    unknown = [] if item.required else ["unknown"]
+    if item.type == "answer":
+        return ["yes", "no", *unknown]
+    if item.type == "choice":
+        return [o.value for o in item.options] + unknown
+    if item.type == "number":
+        assert item.min is not None and item.max is not None
+        return [f"{item.min:g}", f"{item.max:g}", f"{(item.min + item.max) / 2:g}", *unknown]
+    if item.type == "drugs":
+        return [*_medication_names(), "none", "Mystery Tonic", *unknown]
+    if item.type == "locations":
+        return ["right calf", "calf", "left upper_limb", "both lower_limb", "left chest_wall", "body", *unknown]
+    if item.type == "devices":
+        kinds = [
+            "pacemaker",
+            "icd",
+            "spinal_cord_stimulator",
+            "neurostimulator",
+            "drug_pump",
+            "cochlear_implant",
+            "port_picc",
+            "breast_implant",
+            "joint_prosthesis",
+            "metal_fixation",
+        ]
+        return kinds + [f"{k} right calf" for k in kinds] + [f"{k} left chest_wall" for k in kinds] + unknown
+    if item.type == "sites":
+        return ["left calf 30mm", "right calf (soleus) 60mm", "left chest_wall", "lumbar", "right calf, left calf"]
+    if item.type == "circuits":
+        return ["1-2", *unknown]
+    raise AssertionError(item.type)
+
+
+def _set(intake: dict[str, Any], path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    node = intake
+    for part in parents:
+        node = node.setdefault(part, {})
+        if node is None:
+            raise AssertionError(path)
+    node[leaf] = value
+
+
+def _unset(intake: dict[str, Any], path: str) -> None:
+    *parents, leaf = path.split(".")
+    node: Any = intake
+    for part in parents:
+        node = node.get(part)
+        if not isinstance(node, dict):
+            return
+    node.pop(leaf, None)
+
+
+def _apply(q: Questionnaire, intake: dict[str, Any], item: Item, value: Any) -> None:
+    if item.path is None:
+        return
+    if value is None:
+        written = "unknown" if item.type == "answer" else item.unknown_value
+        if written is None:
+            _unset(intake, item.path)
+        else:
+            _set(intake, item.path, written)
+    else:
+        _set(intake, item.path, copy.deepcopy(value))
+
+
+def _enable(q: Questionnaire, intake: dict[str, Any], answers: dict[str, Any], item: Item) -> None:
+    """Answer the earlier items so that ``item`` is asked (one satisfying choice per gate)."""
+    conds: list[EnableWhen] = list(item.enable_when)
+    if item.enable_behavior == "any":
+        conds = conds[:1]
+    for cond in conds:
+        ref = q.item(cond.question)
+        _enable(q, intake, answers, ref)
+        if cond.operator == "exists":
+            value = q.parse(ref, sample_texts(ref)[0], answers) if cond.answer else None
+        elif cond.operator == "!=":
+            value = None
+        elif cond.operator == "<":
+            value = float(cond.answer) - 1
+        elif cond.operator == ">":
+            value = float(cond.answer) + 1
+        else:
+            value = cond.answer
+        answers[ref.id] = value
+        _apply(q, intake, ref, value)
+    assert q.enabled(item, answers), f"could not enable {item.id}"
+
+
+def _fact_pairs(facts: Facts) -> set[tuple[str, str]]:
+    sets = [facts.patient, *(fs for _, fs in facts.sites), *(fs for _, fs in facts.circuits)]
+    return {(name, repr(value)) for fs in sets for name, value in fs.items()}
+
+
+def _reached(q: Questionnaire, plain: Screener) -> dict[str, set[str]]:
+    """Black box: for each question and each kind of answer, which facts change from the baseline."""
+    base = _fact_pairs(plain.facts(baseline_intake())[1])
+    reached: dict[str, set[str]] = {}
+    for item in q.items:
+        for text in sample_texts(item):
+            intake = baseline_intake()
+            answers: dict[str, Any] = {}
+            _enable(q, intake, answers, item)
+            # Follow-ups opened by the same answer are answered too (the surgery's place, then its timing).
+            for sibling in q.items[: q.items.index(item)]:
+                if sibling.enable_when and sibling.enable_when == item.enable_when:
+                    answers[sibling.id] = q.parse(sibling, sample_texts(sibling)[0], answers)
+                    _apply(q, intake, sibling, answers[sibling.id])
+            if item.type == "circuits":
+                sites = q.item("sites")
+                answers["sites"] = q.parse(sites, "right calf, right ankle", answers)
+                _apply(q, intake, sites, answers["sites"])
+            value = q.parse(item, text, answers)
+            _apply(q, intake, item, value)
+            try:
+                facts = plain.facts(intake)[1]
+            except ValueError as exc:
+                raise AssertionError(f"question {item.id!r} answered {text!r} gives an invalid intake: {exc}") from None
+            for name, _ in _fact_pairs(facts) ^ base:
+                reached.setdefault(name, set()).add(item.id)
+    return reached
+
+
+def test_every_fact_a_rule_reads_is_reachable_by_a_question(questionnaire: Questionnaire, plain: Screener) -> None:
+    reached = _reached(questionnaire, plain)
+    read = {name for rule in plain.ruleset.rules for name in rule.reads}
+    unreachable = sorted(read - ALWAYS_KNOWN - set(reached))
+    assert not unreachable, f"no question reaches these facts (add questions to {QFILE.name}): {unreachable}"
+
+
+def test_every_intake_field_is_asked_or_deliberately_not(questionnaire: Questionnaire) -> None:
+    asked = {item.path for item in questionnaire.items if item.path}
+    skipped = [n.path for n in questionnaire.not_asked]
+    missing = [p for p in intake_leaf_paths() if p not in asked and not any(fnmatch.fnmatchcase(p, s) for s in skipped)]
+    assert not missing, f"intake fields without a question (add one, or list them under not_asked): {missing}"
+
+
+def test_random_walks_give_valid_intakes(questionnaire: Questionnaire, plain: Screener) -> None:
+    rng = random.Random(20261121)
+    for _ in range(150):
+        answers: dict[str, Any] = {}
+        for item in questionnaire.items:
+            if questionnaire.enabled(item, answers):
+                texts = sample_texts(item)
+                if item.type == "circuits":
+                    n = len(answers["sites"])
+                    texts = ["1-2", "unknown"] if n >= 2 else ["unknown"]
+                answers[item.id] = questionnaire.parse(item, rng.choice(texts), answers)
+        result = plain.screen(parse_intake(questionnaire.build(answers)))
+        assert result.verdict in ("clear", "caution", "refer")
+
+
+def test_follow_ups_open_only_when_an_answer_opens_them(questionnaire: Questionnaire) -> None:
+    q = questionnaire
+    assert not q.enabled(q.item("gestational_weeks"), {"pregnancy": "not_pregnant"})
+    assert not q.enabled(q.item("gestational_weeks"), {"pregnancy": None})
+    assert q.enabled(q.item("gestational_weeks"), {"pregnancy": "pregnant"})
+    assert not q.enabled(q.item("pregnancy"), {"sex": "male"})
+    assert q.enabled(q.item("pregnancy"), {"sex": None}), "an unknown sex must still ask about pregnancy"
+    assert not q.enabled(q.item("inr"), {"vka": "no"})
+    assert not q.enabled(q.item("inr"), {"vka": None})
+    assert q.enabled(q.item("inr"), {"vka": "yes"})
+    assert q.enabled(q.item("inr_age_days"), {"vka": "yes", "inr": 2.5})
+    assert not q.enabled(q.item("inr_age_days"), {"vka": "yes", "inr": None})
+    assert q.enabled(q.item("guardian_consent"), {"age": 15.0})
+    assert q.enabled(q.item("guardian_consent"), {"age": None}), "an unknown age must ask for the guardian"
+    assert not q.enabled(q.item("guardian_consent"), {"age": 40.0})
+    assert not q.enabled(q.item("circuits"), {"technique": "dry_needling"})
+
+
+def test_a_gated_off_answer_is_not_written(questionnaire: Questionnaire) -> None:
+    q = questionnaire
+    answers = {
+        "technique": "dry_needling",
+        "sites": q.parse(q.item("sites"), "right calf", {}),
+        "pregnancy": "not_pregnant",
+        "gestational_weeks": 20.0,  # stale: the status no longer opens it
+    }
+    intake = q.build(answers)
+    assert "gestational_weeks" not in intake["patient"]["pregnancy"]
+    parse_intake(intake)
+
+
+@pytest.mark.parametrize(
+    ("item_id", "text", "message"),
+    [
+        ("sites", "calff right", "did you mean calf"),
+        ("sites", "calf", "say left or right"),
+        ("sites", "upper_limb left", "grouping"),
+        ("sites", "", "needs an answer"),
+        ("technique", "laser", "one of: dry_needling, electrical"),
+        ("age", "forty", "a number"),
+        ("age", "200", "outside 0-130"),
+        ("consent", "maybe", "yes, no or unknown"),
+        ("device_items", "toaster", "unknown implant"),
+        ("lymphedema_where", "left right arm", "one side"),
+    ],
+)
+def test_answers_that_do_not_fit_say_what_would(
+    questionnaire: Questionnaire, item_id: str, text: str, message: str
+) -> None:
+    with pytest.raises(AnswerError, match=message):
+        questionnaire.parse(questionnaire.item(item_id), text, {})
+
+
+def test_unknown_is_accepted_wherever_an_answer_is_optional(questionnaire: Questionnaire) -> None:
+    for item in questionnaire.items:
+        if not item.required:
+            for word in ("", "?", "unknown", "Unknown"):
+                assert questionnaire.parse(item, word, {}) is None, item.id
+
+
+def _write(tmp_path: Path, data: Any) -> Path:
+    path = tmp_path / "questionnaire.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _at(data: dict[str, Any], item_id: str) -> int:
+    return next(i for i, item in enumerate(data["items"]) if item["id"] == item_id)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        (lambda d: d["items"][_at(d, "age")].update(colour="red"), "(age).colour", "Extra inputs"),
+        (lambda d: d["items"][_at(d, "age")].update(path="patient.agee"), "(age).path", "did you mean 'patient.age'"),
+        (lambda d: d["items"][_at(d, "age")].update(type="essay"), "(age).type", "Input should be"),
+        (
+            lambda d: d["items"][_at(d, "circuits")]["enable_when"][0].update(question="later"),
+            "(circuits).enable_when[0].question",
+            "not an earlier item",
+        ),
+        (
+            lambda d: d["items"][_at(d, "circuits")]["enable_when"][0].update(answer="laser"),
+            "(circuits).enable_when[0].answer",
+            "not an answer of 'technique'",
+        ),
+        (lambda d: d["items"].append(dict(d["items"][_at(d, "age")])), "(age).id", "duplicate item id"),
+        (lambda d: d.update(schema="needlescreen.questionnaire/9"), "schema", "String should match"),
+    ],
+)
+def test_a_malformed_questionnaire_names_file_item_and_field(
+    tmp_path: Path, ruleset: Ruleset, change: Any, field: str, message: str
+) -> None:
+    data = yaml.safe_load(QFILE.read_text(encoding="utf-8"))
+    change(data)
+    path = _write(tmp_path, data)
+    with pytest.raises(RuleFileError, match=message) as info:
+        load_questionnaire(path, regions=ruleset.regions)
+    assert info.value.file == str(path)
+    assert info.value.field is not None and field in info.value.field
+
+
+def test_unquoted_yes_in_a_gate_is_caught(tmp_path: Path, ruleset: Ruleset) -> None:
+    data = yaml.safe_load(QFILE.read_text(encoding="utf-8"))
+    for item in data["items"]:
+        if item["id"] == "temperature":
+            item["enable_when"][0]["answer"] = True  # what `answer: yes` becomes in YAML
+    with pytest.raises(RuleFileError, match="quote yes and no"):
+        load_questionnaire(_write(tmp_path, data), regions=ruleset.regions)

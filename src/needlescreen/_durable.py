@@ -11,9 +11,10 @@ swallows exceptions raised in actions into the session state, and costs about 40
 What ``../shared/durable-rules-notes.md`` measured shapes every choice here:
 
 * Every branch starts with a ``kind`` test, so no pattern is absence-only (which loops forever).
-* The C engine holds at most 64 pending alpha matches per fact (error 303, after which deleting the session
-  crashes). Those pending matches have disjoint sub-trees, each ending in at least one branch, so rules are
-  packed into *shards* of at most :data:`BRANCH_BUDGET` branches per fact kind; each shard is its own ruleset.
+* The C engine matches a fact by a depth-first walk of its alpha network with a stack of 64 pending nodes
+  (error 303 past that, after which deleting the session crashes). :func:`stack_bound` computes, from the
+  branches themselves, an upper bound of that stack for any fact; rules are packed into *shards* whose bound
+  stays within :data:`STACK_LIMIT`, each shard its own ruleset.
 * Each shard has a catch-all sentinel rule on the patient fact, so every session runs an action (deleting an
   actionless session can segfault) and "no rule matched" is an ordinary, checked outcome.
 * Answer and enum facts carry an explicit unknown sentinel (see :func:`needlescreen.conditions.dnf`); numbers
@@ -39,10 +40,10 @@ from .errors import EngineError
 from .facts import Facts, FactSet
 from .ruleset import DOMAINS, CompiledRule, Ruleset
 
-__all__ = ["BRANCH_BUDGET", "DurableEngine"]
+__all__ = ["STACK_LIMIT", "DurableEngine", "stack_bound"]
 
-#: Branches per fact kind per shard. The alpha stack holds 64; the sentinel and the kind nodes use a few.
-BRANCH_BUDGET = 56
+#: The engine's alpha stack holds 64 entries (events.c MAX_STACK_SIZE); keep a margin.
+STACK_LIMIT = 56
 _SENTINEL = "__sentinel__"
 _OK, _NOT_HANDLED = 0, 1
 _LOCK = threading.Lock()
@@ -89,6 +90,71 @@ def _pattern(kind: str, branch: Branch) -> dict[str, Any]:
     return {"all": [{"m": {"$and": [{"kind": kind}, *(_literal(lit) for lit in branch)]}}]}
 
 
+def _max_true(tests: list[Literal_]) -> int:
+    """How many of these tests on one fact can hold at once, for the worst value of that fact."""
+    if not tests:
+        return 0
+    fact = tests[0].fact
+    if any(t.op in ("within", "not_within") for t in tests):
+        return len(tests)  # list tests: every one may hold
+    if fact in DOMAINS:
+        candidates: list[Any] = [*DOMAINS[fact], UNKNOWN]
+    else:
+        points = {float(t.value) for t in tests if isinstance(t.value, int | float)}
+        candidates = [None, *(p + d for p in points for d in (-0.5, 0.0, 0.5))]
+    best = 0
+    for have in candidates:
+        best = max(best, sum(_holds(t, have) for t in tests))
+    return best
+
+
+def _holds(t: Literal_, have: Any) -> bool:
+    if t.fact in DOMAINS:
+        return {
+            "eq": have == t.value,
+            "ne": have != t.value,
+            "is_known": have != UNKNOWN,
+            "is_unknown": have == UNKNOWN,
+        }.get(t.op, True)
+    if t.op == "absent":
+        return have is None
+    if have is None:
+        return False
+    if t.op == "present":
+        return True
+    want = float(t.value)  # type: ignore[arg-type]
+    return {"lt": have < want, "le": have <= want, "gt": have > want, "ge": have >= want}.get(t.op, True)
+
+
+def stack_bound(branches: list[Branch]) -> int:
+    """An upper bound of durable_rules' alpha stack when one fact of a kind meets these branches.
+
+    durable_rules chains each branch's tests below the kind test, sharing identical tests with a common prefix
+    (list tests are never shared). Matching pops a node and pushes every child whose test holds, so while a
+    child's subtree is walked its matching siblings wait on the stack: ``peak(node) = k - 1 + max(1, peak of a
+    child)`` where ``k`` is how many children can hold at once (computed per fact from the tests' values).
+    """
+    trie: dict[Any, Any] = {}
+    for n, branch in enumerate(branches):
+        node = trie
+        for lit in branch:
+            key: Any = (lit.fact, lit.op, lit.value)
+            if lit.op in ("within", "not_within"):
+                key = (*key, n)  # durable_rules does not share list tests
+            node = node.setdefault(key, {})
+
+    def peak(node: dict[Any, Any]) -> int:
+        if not node:
+            return 0
+        by_fact: dict[str, list[Literal_]] = {}
+        for key in node:
+            by_fact.setdefault(key[0], []).append(Literal_(key[0], key[1], key[2]))
+        k = sum(_max_true(tests) for tests in by_fact.values())
+        return k - 1 + max(1, *(peak(child) for child in node.values()))
+
+    return max(1, peak(trie))  # the kind node is popped before its children are pushed
+
+
 class _Shard:
     """One durable_rules ruleset: a group of rules whose branches fit the per-kind budget."""
 
@@ -96,15 +162,16 @@ class _Shard:
         self.name = name
         self.definition: dict[str, Any] = {f"{_SENTINEL}|T|0": _pattern("patient", ())}
         self.outcome: dict[str, tuple[str, Truth]] = {f"{_SENTINEL}|T|0": (_SENTINEL, Truth.TRUE)}
-        self.used = dict.fromkeys(_SCOPES, 0)
-        self.used["patient"] = 1
+        self.branches: dict[FactScope, list[Branch]] = {s: [] for s in _SCOPES}
+        self.branches["patient"].append(())
         self.reads: dict[FactScope, set[str]] = {s: set() for s in _SCOPES}
         self.handle: int | None = None
         # Per scope: (fact name, durable field, has a finite domain), fixed once the shard is complete.
         self.fields: dict[FactScope, tuple[tuple[str, str, bool], ...]] = {}
 
     def fits(self, rule: CompiledRule) -> bool:
-        return self.used[rule.fact_scope] + len(rule.true_branches) + len(rule.unknown_branches) <= BRANCH_BUDGET
+        trial = [*self.branches[rule.fact_scope], *rule.true_branches, *rule.unknown_branches]
+        return stack_bound(trial) <= STACK_LIMIT
 
     def add(self, rule: CompiledRule) -> None:
         for tag, truth, branches in (
@@ -115,7 +182,7 @@ class _Shard:
                 name = f"{rule.id}|{tag}|{k}"
                 self.definition[name] = _pattern(rule.fact_scope, branch)
                 self.outcome[name] = (rule.id, truth)
-        self.used[rule.fact_scope] += len(rule.true_branches) + len(rule.unknown_branches)
+        self.branches[rule.fact_scope].extend((*rule.true_branches, *rule.unknown_branches))
         self.reads[rule.fact_scope].update(rule.reads)
 
     def seal(self) -> None:
@@ -155,11 +222,14 @@ class DurableEngine:
         shards: list[_Shard] = []
         prefix = f"ns{next(_NAMES)}"
         for rule in ruleset.rules:
-            if len(rule.true_branches) + len(rule.unknown_branches) > BRANCH_BUDGET - 1:
-                raise EngineError(f"rule {rule.id} has too many branches for one durable_rules ruleset")
-            if not shards or not shards[-1].fits(rule):
-                shards.append(_Shard(f"{prefix}_{len(shards)}"))
-            shards[-1].add(rule)
+            # First fit: a rule joins the first shard whose stack bound it keeps within the limit.
+            target = next((s for s in shards if s.fits(rule)), None)
+            if target is None:
+                target = _Shard(f"{prefix}_{len(shards)}")
+                if not target.fits(rule):
+                    raise EngineError(f"rule {rule.id} is too wide for one durable_rules ruleset")
+                shards.append(target)
+            target.add(rule)
         with _LOCK:
             for shard in shards:
                 shard.seal()

@@ -108,22 +108,22 @@ def _max_true(tests: list[Literal_]) -> int:
     return best
 
 
-def _holds(t: Literal_, have: Any) -> bool:
+def _holds(t: Literal_, have: str | float | None) -> bool:
+    """Whether one test holds for one value (an unrecognised test is assumed to hold: an upper bound)."""
     if t.fact in DOMAINS:
-        return {
+        checks = {
             "eq": have == t.value,
             "ne": have != t.value,
             "is_known": have != UNKNOWN,
             "is_unknown": have == UNKNOWN,
-        }.get(t.op, True)
+        }
+        return checks.get(t.op, True)
     if t.op == "absent":
         return have is None
-    if have is None:
-        return False
-    if t.op == "present":
-        return True
-    want = float(t.value)  # type: ignore[arg-type]
-    return {"lt": have < want, "le": have <= want, "gt": have > want, "ge": have >= want}.get(t.op, True)
+    if have is None or t.op == "present" or not isinstance(t.value, int | float):
+        return have is not None
+    x, want = float(have), float(t.value)
+    return {"lt": x < want, "le": x <= want, "gt": x > want, "ge": x >= want}.get(t.op, True)
 
 
 def stack_bound(branches: list[Branch]) -> int:

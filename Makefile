@@ -29,6 +29,10 @@ test: lint $(VENV)/.installed $(VENV313)/.installed
 	$(VENV)/bin/python -m pytest
 	$(VENV313)/bin/python -m pytest
 
+## Benchmarks: latency per engine, batch throughput, cold start, memory (prints a table, writes JSON).
+bench: $(VENV)/.installed
+	$(VENV)/bin/python -m benchmarks.run
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks

@@ -1,0 +1,36 @@
+"""The benchmark runs from a fresh clone and reports every figure (tiny sizes; no timing assertions)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks.cohorts import cohort
+from benchmarks.run import main
+
+from needlescreen import Screener
+from needlescreen.engine import available_engines
+
+
+def test_cohorts_are_valid_seeded_and_realistic() -> None:
+    screener = Screener(engine="plain")
+    typical = cohort("typical", 300)
+    assert typical == cohort("typical", 300), "same seed, same cohort"
+    verdicts = [screener.screen(i).verdict for i in typical]
+    assert verdicts.count("clear") > len(verdicts) * 0.4, "a clinic list is largely clear"
+    assert {"caution", "refer"} <= set(verdicts)
+    worst = [screener.screen(i) for i in cohort("worst", 20)]
+    assert all(r.verdict == "refer" and len(r.findings) >= 10 for r in worst)
+
+
+def test_quick_benchmark_prints_every_figure(tmp_path: Path, capsys) -> None:
+    figures = main(["--quick", "--json", str(tmp_path / "bench.json")])
+    out = capsys.readouterr().out
+    for word in ("median", "p99", "batch", "cold start", "memory"):
+        assert word in out
+    for cohort_name in ("typical", "worst"):
+        assert set(available_engines()) <= set(figures["latency"][cohort_name])
+    if "durable_rules" in available_engines():
+        assert figures["latency"]["typical"]["durable_over_plain_median"] > 0
+    assert figures["batch"]["results"] == figures["batch"]["rows"]
+    assert figures["memory"]["screenings"] == 2000
+    assert (tmp_path / "bench.json").exists()

@@ -105,3 +105,12 @@ def test_a_clinic_policy_file_is_validated(tmp_path: Path) -> None:
     bad.write_text("schema: needlescreen.policy-override/1\nsettings:\n  first_trimester_verdict: clear\n")
     with pytest.raises(RuleFileError, match="one of"):
         load_ruleset(policy_file=bad)
+
+
+def test_a_duplicated_key_in_a_rule_is_refused_not_silently_overridden(rules_copy: Path) -> None:
+    path = rules_copy / "rules" / "consent.yaml"
+    text = path.read_text().replace("    verdict: refer\n", "    verdict: refer\n    verdict: caution\n", 1)
+    path.write_text(text)
+    err = _error(rules_copy)
+    assert "duplicate key 'verdict'" in str(err)
+    assert err.file is not None and err.file.endswith("consent.yaml")

@@ -1,7 +1,7 @@
 """Rule files: loading, validation and compilation to the engine-neutral form.
 
 A ruleset directory holds ``ruleset.yaml`` (name and revision), ``regions.yaml``, ``medications.yaml``,
-``sources.yaml``, ``policy.yaml`` and the rule files under ``rules/``. Files are read with ``yaml.safe_load``
+``sources.yaml``, ``policy.yaml`` and the rule files under ``rules/``. Files are read with a safe YAML loader
 only (rules are data, never code) and validated strictly: a malformed file fails naming the file, the rule
 id, the field and what was expected. Validation also rejects what would make durable_rules hang or misjudge:
 empty ``all``/``any``, conditions that fire on absence alone, comparisons without a value, and conditions
@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any as AnyType
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from . import _yaml
 from .conditions import All, Any, Atom, Branch, Condition, Not, dnf, facts_read
 from .errors import RuleFileError
 from .facts import ALWAYS_KNOWN, FACTS
@@ -190,8 +190,8 @@ def _read_yaml(path: Path) -> AnyType:
     except OSError as exc:
         raise RuleFileError(f"cannot read file: {exc.strerror}", file=str(path)) from None
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        return _yaml.load(text)
+    except _yaml.YAMLError as exc:
         raise RuleFileError(f"not valid YAML (or uses a tag that constructs objects): {exc}", file=str(path)) from None
 
 

@@ -18,9 +18,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import ValidationError
 
+from . import _yaml
 from .conditions import Truth
 from .engine import Engine, EngineName, Firing, make_engine
 from .errors import FieldProblem, IntakeError
@@ -74,23 +74,6 @@ def _problems(exc: ValidationError) -> list[FieldProblem]:
     return problems
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (YAML would silently keep the last one)."""
-
-
-def _no_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
-
-
 def _reject_duplicate_json(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in pairs:
@@ -119,8 +102,8 @@ def parse_intake(data: Intake | Mapping[str, Any] | str | bytes, *, source: str 
             if stripped.startswith("{"):
                 data = json.loads(text, object_pairs_hook=_reject_duplicate_json, parse_constant=_reject_constant)
             else:
-                data = yaml.load(text, Loader=_UniqueKeyLoader)
-        except (ValueError, yaml.YAMLError) as exc:
+                data = _yaml.load(text)
+        except (ValueError, _yaml.YAMLError) as exc:
             raise IntakeError([FieldProblem("", f"not valid JSON or YAML: {exc}")], source=source) from None
         except RecursionError:
             raise IntakeError([FieldProblem("", "input is nested too deeply")], source=source) from None

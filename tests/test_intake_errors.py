@@ -104,3 +104,12 @@ def test_the_intake_json_schema_is_exported_and_forbids_unknown_fields() -> None
     assert schema["additionalProperties"] is False
     assert "plan" in schema["required"]
     assert set(schema["$defs"]["Patient"]["properties"]) >= {"age", "pregnancy", "consent", "needle_phobia"}
+
+
+def test_the_error_page_example_is_what_the_library_says() -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "errors.md").read_text()
+    with pytest.raises(IntakeError) as info:
+        screen({"patient": {"age": "40"}, "plan": {"technique": "laser", "sites": []}})
+    assert str(info.value) in page

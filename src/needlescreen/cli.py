@@ -79,12 +79,12 @@ def _intake_error(exc: IntakeError, source: str | None = None) -> typer.Exit:
 
 
 @contextmanager
-def _user_errors() -> Iterator[None]:
+def _user_errors(source: str | None = None) -> Iterator[None]:
     """Turn the errors a person can cause and fix into one-line messages and exit codes."""
     try:
         yield
     except IntakeError as exc:
-        raise _intake_error(exc) from None
+        raise _intake_error(exc, source) from None
     except RuleFileError as exc:
         raise _fail(f"error: {exc}", EXIT_CODES["invalid"]) from None
     except EngineError as exc:
@@ -177,7 +177,7 @@ def check(
     from .screening import parse_intake
 
     text, source = _read(file)
-    with _user_errors():
+    with _user_errors(source):
         intake = parse_intake(text, source=source)
         result = _screener(rules, policy, engine).screen(intake)
     _emit(result, output)
@@ -239,7 +239,7 @@ def explain(
     from .screening import parse_intake
 
     text, source = _read(file)
-    with _user_errors():
+    with _user_errors(source):
         ruleset = load_ruleset(rules, policy_file=policy)
         intake = parse_intake(text, source=source)
         facts = normalise(intake, ruleset.regions, ruleset.medications)
@@ -598,7 +598,7 @@ def batch(  # noqa: PLR0917 - typer maps each parameter to a command-line option
     input_format: Annotated[
         Literal["auto", "jsonl", "csv"], typer.Option(help="auto: CSV for .csv files, else JSON lines")
     ] = "auto",
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes (default: every core).")] = 0,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: every core).")] = None,
     strict: Annotated[bool, typer.Option(help="Exit 2 when any row was rejected.")] = False,
     summary_format: Annotated[
         Literal["text", "json"], typer.Option("--format", "-f", help="Summary as text or json")

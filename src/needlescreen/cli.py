@@ -283,7 +283,8 @@ class _Answers:
             self.ended = True
             return None
         self.line += 1
-        return raw.rstrip("\r\n")
+        # A trailing "  # note" is a comment, so a file of answers can say which question each line answers.
+        return re.sub(r"(^|\s)#.*$", "", raw.rstrip("\r\n"))
 
 
 def _ask_all(questionnaire: Any, source: _Answers, console: Console) -> dict[str, Any]:
@@ -360,8 +361,9 @@ def ask(  # noqa: PLR0917 - typer maps each parameter to a command-line option
     """Ask the screening questions in the terminal, then screen the answers.
 
     On a terminal it prompts and re-asks after a mistake. Driven by a program it reads one answer per line from
-    standard input (an empty line, '?' or 'unknown' for "not known"), writes the questions to standard error,
-    stops at the first answer that does not fit, and records questions left when input ends as unknown.
+    standard input (an empty line, '?' or 'unknown' for "not known"; text after ' #' is a comment, and every
+    line is one answer), writes the questions to standard error, stops at the first answer that does not fit,
+    and records the questions left when input ends as unknown.
     """
     from .questionnaire import load_questionnaire
     from .screening import parse_intake

@@ -47,3 +47,28 @@ def baseline() -> dict[str, Any]:
 def changed(changes: dict[str, Any]) -> dict[str, Any]:
     """The baseline intake with some answers changed."""
     return with_changes(baseline_intake(), changes)
+
+
+# --- hypothesis profiles (safety properties; see README "Safety") ---------------------------------------------
+# "ci" (default): few examples, derandomized so a run is reproducible, no deadline (no timing assertions).
+# "thorough": many examples, random seeds; run locally with HYPOTHESIS_PROFILE=thorough.
+import os  # noqa: E402 - kept with the block it serves
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile(
+    "ci",
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "thorough",
+    max_examples=1500,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+THOROUGH = os.environ.get("HYPOTHESIS_PROFILE") == "thorough"

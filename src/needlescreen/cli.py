@@ -272,7 +272,7 @@ class _Answers:
         self.line = 0
         self.ended = False
 
-    def read(self, prompt: str) -> str | None:
+    def read(self, prompt: Text) -> str | None:
         if self.interactive:
             try:
                 return self.console.input(prompt)
@@ -309,8 +309,8 @@ def _ask_all(questionnaire: Any, source: _Answers, console: Console) -> dict[str
             else:
                 if source.interactive and item.help:
                     console.print(Text(f"  {item.help}", style="dim"))
-                prompt = f"{item.text} [{hint}] " if source.interactive else ""
-                raw = source.read(prompt)
+                # A Text, not a str: "[yes/no]" would otherwise be read as rich markup and vanish.
+                raw = source.read(Text.assemble((item.text, "bold"), " ", (f"[{hint}]", "cyan"), " "))
                 if raw is None and source.interactive:
                     raise _fail("error: questionnaire cancelled; nothing was saved", EXIT_CODES["invalid"])
             try:

@@ -185,7 +185,7 @@ def test_every_intake_field_is_asked_or_deliberately_not(questionnaire: Question
 
 def test_random_walks_give_valid_intakes(questionnaire: Questionnaire, plain: Screener) -> None:
     rng = random.Random(20261121)
-    for _ in range(150):
+    for _ in range(80):
         answers: dict[str, Any] = {}
         for item in questionnaire.items:
             if questionnaire.enabled(item, answers):

@@ -95,6 +95,11 @@ def test_check_names_the_field_or_line_of_invalid_input(text: str, expected: str
     no_traceback(proc)
 
 
+def test_check_rejects_bytes_that_are_not_utf8() -> None:
+    proc = subprocess.run([*command(), "check", "-"], input=b"\xff\xfe{}", capture_output=True, check=False)
+    assert proc.returncode == 2 and b"not UTF-8" in proc.stderr and b"Traceback" not in proc.stderr
+
+
 def test_check_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     proc = run("check", str(tmp_path / "missing.json"))
     assert proc.returncode == 2 and "missing.json" in proc.stderr

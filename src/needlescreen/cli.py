@@ -92,14 +92,15 @@ def _user_errors(source: str | None = None) -> Iterator[None]:
 
 
 def _read(path: str) -> tuple[str, str]:
-    if path == "-":
-        return sys.stdin.read(), "<stdin>"
     try:
+        if path == "-":
+            return sys.stdin.buffer.read().decode("utf-8"), "<stdin>"
         return Path(path).read_text(encoding="utf-8"), path
     except OSError as exc:
         raise _fail(f"error: cannot read {path}: {exc.strerror}", EXIT_CODES["invalid"]) from None
     except UnicodeDecodeError as exc:
-        raise _fail(f"error: {path}: not UTF-8 text (byte {exc.start})", EXIT_CODES["invalid"]) from None
+        name = "<stdin>" if path == "-" else path
+        raise _fail(f"error: {name}: not UTF-8 text (byte {exc.start})", EXIT_CODES["invalid"]) from None
 
 
 def _screener(rules: Path | None, policy: Path | None, engine: str) -> Any:

@@ -31,6 +31,40 @@ EDN_ABDOMEN = {
 }
 
 
+def edn(a: tuple[str, str | None], b: tuple[str, str | None]) -> dict[str, Any]:
+    """Electrical dry needling with one lead pair between two places."""
+    sites = []
+    for i, (region, side) in enumerate((a, b)):
+        site: dict[str, Any] = {"id": f"e{i}", "region": region}
+        if side:
+            site["side"] = side
+        sites.append(site)
+    return {"plan": {"technique": "electrical", "sites": sites, "circuits": [["e0", "e1"]]}}
+
+
+EDN_KNEE_PAIR = {
+    "plan": {
+        "technique": "electrical",
+        "sites": [
+            {"id": "s1", "region": "thigh", "side": "right"},
+            {"id": "s2", "region": "knee", "side": "right"},
+        ],
+        "circuits": [["s1", "s2"]],
+    }
+}
+EDN_NECK_PAIR = {
+    "plan": {
+        "technique": "electrical",
+        "sites": [
+            {"id": "s1", "region": "anterior_neck", "side": "right"},
+            {"id": "s2", "region": "upper_trapezius", "side": "right"},
+        ],
+        "circuits": [["s1", "s2"]],
+        "advanced_training": "yes",
+    }
+}
+
+
 def at(region: str, side: str | None = None, technique: str = "dry_needling", **extra: Any) -> dict[str, Any]:
     site: dict[str, Any] = {"id": "s1", "region": region, **extra}
     if side:
@@ -190,5 +224,290 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
             at("chest_wall", "right"),
         ),
         "caution",
+    ),
+    # --- consent and the person ---
+    "VASOVAGAL": ({"patient": {"fainting_history": "yes"}}, {"patient": {"needle_phobia": "no"}}, "caution"),
+    "ACUTE_MEDICAL": ({"patient": {"acute_illness": "yes"}}, {"patient": {"frailty": "no"}}, "refer"),
+    "FRAILTY": ({"patient": {"frailty": "yes"}}, {"patient": {"age": 85.0}}, "caution"),
+    "PSYCH_UNCOOPERATIVE": (
+        {"patient": {"cooperation_problem": "yes"}},
+        {"patient": {"cooperation_problem": "no"}},
+        "caution",
+    ),
+    "PSYCH_CANNOT_KEEP_STILL": (
+        {"patient": {"can_keep_still": "no"}},
+        {"patient": {"can_keep_still": "yes", "cooperation_problem": "no"}},
+        "refer",
+    ),
+    # --- bleeding: platelets ---
+    "THROMBOCYTOPENIA_SEVERE": (
+        {"patient": {"active_chemotherapy": "yes"}, "labs": {"platelets": {"value": 49.0, "age_days": 2.0}}},
+        {"labs": {"platelets": {"value": 50.0, "age_days": 2.0}}},
+        "refer",
+    ),
+    "THROMBOCYTOPENIA": (
+        {"patient": {"active_chemotherapy": "yes"}, "labs": {"platelets": {"value": 50.0, "age_days": 2.0}}},
+        {"labs": {"platelets": {"value": 100.0, "age_days": 2.0}}},
+        "caution",
+    ),
+    # --- immune, infection, oncology ---
+    "NEUTROPENIA_SEVERE": (
+        {"patient": {"active_chemotherapy": "yes"}, "labs": {"anc": {"value": 0.4, "age_days": 2.0}}},
+        {"labs": {"anc": {"value": 0.5, "age_days": 2.0}}},
+        "refer",
+    ),
+    "NEUTROPENIA": (
+        {"patient": {"active_chemotherapy": "yes"}, "labs": {"anc": {"value": 0.9, "age_days": 2.0}}},
+        {"labs": {"anc": {"value": 1.0, "age_days": 2.0}}},
+        "caution",
+    ),
+    "IMMUNOSUPPRESSION": (meds("Humira"), meds("paracetamol"), "caution"),
+    "MALIGNANCY_AT_SITE": (
+        finding("tumour", "calf", "right"),
+        finding("tumour", "calf", "left"),
+        "refer",
+    ),
+    "CANCER_HISTORY": (
+        {"patient": {"cancer_history": "yes", "active_chemotherapy": "unknown"}},
+        {"patient": {"cancer_history": "yes", "active_chemotherapy": "no"}},
+        "caution",
+    ),
+    "ACTIVE_CHEMO": (meds("paclitaxel"), meds("letrozole"), "caution"),
+    "ACTIVE_CHEMO_COUNTS_STALE": (
+        merge(
+            {"patient": {"active_chemotherapy": "yes"}},
+            {"labs": {"platelets": {"value": 200.0, "age_days": 22.0}, "anc": {"value": 3.0, "age_days": 2.0}}},
+        ),
+        merge(
+            {"patient": {"active_chemotherapy": "yes"}},
+            {"labs": {"platelets": {"value": 200.0, "age_days": 21.0}, "anc": {"value": 3.0, "age_days": 21.0}}},
+        ),
+        "caution",
+    ),
+    "VASCULAR_ACCESS": (
+        merge(
+            {
+                "devices": {
+                    "answer": "yes",
+                    "items": [{"kind": "port_picc", "location": {"region": "upper_limb", "side": "left"}}],
+                }
+            },
+            at("forearm", "left"),
+        ),
+        merge(
+            {
+                "devices": {
+                    "answer": "yes",
+                    "items": [{"kind": "port_picc", "location": {"region": "upper_limb", "side": "left"}}],
+                }
+            },
+            at("forearm", "right"),
+        ),
+        "caution",
+    ),
+    "RADIOTHERAPY_SKIN": (
+        merge(finding("radiotherapy_field", "breast", "left"), at("breast", "left")),
+        merge(finding("radiotherapy_field", "breast", "left"), at("breast", "right")),
+        "caution",
+    ),
+    # --- lymphatic, vascular, cardiac ---
+    "LYMPHEDEMA_ADJACENT": (
+        merge(finding("lymphedema", "upper_limb", "left"), at("chest_wall", "left")),
+        merge(finding("lymphedema", "upper_limb", "left"), at("chest_wall", "right")),
+        "caution",
+    ),
+    "VARICOSE_SITE": (
+        finding("varicose_veins", "calf", "right"),
+        finding("varicose_veins", "calf", "left"),
+        "caution",
+    ),
+    "DVT_ACUTE": (
+        finding("dvt", "lower_limb", "right"),
+        finding("dvt", "lower_limb", "left"),
+        "refer",
+    ),
+    "VASCULAR_DISEASE": (
+        {"patient": {"vascular_disease": "yes"}},
+        merge({"patient": {"vascular_disease": "yes"}}, at("thigh", "right")),
+        "caution",
+    ),
+    "HEART_VALVE": (
+        {"patient": {"heart_valve_or_endocarditis": "yes"}},
+        {"patient": {"heart_valve_or_endocarditis": "no"}},
+        "refer",
+    ),
+    # --- metabolic, neurological, allergy ---
+    "DIABETES": ({"patient": {"diabetes": "controlled"}}, {"patient": {"diabetes": "none"}}, "caution"),
+    "IMPAIRED_SENSATION": (
+        finding("reduced_sensation", "calf", "right"),
+        finding("reduced_sensation", "foot", "right"),
+        "caution",
+    ),
+    "EPILEPSY_CONTROLLED": ({"patient": {"epilepsy": "controlled"}}, {"patient": {"epilepsy": "none"}}, "caution"),
+    "EPILEPSY_UNCONTROLLED": (
+        {"patient": {"epilepsy": "uncontrolled"}},
+        {"patient": {"epilepsy": "controlled"}},
+        "refer",
+    ),
+    "METAL_ALLERGY": ({"patient": {"metal_allergy": "yes"}}, {"patient": {"metal_allergy": "no"}}, "refer"),
+    # --- implants, devices, surgery ---
+    "ACTIVE_IMPLANT_ES": (
+        merge({"devices": {"answer": "yes", "items": [{"kind": "spinal_cord_stimulator"}]}}, EDN_CALF_PAIR),
+        {"devices": {"answer": "yes", "items": [{"kind": "spinal_cord_stimulator"}]}},
+        "refer",
+    ),
+    "METAL_IMPLANT_ES": (
+        merge(
+            {
+                "devices": {
+                    "answer": "yes",
+                    "items": [{"kind": "joint_prosthesis", "location": {"region": "knee", "side": "right"}}],
+                }
+            },
+            EDN_KNEE_PAIR,
+        ),
+        merge(
+            {
+                "devices": {
+                    "answer": "yes",
+                    "items": [{"kind": "joint_prosthesis", "location": {"region": "knee", "side": "left"}}],
+                }
+            },
+            EDN_KNEE_PAIR,
+        ),
+        "caution",
+    ),
+    "BREAST_IMPLANT": (
+        merge(
+            {
+                "devices": {
+                    "answer": "yes",
+                    "items": [{"kind": "breast_implant", "location": {"region": "breast", "side": "both"}}],
+                }
+            },
+            at("breast", "left"),
+        ),
+        merge(
+            {
+                "devices": {
+                    "answer": "yes",
+                    "items": [{"kind": "breast_implant", "location": {"region": "breast", "side": "both"}}],
+                }
+            },
+            at("interscapular", "left"),
+        ),
+        "caution",
+    ),
+    "RECENT_SURGERY_SITE": (
+        finding("recent_surgery", "knee", "right", weeks_ago=6.0) | at("knee", "right"),
+        finding("recent_surgery", "knee", "right", weeks_ago=12.0) | at("knee", "right"),
+        "refer",
+    ),
+    "RECENT_SURGERY_SITE_HEALED": (
+        finding("recent_surgery", "knee", "right", weeks_ago=12.0) | at("knee", "right"),
+        finding("recent_surgery", "knee", "right", weeks_ago=11.0) | at("knee", "right"),
+        "caution",
+    ),
+    "PROSTHESIS_SITE": (
+        merge(
+            {
+                "devices": {
+                    "answer": "yes",
+                    "items": [{"kind": "joint_prosthesis", "location": {"region": "knee", "side": "right"}}],
+                }
+            },
+            at("knee", "right"),
+        ),
+        merge(
+            {
+                "devices": {
+                    "answer": "yes",
+                    "items": [{"kind": "joint_prosthesis", "location": {"region": "knee", "side": "right"}}],
+                }
+            },
+            at("knee", "left"),
+        ),
+        "caution",
+    ),
+    # --- thorax and vulnerable regions ---
+    "THORAX": (at("upper_trapezius", "right"), at("shoulder_girdle", "right"), "caution"),
+    "PTX_RISK_FACTORS": (
+        merge({"patient": {"bmi": 18.4}}, at("interscapular", "left")),
+        merge({"patient": {"bmi": 18.5}}, at("interscapular", "left")),
+        "caution",
+    ),
+    "PTX_HIGH_RISK": (
+        merge({"patient": {"prior_pneumothorax": "yes"}}, at("chest_wall", "left")),
+        {"patient": {"prior_pneumothorax": "yes"}},
+        "refer",
+    ),
+    "BILATERAL_THORAX": (
+        {
+            "plan": {
+                "technique": "dry_needling",
+                "sites": [
+                    {"id": "a", "region": "upper_trapezius", "side": "left"},
+                    {"id": "b", "region": "upper_trapezius", "side": "right"},
+                ],
+            }
+        },
+        {
+            "plan": {
+                "technique": "dry_needling",
+                "sites": [
+                    {"id": "a", "region": "upper_trapezius", "side": "left"},
+                    {"id": "b", "region": "interscapular", "side": "left"},
+                ],
+            }
+        },
+        "caution",
+    ),
+    "PROHIBITED_SITE": (
+        merge({"patient": {"age": 1.0, "consent": {"guardian_consent": "yes"}}}, at("scalp")),
+        merge({"patient": {"age": 3.0, "consent": {"guardian_consent": "yes"}}}, at("scalp")),
+        "refer",
+    ),
+    "VULNERABLE_SITE": (
+        at("anterior_neck", "right"),
+        merge(at("anterior_neck", "right"), {"plan": {"advanced_training": "yes"}}),
+        "refer",
+    ),
+    "SPINAL_INSTABILITY": (
+        merge(finding("spinal_instability", "posterior_neck"), at("posterior_neck", "midline")),
+        merge(finding("spinal_instability", "posterior_neck"), at("lumbar", "midline")),
+        "refer",
+    ),
+    # --- electrical only ---
+    "ES_CAROTID": (EDN_NECK_PAIR, merge(at("anterior_neck", "right"), {"plan": {"advanced_training": "yes"}}), "refer"),
+    "ES_TRANSTHORACIC": (
+        edn(("forearm", "left"), ("forearm", "right")),
+        edn(("forearm", "left"), ("upper_arm", "left")),
+        "refer",
+    ),
+    "ES_ACROSS_SPINE": (
+        edn(("posterior_neck", "left"), ("posterior_neck", "right")),
+        edn(("lumbar", "left"), ("lumbar", "right")),
+        "refer",
+    ),
+    "ES_HEAD": (edn(("face", "left"), ("face", "left")), merge(at("face", "left")), "refer"),
+    "ES_BROKEN_SKIN_OR_INFLAMED": (
+        merge(finding("varicose_veins", "calf", "right"), EDN_CALF_PAIR),
+        merge(finding("varicose_veins", "calf", "left"), EDN_CALF_PAIR),
+        "refer",
+    ),
+    "ES_MALIGNANCY": (
+        merge(finding("tumour", "ankle", "right"), EDN_CALF_PAIR),
+        merge(finding("tumour", "ankle", "left"), EDN_CALF_PAIR),
+        "refer",
+    ),
+    "RADIOTHERAPY_SKIN_ES": (
+        merge(finding("radiotherapy_field", "calf", "right"), EDN_CALF_PAIR),
+        merge(finding("radiotherapy_field", "calf", "right"), at("calf", "right")),
+        "refer",
+    ),
+    "ES_CIPN_ACTIVE_CHEMO": (
+        merge({"patient": {"active_chemotherapy": "yes"}}, EDN_CALF_PAIR),
+        merge({"patient": {"active_chemotherapy": "no"}}, EDN_CALF_PAIR),
+        "refer",
     ),
 }

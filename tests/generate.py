@@ -54,6 +54,27 @@ DRUGS = (
     ("unnamed", "B01AF02"),
     ("unnamed", "Z99ZZ99"),
     ("letrozole", "L02BG04"),
+    ("Humira", None),
+    ("oxaliplatin", None),
+)
+#: Codes of clinical-reference.md section 2 (and unknown prefixes are never generated: they are rejected).
+CODES = ("I89.0", "I97.2", "Z95.0", "Z95.810", "Z96.82", "Z79.01", "Z79.82", "D66", "D68.0", "D70.1", "G62.0")
+CODES += ("Z85.3", "F40.231", "F40.230", "G40.909", "G40.919", "E11.42", "Z33.1", "Z3A.10", "Z3A.20", "J44.9")
+CODES += ("L03.115", "I82.402", "I83.93", "L23.0", "Z96.641", "B20", "Z79.52", "R50.9", "Z98.82")
+#: Muscles a site may name instead of a region.
+MUSCLES = ("gastrocnemius", "Upper Trapezius", "rhomboid major", "multifidus L4", "multifidus T6", "scalenes")
+#: Places that meet the electrical circuit rules (neck, spine, head, chest), drawn more often than chance.
+HOT_SITES = (
+    ("posterior_neck", "left"),
+    ("posterior_neck", "right"),
+    ("interscapular", "left"),
+    ("thoracic_paraspinal", "right"),
+    ("anterior_neck", "right"),
+    ("face", "left"),
+    ("chest_wall", "left"),
+    ("forearm", "right"),
+    ("knee", "right"),
+    ("breast", "left"),
 )
 
 
@@ -87,6 +108,10 @@ def random_intake(rng: random.Random, regions: RegionMap) -> dict[str, Any]:
         "prior_pneumothorax",
         "frailty",
         "can_keep_still",
+        "cooperation_problem",
+        "vascular_disease",
+        "cancer_history",
+        "chest_wall_condition",
     ):
         if rng.random() < 0.9:
             p[key] = rng.choices(ANSWERS, weights=(1, 4, 1))[0]
@@ -139,7 +164,11 @@ def random_intake(rng: random.Random, regions: RegionMap) -> dict[str, Any]:
         items = []
         for kind in rng.sample(DEVICES, rng.choice([0, 1, 1, 2])):
             d: dict[str, Any] = {"kind": kind}
-            if rng.random() < 0.5:
+            roll = rng.random()
+            if roll < 0.2:
+                region, side = rng.choice(HOT_SITES)
+                d["location"] = {"region": region, "side": side}
+            elif roll < 0.6:
                 d["location"] = _location(rng, regions, places)
             items.append(d)
         devices["items"] = items
@@ -160,16 +189,28 @@ def random_intake(rng: random.Random, regions: RegionMap) -> dict[str, Any]:
     technique = rng.choice(["dry_needling", "electrical"])
     sites = []
     for i in range(rng.choice([1, 1, 2, 3, 4, 6])):
-        region = rng.choice(sites_pool)
-        site: dict[str, Any] = {"id": f"s{i}", "region": region}
-        if regions[region].sided:
-            site["side"] = rng.choice(["left", "right"])
-        elif rng.random() < 0.5:
-            site["side"] = rng.choice(["left", "right", "midline"])
+        roll = rng.random()
+        site: dict[str, Any] = {"id": f"s{i}"}
+        if roll < 0.05:
+            muscle = rng.choice(MUSCLES)
+            site["muscle"] = muscle
+            if muscle == "gastrocnemius":
+                site["side"] = rng.choice(["left", "right"])
+        elif roll < 0.25:
+            site["region"], site["side"] = rng.choice(HOT_SITES)
+        else:
+            region = rng.choice(sites_pool)
+            site["region"] = region
+            if regions[region].sided:
+                site["side"] = rng.choice(["left", "right"])
+            elif rng.random() < 0.5:
+                site["side"] = rng.choice(["left", "right", "midline"])
         if rng.random() < 0.3:
             site["depth_mm"] = float(rng.choice([5, 20, 45]))
         sites.append(site)
     plan: dict[str, Any] = {"technique": technique, "sites": sites}
+    if rng.random() < 0.8:
+        plan["advanced_training"] = rng.choices(ANSWERS, weights=(1, 3, 1))[0]
     if technique == "electrical" and len(sites) >= 2 and rng.random() < 0.8:
         ids = [s["id"] for s in sites]
         pairs = []
@@ -177,7 +218,9 @@ def random_intake(rng: random.Random, regions: RegionMap) -> dict[str, Any]:
             a, b = rng.sample(ids, 2)
             pairs.append([a, b])
         plan["circuits"] = pairs
+    conditions = [{"code": c} for c in rng.sample(CODES, rng.choice([0, 0, 0, 0, 1, 2]))]
     return {
+        "conditions": conditions,
         "patient": p,
         "medications": meds,
         "labs": labs,

@@ -84,6 +84,10 @@ def _drop(intake: dict[str, Any], fact: str) -> dict[str, Any]:
             out.get("labs", {}).pop(lab, None)
     elif head == "devices":
         out["devices"] = {"answer": "unknown"}
+    elif head == "plan":
+        out["plan"].pop(name, None)
+    elif fact == "site.stimulated":
+        out["plan"].pop("circuits", None)  # electrical needling without lead pairs: stimulated sites unknown
     elif head == "site":
         kind = name.removesuffix("_area")
         if kind in out["findings"]:

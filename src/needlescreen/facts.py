@@ -14,10 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .codes import CodeMap, bundled_codes
 from .errors import FieldProblem, IntakeError
 from .intake import Device, Finding, Intake, Location, Site
 from .medications import MedicationClassifier
-from .regions import RegionMap
+from .regions import MuscleError, RegionMap
 
 __all__ = ["ALWAYS_KNOWN", "FACTS", "FactSet", "FactSpec", "FactValue", "Facts", "normalise"]
 
@@ -142,6 +143,16 @@ _CATALOGUE: tuple[FactSpec, ...] = (
     _n("patient.bmi", "What is the patient's BMI?"),
     _a("patient.frailty", "Is the patient frail or debilitated?"),
     _a("patient.can_keep_still", "Can the patient keep still during needling?"),
+    _a(
+        "patient.cooperation_problem",
+        "Does a psychological state or uncontrolled movement make it hard for the patient to cooperate?",
+    ),
+    _a("patient.vascular_disease", "Does the patient have peripheral arterial disease or poor circulation?"),
+    _a("patient.cancer_history", "Has the patient had cancer?"),
+    _a(
+        "patient.chest_wall_condition",
+        "Has the patient had thoracic surgery, or do they have kyphoscoliosis?",
+    ),
     _a("meds.list_complete", "Is the medication list complete?"),
     *(_a(f"meds.{c}", q) for c, q in _MED_QUESTIONS.items()),
     _n("meds.antithrombotic_count", "How many anticoagulant or antiplatelet drugs does the patient take?"),
@@ -161,12 +172,20 @@ _CATALOGUE: tuple[FactSpec, ...] = (
         ("dry_needling", "electrical"),
     ),
     _n("plan.thorax_sides", "On how many sides of the thorax are needles planned?"),
+    _a(
+        "plan.advanced_training",
+        "Has the clinician documented advanced training for needling vulnerable sites (eye, anterior neck, spine)?",
+    ),
     FactSpec("site.region", "region", "Where is the planned site?"),
     _e("site.side", "On which side is the planned site?", ("left", "right", "midline")),
     _n("site.depth_mm", "How deep is the planned needle (mm)?"),
     _a("site.stimulated", "Is this site part of an electrical circuit?"),
     *(_a(f"site.{k}", q) for k, q in _FINDING_QUESTIONS.items()),
     _n("site.surgery_weeks_ago", "How many weeks ago was the surgery at this site?"),
+    _a(
+        "site.lymphedema_adjacent",
+        "Is the planned trunk site in the quadrant next to a limb with lymphoedema (which limb, which side)?",
+    ),
     *(
         _a(f"site.{g}_area", f"Is the planned site over or near the device? ({q})")
         for g, q in _DEVICE_QUESTIONS.items()
@@ -255,6 +274,10 @@ def _patient_facts(intake: Intake, meds: MedicationClassifier) -> tuple[FactSet,
     _set(f, "patient.bmi", None if p.bmi is None else _num(p.bmi))
     _set(f, "patient.frailty", _answer(p.frailty))
     _set(f, "patient.can_keep_still", _answer(p.can_keep_still))
+    _set(f, "patient.cooperation_problem", _answer(p.cooperation_problem))
+    _set(f, "patient.vascular_disease", _answer(p.vascular_disease))
+    _set(f, "patient.cancer_history", _answer(p.cancer_history))
+    _set(f, "patient.chest_wall_condition", _answer(p.chest_wall_condition))
 
     # Medications: a class is "yes" when a listed drug belongs to it, "no" only when the list is complete
     # and every drug on it was recognised; otherwise unknown.
@@ -291,14 +314,22 @@ def _patient_facts(intake: Intake, meds: MedicationClassifier) -> tuple[FactSet,
             f[f"devices.{group}"] = "no"
 
     f["plan.technique"] = intake.plan.technique
+    _set(f, "plan.advanced_training", _answer(intake.plan.advanced_training))
     return f, tuple(unrecognised)
+
+
+def _rid(site: Site) -> str:
+    # normalise() places every site (a muscle becomes its region) before anything reads the region.
+    if site.region is None:  # pragma: no cover - guarded by _place_sites
+        raise AssertionError(f"site {site.id!r} was not placed")
+    return site.region
 
 
 def _covers(loc: Location, site: Site, regions: RegionMap) -> str | None:
     """Does a finding or device location concern this site? "yes", "no" or None (cannot tell)."""
-    site_region = regions[site.region]
+    site_region = regions[_rid(site)]
     loc_region = regions[loc.region]
-    overlaps = loc.region in site_region.within or site.region in loc_region.within
+    overlaps = loc.region in site_region.within or _rid(site) in loc_region.within
     if not overlaps:
         return "no"
     if loc.side == "both" or site.side in (None, "midline"):
@@ -326,6 +357,43 @@ def _finding_at(finding: Finding, site: Site, regions: RegionMap) -> str | None:
     return _combine([_covers(loc, site, regions) for loc in finding.locations])
 
 
+def _adjacent_at(finding: Finding, site: Site, regions: RegionMap) -> str | None:
+    """Is this site in the trunk quadrant next to a limb with the finding? (the lymphatic watershed)."""
+    if finding.answer == "no":
+        return "no"
+    if finding.answer == "unknown" or not finding.locations:
+        return None
+    within = regions[_rid(site)].within
+    values: list[str | None] = []
+    for loc in finding.locations:
+        loc_within = regions[loc.region].within
+        territory = next((t for limb, t in regions.territories.items() if limb in loc_within), None)
+        if territory is None or territory not in within:
+            values.append("no")
+        elif loc.side == "both" or site.side == "midline":
+            values.append("yes")
+        elif loc.side is None or site.side is None:
+            values.append(None)
+        else:
+            values.append("yes" if loc.side == site.side else "no")
+    return _combine(values)
+
+
+def _crosses_thorax(a: Site, b: Site, regions: RegionMap) -> bool:
+    """Does the current path between two needles cross the chest (and so the heart)? [I]
+
+    Left to right with both ends on the arms or chest, or diagonally from an arm or the chest to the other
+    side of the body; or from the front of the chest to the back.
+    """
+    aw, bw = regions[_rid(a)].within, regions[_rid(b)].within
+    upper = {"upper_limb", "thorax"}
+    if {a.side, b.side} == {"left", "right"} and (aw & upper or bw & upper):
+        return True
+    return ("anterior_thorax" in aw and "posterior_thorax" in bw) or (
+        "posterior_thorax" in aw and "anterior_thorax" in bw
+    )
+
+
 def _device_at(
     devices: tuple[Device, ...], answer: str, kinds: tuple[str, ...], site: Site, regions: RegionMap
 ) -> str | None:
@@ -345,8 +413,26 @@ def _device_at(
     return _combine(values)
 
 
-def _check_places(intake: Intake, regions: RegionMap) -> None:
+def _place_sites(intake: Intake, regions: RegionMap) -> tuple[Intake, list[FieldProblem]]:
+    """Give every site its region: a site named by muscle only is placed from the muscle vocabulary."""
     problems: list[FieldProblem] = []
+    placed: list[Site] = []
+    for i, s in enumerate(intake.plan.sites):
+        if s.region is None and s.muscle is not None:
+            try:
+                placed.append(s.model_copy(update={"region": regions.place_muscle(s.muscle)}))
+            except MuscleError as exc:
+                problems.append(FieldProblem(f"plan.sites[{i}].muscle", str(exc)))
+                placed.append(s)
+        else:
+            placed.append(s)
+    if placed == list(intake.plan.sites):
+        return intake, problems
+    plan = intake.plan.model_copy(update={"sites": tuple(placed)})
+    return intake.model_copy(update={"plan": plan}), problems
+
+
+def _check_places(intake: Intake, regions: RegionMap, problems: list[FieldProblem]) -> None:
 
     def check(loc_region: str, side: str | None, path: str, *, is_site: bool) -> None:
         if loc_region not in regions:
@@ -366,7 +452,8 @@ def _check_places(intake: Intake, regions: RegionMap) -> None:
                 problems.append(FieldProblem(f"{path}.side", "a site is one place; 'both' is not a side for a site"))
 
     for i, s in enumerate(intake.plan.sites):
-        check(s.region, s.side, f"plan.sites[{i}]", is_site=True)
+        if s.region is not None:
+            check(s.region, s.side, f"plan.sites[{i}]", is_site=True)
     for kind in type(intake.findings).model_fields:
         finding: Finding = getattr(intake.findings, kind)
         for j, loc in enumerate(finding.locations):
@@ -378,25 +465,30 @@ def _check_places(intake: Intake, regions: RegionMap) -> None:
         raise IntakeError(problems)
 
 
-def normalise(intake: Intake, regions: RegionMap, meds: MedicationClassifier) -> Facts:
+def normalise(intake: Intake, regions: RegionMap, meds: MedicationClassifier, codes: CodeMap | None = None) -> Facts:
     """Turn a validated intake into fact sets.
 
+    Coded conditions (ICD-10-CM) are first applied as the questionnaire answers they stand for
+    (``rules/codes.yaml``; the bundled map unless ``codes`` is given), and sites named by muscle are placed.
+
     Raises:
-        IntakeError: a site, finding or device names a region the vocabulary does not have, or a limb site has
-            no side.
+        IntakeError: a site, finding or device names a region the vocabulary does not have, a limb site has
+            no side, a muscle is unknown, or a condition code is not in the code map.
     """
-    _check_places(intake, regions)
+    intake, problems = _place_sites(intake, regions)
+    _check_places(intake, regions, problems)
+    intake = (codes if codes is not None else bundled_codes()).apply(intake)
     patient, unrecognised = _patient_facts(intake, meds)
     plan = intake.plan
     in_circuit = {end for pair in plan.circuits for end in pair}
-    thorax_sides = {s.side or "midline" for s in plan.sites if "thorax" in regions[s.region].within}
+    thorax_sides = {s.side or "midline" for s in plan.sites if "thorax" in regions[_rid(s)].within}
     patient["plan.thorax_sides"] = float(len(thorax_sides - {"midline"}) or (1 if thorax_sides else 0))
 
     site_sets: list[tuple[Site, FactSet]] = []
     by_id: dict[str, FactSet] = {}
     for site in plan.sites:
         f: FactSet = dict(patient)
-        f["site.region"] = regions[site.region].within
+        f["site.region"] = regions[_rid(site)].within
         _set(f, "site.side", site.side if site.side in ("left", "right", "midline") else None)
         _set(f, "site.depth_mm", None if site.depth_mm is None else _num(site.depth_mm))
         if plan.technique == "dry_needling":
@@ -405,6 +497,7 @@ def normalise(intake: Intake, regions: RegionMap, meds: MedicationClassifier) ->
             f["site.stimulated"] = "yes" if site.id in in_circuit else "no"
         for kind in _FINDING_QUESTIONS:
             _set(f, f"site.{kind}", _finding_at(getattr(intake.findings, kind), site, regions))
+        _set(f, "site.lymphedema_adjacent", _adjacent_at(intake.findings.lymphedema, site, regions))
         if f.get("site.recent_surgery") == "yes" and intake.findings.recent_surgery.weeks_ago is not None:
             f["site.surgery_weeks_ago"] = _num(intake.findings.recent_surgery.weeks_ago)
         for group, kinds in _DEVICE_GROUPS.items():
@@ -421,11 +514,10 @@ def normalise(intake: Intake, regions: RegionMap, meds: MedicationClassifier) ->
     for a, b in plan.circuits:
         c: FactSet = dict(patient)
         sa, sb = sites[a], sites[b]
-        a_within, b_within = regions[sa.region].within, regions[sb.region].within
-        c["circuit.a_region"] = a_within
-        c["circuit.b_region"] = b_within
+        c["circuit.a_region"] = regions[_rid(sa)].within
+        c["circuit.b_region"] = regions[_rid(sb)].within
         opposite = {sa.side, sb.side} == {"left", "right"}
         c["circuit.opposite_sides"] = "yes" if opposite else "no"
-        c["circuit.crosses_thorax"] = "yes" if opposite and "thorax" in a_within and "thorax" in b_within else "no"
+        c["circuit.crosses_thorax"] = "yes" if _crosses_thorax(sa, sb, regions) else "no"
         circuit_sets.append((f"{a}~{b}", c))
     return Facts(patient, tuple(site_sets), tuple(circuit_sets), unrecognised)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictStr, Strin
 __all__ = [
     "Answer",
     "BleedingDisorder",
+    "CodedCondition",
     "Consent",
     "Device",
     "DeviceKind",
@@ -75,6 +76,7 @@ MAX_SITES = 40
 MAX_MEDICATIONS = 100
 MAX_LOCATIONS = 20
 MAX_DEVICES = 20
+MAX_CONDITIONS = 100
 
 Name = Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Identifier = Annotated[StrictStr, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -138,6 +140,10 @@ class Patient(_Model):
     bmi: Annotated[StrictFloat, Field(ge=8, le=100)] | None = None
     frailty: Answer = "unknown"
     can_keep_still: Answer = "unknown"
+    cooperation_problem: Answer = "unknown"
+    vascular_disease: Answer = "unknown"
+    cancer_history: Answer = "unknown"
+    chest_wall_condition: Answer = "unknown"
 
 
 class Medication(_Model):
@@ -248,13 +254,23 @@ class Findings(_Model):
 
 
 class Site(_Model):
-    """One planned needling site: region and side, optionally the muscle and the planned depth."""
+    """One planned needling site: region (or a muscle that places it) and side, optionally the planned depth.
+
+    A muscle name alone is enough ("upper trapezius", "multifidus L4"): normalisation places it in the region
+    hierarchy from ``rules/regions.yaml``, so thorax, limb and trunk rules apply to it.
+    """
 
     id: SiteId
-    region: Identifier
+    region: Identifier | None = None
     side: Side | None = None
     muscle: Name | None = None
     depth_mm: Annotated[StrictFloat, Field(gt=0, le=150)] | None = None
+
+    @model_validator(mode="after")
+    def _placed(self) -> Site:
+        if self.region is None and self.muscle is None:
+            raise ValueError("a site needs a region or a muscle")
+        return self
 
 
 class Plan(_Model):
@@ -263,6 +279,7 @@ class Plan(_Model):
     technique: Technique
     sites: Annotated[tuple[Site, ...], Field(min_length=1, max_length=MAX_SITES)]
     circuits: Annotated[tuple[tuple[SiteId, SiteId], ...], Field(max_length=MAX_SITES)] = ()
+    advanced_training: Answer = "unknown"
 
     @model_validator(mode="after")
     def _consistent(self) -> Plan:
@@ -281,6 +298,15 @@ class Plan(_Model):
         return self
 
 
+class CodedCondition(_Model):
+    """A diagnosis or status given as a code (ICD-10-CM); ``rules/codes.yaml`` maps it to intake answers."""
+
+    system: Literal["ICD-10-CM", "ICD-10"] = "ICD-10-CM"
+    code: Annotated[
+        StrictStr, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?$")
+    ]
+
+
 class Intake(_Model):
     """Everything needlescreen needs to screen one patient for one planned session."""
 
@@ -290,4 +316,5 @@ class Intake(_Model):
     labs: Labs = Labs()
     devices: Devices = Devices()
     findings: Findings = Findings()
+    conditions: Annotated[tuple[CodedCondition, ...], Field(max_length=MAX_CONDITIONS)] = ()
     plan: Plan

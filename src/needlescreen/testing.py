@@ -46,6 +46,10 @@ def baseline_intake() -> dict[str, Any]:
             "bmi": 23.0,
             "frailty": "no",
             "can_keep_still": "yes",
+            "cooperation_problem": "no",
+            "vascular_disease": "no",
+            "cancer_history": "no",
+            "chest_wall_condition": "no",
         },
         "medications": {"complete": "yes", "items": []},
         "labs": {},
@@ -66,7 +70,12 @@ def baseline_intake() -> dict[str, Any]:
                 "spinal_instability",
             )
         },
-        "plan": {"technique": "dry_needling", "sites": [{"id": "s1", "region": "calf", "side": "right"}]},
+        "conditions": [],
+        "plan": {
+            "technique": "dry_needling",
+            "sites": [{"id": "s1", "region": "calf", "side": "right"}],
+            "advanced_training": "no",
+        },
     }
 
 

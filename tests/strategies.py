@@ -229,6 +229,16 @@ def medication_pool() -> tuple[tuple[str, str | None], ...]:
 
 
 @lru_cache(maxsize=1)
+def condition_codes() -> tuple[str, ...]:
+    """Every code of the code map (``codes.yaml``), when the ruleset has one."""
+    path = Path(bundled().directory) / "codes.yaml"
+    if not path.exists():
+        return ()
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return tuple(str(entry["code"]) for entry in data.get("codes", []))
+
+
+@lru_cache(maxsize=1)
 def site_regions() -> tuple[str, ...]:
     regions = bundled().regions
     return tuple(r for r in regions.ids() if not regions[r].group)
@@ -318,16 +328,21 @@ def safest(path: str, values: tuple[str, ...]) -> str | None:
 
 
 @st.composite
-def patient(draw: Draw, calm: bool = False) -> dict[str, Any]:
+def patient(draw: Draw, calm: int = 0) -> dict[str, Any]:
     """Every enumerated question drawn from its own values (or left out: unknown), and the numbers.
 
-    A *calm* patient answers most questions with the safe answer, so that one step toward risk is not hidden
-    behind another reason to refer (the monotonicity property needs both kinds of intake).
+    ``calm`` 1: most answers are the safe answer; 2: each answer is safe or unknown, never a risk. Calm
+    patients let one step toward risk show in the verdict instead of being masked by another reason to refer
+    (the monotonicity property needs all three kinds).
     """
     p: dict[str, Any] = {}
     for path, values in PATIENT_ENUMS.items():
         safe = safest(path, values) if path != "patient.pregnancy.status" else "not_pregnant"
-        if calm and safe is not None and draw(_ints(0, 9)):
+        if calm == 2 and safe is not None:
+            if draw(_ints(0, 2)) == 0:
+                continue  # unknown
+            value = safe
+        elif calm and safe is not None and draw(_ints(0, 9)):
             value = safe
         elif draw(_ints(0, 5)) == 0:
             continue  # absent: unknown
@@ -368,13 +383,14 @@ def plan(draw: Draw, max_sites: int = 5) -> dict[str, Any]:
 def intakes(draw: Draw, max_sites: int = 5) -> Intake:
     """A valid intake, drawn broadly over every question of the model (unknowns included).
 
-    About a third are *calm* (mostly safe answers, no labs, no findings or devices): a step toward risk taken
-    from a calm intake shows in the verdict instead of being masked by another reason to refer.
+    Half are *calm* (see :func:`patient`; no labs, findings and devices absent or safe, or unknown): a step
+    toward risk taken from a calm intake shows in the verdict instead of being masked by another reason to refer.
     """
-    calm = draw(_ints(0, 2)) == 0
+    calm = draw(_choice((0, 0, 1, 2)))
+    unknown_or = (lambda safe: draw(_choice((safe, "unknown")))) if calm == 2 else (lambda safe: safe)
     out: Intake = {"patient": draw(patient(calm))}
     out["medications"] = {
-        "complete": "yes" if calm else draw(_choice(("yes", "yes", "no", "unknown"))),
+        "complete": unknown_or("yes") if calm else draw(_choice(("yes", "yes", "no", "unknown"))),
         "items": [] if calm else draw(st.lists(medication(), max_size=4)),
     }
     labs: dict[str, Any] = {}
@@ -384,7 +400,7 @@ def intakes(draw: Draw, max_sites: int = 5) -> Intake:
         if not calm and draw(st.booleans()):
             labs[name] = draw(lab(0, 5000))
     out["labs"] = labs
-    answer = "no" if calm else draw(_choice(("yes", "no", "no", "unknown")))
+    answer = unknown_or("no") if calm else draw(_choice(("yes", "no", "no", "unknown")))
     devices: dict[str, Any] = {"answer": answer}
     if answer == "yes":
         devices["items"] = draw(st.lists(device(), max_size=3))
@@ -392,10 +408,12 @@ def intakes(draw: Draw, max_sites: int = 5) -> Intake:
     findings: dict[str, Any] = {}
     for kind in FINDING_KINDS:
         if calm:
-            findings[kind] = {"answer": "no"}
+            findings[kind] = {"answer": unknown_or("no")}
         elif draw(_ints(0, 5)):
             findings[kind] = draw(finding())
     out["findings"] = findings
+    if condition_codes() and not calm and draw(_ints(0, 3)) == 0:
+        out["conditions"] = [{"code": c} for c in draw(st.lists(_choice(condition_codes()), max_size=2))]
     out["plan"] = draw(plan(max_sites))
     return out
 
@@ -645,6 +663,15 @@ def _electrical(intake: Intake, draw: Draw) -> tuple[Intake, Intake]:
     return before, after
 
 
+def _add_condition(intake: Intake, draw: Draw) -> tuple[Intake, Intake]:
+    """A coded diagnosis only adds information (codes.yaml: "a code only adds information")."""
+    before = copy.deepcopy(intake)
+    after = copy.deepcopy(before)
+    if condition_codes():
+        after.setdefault("conditions", []).append({"code": draw(_choice(condition_codes()))})
+    return before, after
+
+
 def risk_moves() -> dict[str, Move]:
     """Every step toward risk the monotonicity property takes, by name."""
     moves: dict[str, Move] = {}
@@ -668,6 +695,7 @@ def risk_moves() -> dict[str, Move]:
     moves["site deeper"] = _site_depth
     moves["surgery more recent"] = _surgery_recent
     moves["add medication"] = _add_medication
+    moves["add coded condition"] = _add_condition
     moves["devices"] = _devices
     moves["finding"] = _finding
     moves["add site"] = _add_site

@@ -16,6 +16,7 @@ import hashlib
 import json
 import multiprocessing
 import random
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -26,8 +27,8 @@ from typing import Any
 
 import pytest
 
-from needlescreen import Screener
-from needlescreen.ruleset import Ruleset
+from needlescreen import Screener, load_ruleset
+from needlescreen.ruleset import default_rules_dir
 from needlescreen.testing import comparable
 
 from .conftest import THOROUGH
@@ -48,9 +49,9 @@ def _digest(result: Any) -> str:
     return hashlib.sha256(json.dumps(comparable(result), sort_keys=True).encode()).hexdigest()
 
 
-def _process_job(n: int, rounds: int) -> list[str]:
+def _process_job(rules: str, n: int, rounds: int) -> list[str]:
     """In a spawned worker: build a screener of its own and screen every intake ``rounds`` times."""
-    screener = Screener()
+    screener = Screener(load_ruleset(rules))
     intakes = _intakes(screener.ruleset.regions, n)
     digests = [_digest(screener.screen(i)) for i in intakes]
     for _ in range(rounds - 1):
@@ -58,13 +59,17 @@ def _process_job(n: int, rounds: int) -> list[str]:
     return digests
 
 
-def test_eight_threads_and_two_processes_at_once_equal_one_by_one(ruleset: Ruleset) -> None:
+def test_eight_threads_and_two_processes_at_once_equal_one_by_one(tmp_path: Path) -> None:
+    # One snapshot of the rules for this process and the workers (the working tree may change meanwhile).
+    rules = tmp_path / "rules"
+    shutil.copytree(default_rules_dir(), rules)
+    ruleset = load_ruleset(rules)
     screener = Screener(ruleset)
     intakes = _intakes(ruleset.regions)
     expected = [_digest(screener.screen(i)) for i in intakes]
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(2, mp_context=ctx) as processes:
-        jobs = [processes.submit(_process_job, N_INTAKES, ROUNDS) for _ in range(2)]
+        jobs = [processes.submit(_process_job, str(rules), N_INTAKES, ROUNDS) for _ in range(2)]
         barrier = threading.Barrier(8)
 
         def thread(k: int) -> dict[int, str]:

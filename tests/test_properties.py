@@ -501,3 +501,55 @@ def test_breakage_engine_property_fails_when_one_engine_runs_a_broken_rule(rules
             run()
     finally:
         durable.engine.close()  # type: ignore[attr-defined]
+
+
+# --- coded conditions: every code of the code map only adds risk ---------------------------------------------
+
+
+def _bases() -> list[tuple[str, dict[str, Any]]]:
+    """Safe, partly unknown and wholly unknown intakes, for manual and electrical needling."""
+    from needlescreen.testing import baseline_intake
+
+    electrical = {
+        "technique": "electrical",
+        "sites": [{"id": "a", "region": "calf", "side": "left"}, {"id": "b", "region": "calf", "side": "right"}],
+        "circuits": [["a", "b"]],
+    }
+    out = []
+    for technique, plan in (("manual", baseline_intake()["plan"]), ("electrical", electrical)):
+        safe = {**baseline_intake(), "plan": plan}
+        out.append((f"{technique}, all answered", safe))
+        for section in ("patient", "medications", "devices", "findings"):
+            out.append((f"{technique}, {section} unknown", {k: v for k, v in safe.items() if k != section}))
+        out.append((f"{technique}, all unknown", {"plan": plan}))
+    return out
+
+
+def coded_condition_violations(screener: Screener) -> list[str]:
+    from .strategies import condition_codes
+
+    found = []
+    for name, base in _bases():
+        for code in condition_codes():
+            after = {**copy.deepcopy(base), "conditions": [*base.get("conditions", []), {"code": code}]}
+            try:
+                check_monotonic(screener, base, after, f"add code {code}")
+            except AssertionError as exc:
+                found.append(f"{code} on '{name}': {str(exc).splitlines()[0]}")
+    return found
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG (codes.py _apply_entry, catalogue): a device code turns an unanswered device question into a complete "
+        "device list, so every other device group reads 'no'. Minimal example: baseline intake without 'devices', "
+        "electrical calf-to-calf circuit, conditions [{code: Z95.828}] (a port): refer -> clear (pacemaker and "
+        "active-implant 'unknown' vanish). Also Z95.0/Z95.810/Z96.82/Z96.6/Z96.64/Z98.82."
+    ),
+)
+def test_every_coded_condition_only_adds_risk(plain: Screener) -> None:
+    """codes.yaml: "a code only adds information". Adding any code to a safe, partly unknown or unknown
+    intake never lowers the overall verdict or a site's verdict."""
+    found = coded_condition_violations(plain)
+    assert not found, "adding a code lowered a verdict:\n" + "\n".join(found)

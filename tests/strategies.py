@@ -245,6 +245,19 @@ def site_regions() -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=1)
+def muscles() -> tuple[tuple[str, str], ...]:
+    """(muscle name, region it places a site in) for every muscle the vocabulary places without a level."""
+    regions = bundled().regions
+    out = []
+    for name in getattr(regions, "muscle_names", list)():
+        try:
+            out.append((name, regions.place_muscle(name)))
+        except ValueError:
+            continue  # a muscle that needs a spinal level ("multifidus L4")
+    return tuple(out)
+
+
+@lru_cache(maxsize=1)
 def all_regions() -> tuple[str, ...]:
     return tuple(bundled().regions.ids())
 
@@ -277,8 +290,14 @@ def device() -> st.SearchStrategy[dict[str, Any]]:
 
 @st.composite
 def site(draw: Draw, site_id: str) -> dict[str, Any]:
-    region = draw(_choice(site_regions()))
-    out: dict[str, Any] = {"id": site_id, "region": region}
+    """A planned site by region, or (one in five) by muscle name alone, which normalisation places."""
+    out: dict[str, Any] = {"id": site_id}
+    if muscles() and draw(_ints(0, 4)) == 0:
+        name, region = draw(_choice(muscles()))
+        out["muscle"] = name
+    else:
+        region = draw(_choice(site_regions()))
+        out["region"] = region
     if bundled().regions[region].sided:
         out["side"] = draw(_choice(("left", "right")))
     else:

@@ -141,7 +141,7 @@ def _run_dying_batch(tmp_path: Path, rows: int, die_on: int) -> dict[str, Any]:
     script = tmp_path / "dying_batch.py"
     marker = tmp_path / "died"
     script.write_text(
-        _DYING_BATCH.format(root=str(ROOT), marker=str(marker), die_on=die_on, rows=rows, stall=12),
+        _DYING_BATCH.format(root=str(ROOT), marker=str(marker), die_on=die_on, rows=rows, stall=6),
         encoding="utf-8",
     )
     proc = subprocess.run(

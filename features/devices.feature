@@ -40,3 +40,54 @@ Feature: Implanted cardiac devices
     Then the verdict is refer
     And rule CARDIAC_DEVICE_ES cannot decide and gives refer
     And the result asks "pacemaker"
+
+  Scenario: A spinal cord stimulator blocks electrical needling
+    Given the patient has a spinal cord stimulator
+    And electrical dry needling is planned between the right calf and the right ankle
+    When the patient is screened
+    Then rule ACTIVE_IMPLANT_ES fires with verdict refer
+
+  Scenario: A spinal cord stimulator does not block manual needling
+    Given the patient has a spinal cord stimulator
+    And manual dry needling is planned at the right calf
+    When the patient is screened
+    Then rule ACTIVE_IMPLANT_ES does not fire
+
+  Scenario: Current next to a knee replacement
+    Given the patient has a joint replacement in the right knee
+    And electrical dry needling is planned between the right thigh and the right knee
+    When the patient is screened
+    Then rule METAL_IMPLANT_ES fires with verdict caution for the site at the right knee
+    And rule METAL_IMPLANT_ES does not fire for the site at the right thigh
+
+  Scenario: Manual needling next to a knee replacement
+    Given the patient has a joint replacement in the right knee
+    And manual dry needling is planned at the right knee and the left knee
+    When the patient is screened
+    Then rule PROSTHESIS_SITE fires with verdict caution for the site at the right knee
+    And rule PROSTHESIS_SITE does not fire for the site at the left knee
+
+  Scenario: Needling over a breast implant
+    Given the patient has a breast implant in the breast
+    And manual dry needling is planned at the left breast and the left interscapular region
+    When the patient is screened
+    Then rule BREAST_IMPLANT fires with verdict caution for the site at the left breast
+    And rule BREAST_IMPLANT does not fire for the site at the left interscapular region
+
+  Scenario Outline: Surgery at the site, recent or remote
+    Given recent surgery in the right knee, <weeks> weeks ago
+    And manual dry needling is planned at the right knee
+    When the patient is screened
+    Then rule <rule> fires with verdict <verdict>
+    And rule <other> does not fire
+
+    Examples:
+      | weeks | rule                       | verdict | other                      |
+      | 11    | RECENT_SURGERY_SITE        | refer   | RECENT_SURGERY_SITE_HEALED |
+      | 12    | RECENT_SURGERY_SITE_HEALED | caution | RECENT_SURGERY_SITE        |
+
+  Scenario: Surgery elsewhere does not concern the site
+    Given recent surgery in the left knee, 4 weeks ago
+    And manual dry needling is planned at the right knee
+    When the patient is screened
+    Then rule RECENT_SURGERY_SITE does not fire

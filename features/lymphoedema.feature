@@ -59,3 +59,26 @@ Feature: Lymphoedema
     And dry needling is planned at the right forearm
     When the patient is screened
     Then the verdict is clear
+
+  Scenario: A clinic that treats the at-risk limb as a caution
+    Given a limb at risk of lymphoedema in the left upper limb
+    And the clinic policy sets "at_risk_limb_verdict" to "caution"
+    And dry needling is planned at the left forearm
+    When the patient is screened
+    Then the verdict is caution
+    And rule LYMPHEDEMA_AT_RISK fires with verdict caution
+    And the result records the policy "at_risk_limb_verdict" as "caution"
+
+  Scenario: The chest wall next to the lymphoedematous arm
+    Given lymphoedema in the left upper limb
+    And dry needling is planned at the left chest wall and the right chest wall
+    When the patient is screened
+    Then rule LYMPHEDEMA_ADJACENT fires with verdict caution for the site at the left chest wall
+    And rule LYMPHEDEMA_ADJACENT does not fire for the site at the right chest wall
+    And rule LYMPHEDEMA_LIMB does not fire
+
+  Scenario: The low back is not next to an arm
+    Given lymphoedema in the left upper limb
+    And dry needling is planned at the left lumbar region
+    When the patient is screened
+    Then rule LYMPHEDEMA_ADJACENT does not fire

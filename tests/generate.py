@@ -172,6 +172,8 @@ def random_intake(rng: random.Random, regions: RegionMap) -> dict[str, Any]:
                 d["location"] = _location(rng, regions, places)
             items.append(d)
         devices["items"] = items
+        if rng.random() < 0.3:
+            devices["others"] = rng.choice(ANSWERS)
 
     findings: dict[str, Any] = {}
     for kind in FINDINGS:

@@ -33,6 +33,11 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
     "able to keep still": ("patient", "can_keep_still"),
     "complete medication list": ("medications", "complete"),
     "implanted devices": ("devices", "answer"),
+    "psychological or movement problems": ("patient", "cooperation_problem"),
+    "poor circulation": ("patient", "vascular_disease"),
+    "cancer history": ("patient", "cancer_history"),
+    "thoracic surgery or kyphoscoliosis": ("patient", "chest_wall_condition"),
+    "advanced training for vulnerable sites": ("plan", "advanced_training"),
 }
 FINDINGS = {
     "lymphoedema": "lymphedema",
@@ -273,6 +278,36 @@ def _plan_edn(intake: dict[str, Any], a: str, b: str) -> None:
     intake["value"]["plan"].setdefault("circuits", []).append([sa, sb])
 
 
+@given(
+    parsers.re(r"(?:manual )?dry needling is planned in the (?:(?P<side>left|right) )?muscle \"(?P<muscle>[^\"]+)\"$")
+)
+def _plan_muscle(intake: dict[str, Any], side: str | None, muscle: str) -> None:
+    sid = _add_site(intake, "dry_needling", "placeholder")
+    site = intake["value"]["plan"]["sites"][-1]
+    assert site["id"] == sid
+    site.pop("region")
+    site["muscle"] = muscle
+    if side:
+        site["side"] = side
+
+
+# --- coded conditions and clinic policy -------------------------------------------------------------------------
+
+
+@given(parsers.re(r"the patient's record has the ICD-10-CM code (?P<code>[A-Z0-9.]+)"))
+def _coded(intake: dict[str, Any], code: str) -> None:
+    intake["value"].setdefault("conditions", []).append({"system": "ICD-10-CM", "code": code})
+
+
+@given(parsers.re(r'the clinic policy sets "(?P<name>[a-z_]+)" to "(?P<value>[^"]+)"'))
+def _policy(intake: dict[str, Any], name: str, value: str) -> None:
+    try:
+        parsed: Any = float(value)
+    except ValueError:
+        parsed = value
+    intake.setdefault("policy", {})[name] = parsed
+
+
 # --- screening and outcomes -------------------------------------------------------------------------------------
 
 
@@ -280,6 +315,11 @@ def _plan_edn(intake: dict[str, Any], a: str, b: str) -> None:
 def _screen(intake: dict[str, Any], screeners: dict[str, Any]) -> Any:
     data = intake["value"]
     data["plan"].pop("_touched", None)
+    if intake.get("policy"):
+        from needlescreen import Screener, load_ruleset
+
+        ruleset = load_ruleset(policy_overrides=intake["policy"])
+        screeners = {name: Screener(ruleset, engine=name) for name in screeners}
     results = [s.screen(data) for s in screeners.values()]
     for other in results[1:]:
         assert comparable(other) == comparable(results[0]), "engines disagree"
@@ -348,3 +388,14 @@ def _asks(result: Any, question: str) -> None:
 def _advice(result: Any, text: str) -> None:
     advice = [m for f in result.findings for m in f.modifications]
     assert any(text.lower() in a.lower() for a in advice), advice
+
+
+@then(parsers.re(r'the result records the policy "(?P<name>[a-z_]+)" as "(?P<value>[^"]+)"'))
+def _policy_recorded(result: Any, name: str, value: str) -> None:
+    assert str(result.policy[name]) in (value, f"{value}.0"), result.policy
+    assert result.policy_source != "defaults"
+
+
+@then(parsers.re(r'the result names the unrecognised medication "(?P<name>[^"]+)"'))
+def _unrecognised(result: Any, name: str) -> None:
+    assert name in result.unrecognised_medications, result.unrecognised_medications

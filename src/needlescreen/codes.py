@@ -232,7 +232,10 @@ def _apply_entry(data: dict[str, Any], entry: CodeEntry, code: str) -> None:
         for kind in sets.devices:
             if not any(d["kind"] == kind for d in items):
                 items.append({"kind": kind, "location": location})
-        data["devices"] = {"answer": "yes", "items": items}
+        # Only the coded device is known: unless the clinician answered "yes" with a list, other devices stay
+        # unknown (a code must never turn "not asked" into "no other device").
+        others = devices["others"] if devices["answer"] == "yes" else "unknown"
+        data["devices"] = {"answer": "yes", "items": items, "others": others}
     if sets.medications:
         meds = list(data["medications"]["items"])
         have = {normalise_name(m["name"]) for m in meds}

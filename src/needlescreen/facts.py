@@ -16,7 +16,7 @@ from typing import Literal
 
 from .codes import CodeMap, bundled_codes
 from .errors import FieldProblem, IntakeError
-from .intake import Device, Finding, Intake, Location, Site
+from .intake import Devices, Finding, Intake, Location, Site
 from .medications import MedicationClassifier
 from .regions import MuscleError, RegionMap
 
@@ -310,7 +310,7 @@ def _patient_facts(intake: Intake, meds: MedicationClassifier) -> tuple[FactSet,
     for group, kinds in _DEVICE_GROUPS.items():
         if any(d.kind in kinds for d in devices.items):
             f[f"devices.{group}"] = "yes"
-        elif devices.answer == "no" or (devices.answer == "yes" and devices.items):
+        elif devices.answer == "no" or (devices.answer == "yes" and devices.items and devices.others == "no"):
             f[f"devices.{group}"] = "no"
 
     f["plan.technique"] = intake.plan.technique
@@ -394,12 +394,11 @@ def _crosses_thorax(a: Site, b: Site, regions: RegionMap) -> bool:
     )
 
 
-def _device_at(
-    devices: tuple[Device, ...], answer: str, kinds: tuple[str, ...], site: Site, regions: RegionMap
-) -> str | None:
-    relevant = [d for d in devices if d.kind in kinds]
+def _device_at(devices: Devices, kinds: tuple[str, ...], site: Site, regions: RegionMap) -> str | None:
+    relevant = [d for d in devices.items if d.kind in kinds]
     if not relevant:
-        return "no" if answer == "no" or (answer == "yes" and devices) else None
+        complete = devices.answer == "yes" and devices.items and devices.others == "no"
+        return "no" if devices.answer == "no" or complete else None
     values: list[str | None] = []
     for d in relevant:
         if d.location is not None:
@@ -410,6 +409,8 @@ def _device_at(
             values.append("no" if usual == "no" else None if site.side in ("left", "right") else usual)
         else:
             values.append(None)
+    if devices.others != "no":
+        values.append(None)  # another device of this group may sit here
     return _combine(values)
 
 
@@ -504,7 +505,7 @@ def normalise(intake: Intake, regions: RegionMap, meds: MedicationClassifier, co
             _set(
                 f,
                 f"site.{group}_area",
-                _device_at(intake.devices.items, intake.devices.answer, kinds, site, regions),
+                _device_at(intake.devices, kinds, site, regions),
             )
         site_sets.append((site, f))
         by_id[site.id] = f

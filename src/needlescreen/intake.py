@@ -211,10 +211,15 @@ class Device(_Model):
 
 
 class Devices(_Model):
-    """Implanted devices: whether the patient has any, and which."""
+    """Implanted devices: whether the patient has any, and which.
+
+    ``answer: yes`` with items is a complete list unless ``others`` says otherwise: a device known only from a
+    code (or a partial list) sets ``others: unknown``, so the device groups not listed stay unknown, not "no".
+    """
 
     answer: Answer = "unknown"
     items: Annotated[tuple[Device, ...], Field(max_length=MAX_DEVICES)] = ()
+    others: Answer = "no"
 
     @model_validator(mode="after")
     def _items_need_yes(self) -> Devices:

@@ -55,6 +55,7 @@ class MedicationClassifier:
     antithrombotic: frozenset[str]
     _by_name: dict[str, frozenset[str]]
     _by_atc: tuple[tuple[str, str | None], ...]
+    _by_name_compact: dict[str, str]
 
     @classmethod
     def from_data(cls, data: Any, *, file: str = "medications.yaml") -> MedicationClassifier:
@@ -92,6 +93,7 @@ class MedicationClassifier:
             antithrombotic=frozenset(parsed.antithrombotic_classes),
             _by_name={k: frozenset(v) for k, v in by_name.items()},
             _by_atc=tuple(by_atc),
+            _by_name_compact={k.replace(" ", ""): k for k in by_name},
         )
 
     def classify(self, name: str, atc: str | None) -> frozenset[str] | None:
@@ -99,6 +101,8 @@ class MedicationClassifier:
         found: set[str] = set()
         recognised = False
         key = normalise_name(name)
+        # Spacing-insensitive: "Eli quis" and "acetylsalicylicacid" find "eliquis" and "acetylsalicylic acid".
+        key = key if key in self._by_name else self._by_name_compact.get(key.replace(" ", ""), key)
         if key in self._by_name:
             recognised = True
             found |= self._by_name[key]

@@ -1,0 +1,129 @@
+Feature: Bleeding and anticoagulation
+  Anticoagulants and antiplatelets are precautions, not contraindications, while the INR is in range; an INR
+  above the target, triple therapy, a severe bleeding disorder or very low platelets refer. A drug nobody
+  recognises is reported, never dropped.
+
+  Background:
+    Given a patient who answers no to every screening question
+    And dry needling is planned at the right calf
+
+  Scenario: A severe bleeding disorder needs haematology clearance
+    Given the patient has a severe bleeding disorder
+    When the patient is screened
+    Then rule BLEED_DISORDER_SEVERE fires with verdict refer
+    And rule BLEED_DISORDER_MILD does not fire
+
+  Scenario: A mild bleeding tendency is a caution
+    Given the patient has a mild bleeding disorder
+    When the patient is screened
+    Then rule BLEED_DISORDER_MILD fires with verdict caution
+    And rule BLEED_DISORDER_SEVERE does not fire
+
+  Scenario Outline: The INR at, above and below the target range
+    Given the patient takes warfarin
+    And an INR of <inr> with a target range of 2.0 to 3.0, taken 3 days ago
+    When the patient is screened
+    Then the verdict is <verdict>
+    And rule ANTICOAG_VKA fires with verdict caution
+    And rule <decisive> <outcome>
+
+    Examples:
+      | inr | verdict | decisive          | outcome   |
+      | 1.9 | caution | ANTICOAG_VKA_HIGH | does not fire |
+      | 3.0 | caution | ANTICOAG_VKA_HIGH | does not fire |
+      | 3.1 | refer   | ANTICOAG_VKA_HIGH | fires     |
+
+  Scenario: With no recorded target range the INR is compared with 3.5
+    Given the patient takes Coumadin
+    And an INR of 3.6 with no recorded target range, taken 3 days ago
+    When the patient is screened
+    Then rule ANTICOAG_VKA_HIGH fires with verdict refer
+
+  Scenario Outline: An INR older than four weeks is not recent
+    Given the patient takes warfarin
+    And an INR of 2.5 with a target range of 2.0 to 3.0, taken <days> days ago
+    When the patient is screened
+    Then rule ANTICOAG_LAB_MISSING <outcome>
+
+    Examples:
+      | days | outcome       |
+      | 28   | does not fire |
+      | 29   | fires         |
+
+  Scenario: A direct oral anticoagulant by brand name
+    Given the patient takes Eliquis
+    When the patient is screened
+    Then rule ANTICOAG_OTHER fires with verdict caution
+    And rule ANTICOAG_VKA does not fire
+
+  Scenario: A low-molecular-weight heparin by brand name
+    Given the patient takes Lovenox
+    When the patient is screened
+    Then rule ANTICOAG_OTHER fires with verdict caution
+
+  Scenario: A single antiplatelet
+    Given the patient takes Plavix
+    When the patient is screened
+    Then rule ANTIPLATELET fires with verdict caution
+    And rule MULTI_ANTITHROMBOTIC does not fire
+
+  Scenario: An antiplatelet with an NSAID
+    Given the patient takes aspirin and ibuprofen
+    When the patient is screened
+    Then rule MULTI_ANTITHROMBOTIC fires with verdict caution
+    And rule MULTI_ANTITHROMBOTIC_TRIPLE does not fire
+
+  Scenario: Triple antithrombotic therapy
+    Given the patient takes aspirin, Brilinta and Xarelto
+    When the patient is screened
+    Then rule MULTI_ANTITHROMBOTIC_TRIPLE fires with verdict refer
+
+  Scenario: An incomplete medication list
+    Given the medication list is incomplete
+    When the patient is screened
+    Then rule ANTICOAG_STATUS_UNKNOWN fires with verdict caution
+
+  Scenario: A drug nobody recognises is reported, not dropped
+    Given the patient takes zyxoplan
+    When the patient is screened
+    Then the verdict is caution
+    And rule MEDICATION_UNRECOGNISED fires with verdict caution
+    And the result names the unrecognised medication "zyxoplan"
+
+  Scenario: A drug recognised by its ATC code alone
+    Given the patient takes Pradaxa (B01AE07)
+    When the patient is screened
+    Then rule MEDICATION_UNRECOGNISED does not fire
+    And rule ANTICOAG_OTHER fires
+
+  Scenario: A deep site that pressure cannot reach, on an anticoagulant
+    Given the patient takes Xarelto
+    And dry needling is planned at the iliopsoas
+    When the patient is screened
+    Then rule DEEP_NONCOMPRESSIBLE_SITE fires with verdict caution for the site at the iliopsoas
+    And rule DEEP_NONCOMPRESSIBLE_SITE does not fire for the site at the right calf
+
+  Scenario Outline: Platelets at 49, 50 and 51
+    Given platelets of <platelets> x10^9/L, taken 2 days ago
+    When the patient is screened
+    Then the verdict is <verdict>
+    And rule <rule> fires with verdict <verdict>
+    And rule <other> does not fire
+
+    Examples:
+      | platelets | verdict | rule                    | other                   |
+      | 49        | refer   | THROMBOCYTOPENIA_SEVERE | THROMBOCYTOPENIA        |
+      | 50        | caution | THROMBOCYTOPENIA        | THROMBOCYTOPENIA_SEVERE |
+      | 51        | caution | THROMBOCYTOPENIA        | THROMBOCYTOPENIA_SEVERE |
+
+  Scenario: Platelets of 100 are not low
+    Given platelets of 100 x10^9/L, taken 2 days ago
+    When the patient is screened
+    Then the verdict is clear
+    And rule THROMBOCYTOPENIA does not fire
+
+  Scenario: No platelet count during chemotherapy
+    Given the patient answers "yes" to "active chemotherapy"
+    When the patient is screened
+    Then rule THROMBOCYTOPENIA_SEVERE cannot decide and gives caution
+    And the result asks "platelet count"

@@ -1,0 +1,42 @@
+Feature: Coded conditions (ICD-10-CM)
+  A code in the record sets the same answers as the questionnaire, so it gives the same verdict. A code for a
+  regional finding without a location means "yes, location unknown".
+
+  Background:
+    Given a patient who answers no to every screening question
+
+  Scenario Outline: A code and the questionnaire answer agree
+    Given the patient's record has the ICD-10-CM code <code>
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then the verdict is <verdict>
+    And rule <rule> fires
+
+    Examples:
+      | code    | verdict | rule                  |
+      | F40.231 | refer   | NEEDLE_PHOBIA         |
+      | Z95.2   | refer   | HEART_VALVE           |
+      | D66     | refer   | BLEED_DISORDER_SEVERE |
+      | L23.0   | refer   | METAL_ALLERGY         |
+      | Z3A.10  | refer   | PREG_T1               |
+      | Z3A.20  | caution | PREG_T2T3             |
+      | B20     | caution | IMMUNOSUPPRESSION     |
+      | I82.401 | refer   | DVT_ACUTE             |
+
+  Scenario: A pacemaker code blocks electrical needling
+    Given the patient's record has the ICD-10-CM code Z95.0
+    And electrical dry needling is planned between the right calf and the right ankle
+    When the patient is screened
+    Then rule CARDIAC_DEVICE_ES fires with verdict refer
+
+  Scenario: Lymphoedema coded without a location cannot be ruled out at any site
+    Given the patient's record has the ICD-10-CM code I89.0
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then rule LYMPHEDEMA_LIMB cannot decide and gives caution
+
+  Scenario: Postmastectomy lymphoedema concerns the arms, not the legs
+    Given the patient's record has the ICD-10-CM code I97.2
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then the verdict is clear

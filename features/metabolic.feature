@@ -1,0 +1,55 @@
+Feature: Metabolic, neurological and allergy
+  Diabetes, reduced sensation and controlled epilepsy are cautions; uncontrolled seizures refer; a metal
+  allergy is a clinic policy setting (refer by default).
+
+  Background:
+    Given a patient who answers no to every screening question
+
+  Scenario: Diabetes is a caution
+    Given the patient has controlled diabetes
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then rule DIABETES fires with verdict caution
+
+  Scenario: Reduced sensation concerns only the sites where it is
+    Given reduced sensation in the right foot
+    And dry needling is planned at the right foot and the right thigh
+    When the patient is screened
+    Then rule IMPAIRED_SENSATION fires with verdict caution for the site at the right foot
+    And rule IMPAIRED_SENSATION does not fire for the site at the right thigh
+
+  Scenario: Controlled epilepsy
+    Given the patient has controlled epilepsy
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then rule EPILEPSY_CONTROLLED fires with verdict caution
+    And rule EPILEPSY_UNCONTROLLED does not fire
+
+  Scenario: Uncontrolled epilepsy
+    Given the patient has uncontrolled epilepsy
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then rule EPILEPSY_UNCONTROLLED fires with verdict refer
+    And rule EPILEPSY_CONTROLLED does not fire
+
+  Scenario: A metal allergy refers by default
+    Given the patient answers "yes" to "metal allergy"
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then rule METAL_ALLERGY fires with verdict refer
+    And the advice includes "nickel-free"
+
+  Scenario: A clinic with nickel-free needles
+    Given the patient answers "yes" to "metal allergy"
+    And the clinic policy sets "metal_allergy_verdict" to "caution"
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then the verdict is caution
+    And rule METAL_ALLERGY fires with verdict caution
+    And the result records the policy "metal_allergy_verdict" as "caution"
+
+  Scenario: No metal allergy
+    Given the patient answers "no" to "metal allergy"
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then rule METAL_ALLERGY does not fire

@@ -22,3 +22,13 @@ Feature: Sites given as muscles
     When the patient is screened
     Then rule PREG_REGIONS fires with verdict refer
     And rule THORAX does not fire
+
+  Scenario: A misspelt muscle is rejected with a suggestion
+    Given dry needling is planned in the left muscle "gastrocnemus"
+    When the patient is screened expecting the intake to be rejected
+    Then the intake is rejected at "plan.sites[0].muscle" saying "did you mean 'gastrocnemius'"
+
+  Scenario: Multifidus without a spinal level is rejected
+    Given dry needling is planned in the muscle "multifidus"
+    When the patient is screened expecting the intake to be rejected
+    Then the intake is rejected at "plan.sites[0].muscle" saying "needs a spinal level"

@@ -308,6 +308,25 @@ def _policy(intake: dict[str, Any], name: str, value: str) -> None:
     intake.setdefault("policy", {})[name] = parsed
 
 
+@when("the patient is screened expecting the intake to be rejected", target_fixture="rejection")
+def _screen_rejected(intake: dict[str, Any], screeners: dict[str, Any]) -> Any:
+    from needlescreen import IntakeError
+
+    data = intake["value"]
+    data["plan"].pop("_touched", None)
+    screener = next(iter(screeners.values()))
+    with pytest.raises(IntakeError) as err:
+        screener.screen(data)
+    return err.value
+
+
+@then(parsers.re(r'the intake is rejected at "(?P<path>[^"]+)" saying "(?P<text>[^"]+)"'))
+def _rejected(rejection: Any, path: str, text: str) -> None:
+    hits = [p for p in rejection.problems if p.path == path]
+    assert hits, [str(p) for p in rejection.problems]
+    assert any(text in p.message for p in hits), [str(p) for p in hits]
+
+
 # --- screening and outcomes -------------------------------------------------------------------------------------
 
 

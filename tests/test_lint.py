@@ -119,3 +119,13 @@ def test_a_loader_error_is_reported(copy: Path) -> None:
     )
     problems = check_rules(copy)
     assert [(p.rule_id, p.kind) for p in problems] == [("BAD_OPERATOR", "invalid")]
+
+
+def test_a_code_map_with_an_unknown_region(copy: Path) -> None:
+    path = copy / "codes.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("{region: upper_limb}]", "{region: upper_limbs}]"), "utf-8"
+    )
+    problems = check_rules(copy)
+    assert [(p.file, p.kind) for p in problems] == [("codes.yaml", "invalid")]
+    assert "upper_limbs" in problems[0].message

@@ -4,7 +4,8 @@ Loading a ruleset (:func:`needlescreen.load_ruleset`) stops at the first mistake
 but slow for an author. :func:`check_rules` reads the files itself and reports every problem it finds:
 duplicate rule ids, conditions over facts that do not exist (with a did-you-mean), references to missing
 sources, summaries over the 140-character card limit, rules no scenario under ``features/`` exercises, and a
-declared ``content_sha256`` (or ``CHANGELOG.md`` entry) that no longer matches the content. The test suite runs
+declared ``content_sha256`` (or ``CHANGELOG.md`` entry) that no longer matches the content, and a code map
+(``codes.yaml``) that names an unknown answer, finding, device or region. The test suite runs
 it on the bundled rules, so a gap fails CI; ``needlescreen rules check`` prints the same list.
 
 A rule is *exercised* when a feature file names its id in a step (``rule X fires``, ``rule X does not fire``)
@@ -22,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from .codes import CodeMap
 from .errors import RuleFileError
 from .facts import FACTS
 from .ruleset import SUMMARY_LIMIT, default_rules_dir, load_ruleset
@@ -161,6 +163,12 @@ def check_rules(directory: str | Path | None = None, features_dir: str | Path | 
                 "hash-mismatch",
             )
         )
+    codes_path = root / "codes.yaml"
+    if codes_path.exists():
+        try:
+            CodeMap.from_data(_read(codes_path, problems, "codes.yaml"), file="codes.yaml", regions=ruleset.regions)
+        except RuleFileError as exc:
+            problems.append(Problem("codes.yaml", None, exc.field, exc.detail, "invalid"))
     changelog = root / "CHANGELOG.md"
     if changelog.exists() and not re.search(
         rf"^##\s+{re.escape(ruleset.revision)}\b", changelog.read_text(encoding="utf-8"), re.M

@@ -2,24 +2,36 @@
 
 ``yaml.safe_load`` silently keeps the last of two equal keys, so a rule written with ``verdict: refer`` and,
 further down, ``verdict: caution`` would load as caution without a word. These loaders refuse duplicate keys.
-They build on libyaml's C parser where PyYAML has it (rule files load about ten times faster), with the same
-safe constructor either way.
+
+libyaml's C parser loads rule files about ten times faster, but it composes nested collections by C recursion
+and kills the process (SIGSEGV) on very deep nesting (from about 25,000 levels). Nesting needs an opening token
+per level (``[``, ``{``, or ``-``, ``:``, ``?`` before a space), so their count bounds the depth: text with at
+most :data:`C_PARSER_MAX_OPENERS` of them goes to the C parser, anything else to the pure-Python parser, whose
+deep recursion ends in a catchable :class:`RecursionError`.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
 
-__all__ = ["YAMLError", "load"]
+__all__ = ["C_PARSER_MAX_OPENERS", "YAMLError", "load"]
 
 YAMLError = yaml.YAMLError
-_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: Texts with more collection-opening tokens than this are parsed in Python (see the module docstring).
+C_PARSER_MAX_OPENERS = 5000
+_OPENERS = re.compile("[\\[{]|[-:?](?=[ \t\r\n\x85\u2028\u2029]|\\Z)")
+_CBase: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Loader(_Base):  # type: ignore[valid-type, misc]
-    """SafeLoader (C parser where available) that refuses duplicate mapping keys."""
+class _CLoader(_CBase):  # type: ignore[valid-type, misc]
+    """SafeLoader on libyaml's C parser (where PyYAML has it) that refuses duplicate mapping keys."""
+
+
+class _PyLoader(yaml.SafeLoader):
+    """The pure-Python SafeLoader that refuses duplicate mapping keys."""
 
 
 def _no_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -36,9 +48,16 @@ def _no_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool =
     return loader.construct_mapping(node, deep)
 
 
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
+for _loader in (_CLoader, _PyLoader):
+    _loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
 
 
 def load(text: str) -> Any:
-    """Parse YAML text safely; raises :class:`yaml.YAMLError` on bad syntax, tags or duplicate keys."""
-    return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no object construction
+    """Parse YAML text safely.
+
+    Raises:
+        yaml.YAMLError: bad syntax, a tag that would construct an object, or a duplicate key.
+        RecursionError: nesting deeper than Python's recursion limit (never a crash of the process).
+    """
+    fast = len(_OPENERS.findall(text, 0)) <= C_PARSER_MAX_OPENERS if len(text) < 2_000_000 else False
+    return yaml.load(text, Loader=_CLoader if fast else _PyLoader)  # SafeLoader subclasses: no objects built

@@ -191,6 +191,8 @@ def _read_yaml(path: Path) -> AnyType:
         raise RuleFileError(f"cannot read file: {exc.strerror}", file=str(path)) from None
     try:
         return _yaml.load(text)
+    except RecursionError:
+        raise RuleFileError("YAML nested too deeply", file=str(path)) from None
     except _yaml.YAMLError as exc:
         raise RuleFileError(f"not valid YAML (or uses a tag that constructs objects): {exc}", file=str(path)) from None
 

@@ -96,7 +96,11 @@ def parse_intake(data: Intake | Mapping[str, Any] | str | bytes, *, source: str 
     if isinstance(data, Intake):
         return data
     if isinstance(data, str | bytes):
-        text = data.decode("utf-8", errors="strict") if isinstance(data, bytes) else data
+        try:
+            text = data.decode("utf-8", errors="strict") if isinstance(data, bytes) else data
+        except UnicodeDecodeError as exc:
+            problem = FieldProblem("", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+            raise IntakeError([problem], source=source) from None
         try:
             stripped = text.lstrip()
             if stripped.startswith("{"):

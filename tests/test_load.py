@@ -25,8 +25,6 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from needlescreen import Screener, load_ruleset
 from needlescreen.ruleset import default_rules_dir
 from needlescreen.testing import comparable
@@ -152,14 +150,6 @@ def _run_dying_batch(tmp_path: Path, rows: int, die_on: int) -> dict[str, Any]:
     return report
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (batch.py, CLI engineer): screen_rows uses multiprocessing.Pool, which never completes a task whose "
-        "worker process died; the batch waits forever on that chunk (rows lost, run hung). Minimal example: a "
-        "worker calling os._exit on row 7 of 40 rows, workers=2, chunk_size=5."
-    ),
-)
 def test_a_batch_worker_that_dies_loses_no_row(tmp_path: Path) -> None:
     report = _run_dying_batch(tmp_path, rows=40, die_on=7)
     assert report["marker"], "the worker was never killed: the test proves nothing"

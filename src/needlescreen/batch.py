@@ -25,6 +25,8 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -214,12 +216,71 @@ def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
         yield chunk
 
 
+class _Workers:
+    """A process pool that can be rebuilt after a worker dies, numbering each generation."""
+
+    def __init__(self, workers: int, config: BatchConfig) -> None:
+        self.workers, self.config = workers, config
+        self.generation = 0
+        self.restarts = 0
+        self._pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        ctx = multiprocessing.get_context("spawn")
+        return ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker, initargs=(self.config,))
+
+    def submit(self, chunk: list[Row]) -> tuple[list[Row], Future[list[Outcome]], int]:
+        return chunk, self._pool.submit(_screen_chunk, chunk), self.generation
+
+    def restart(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.restarts += 1
+        if self.restarts > MAX_RESTARTS:
+            raise RuntimeError(f"batch workers died {self.restarts} times; giving up")
+        self.generation += 1
+        self._pool = self._start()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+#: How often a batch may rebuild its worker pool after worker deaths before it stops.
+MAX_RESTARTS = 50
+_DIED = "the worker process died while screening this row (no verdict given)"
+
+
+def _collect(entry: tuple[list[Row], Future[list[Outcome]], int], pool: _Workers) -> list[Outcome]:
+    """The outcomes of one submitted chunk; a dead worker costs a retry, never a row."""
+    chunk, future, generation = entry
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        pass
+    if generation < pool.generation:
+        # This chunk was lost with a pool that another chunk broke: run it again as it was.
+        return _collect(pool.submit(chunk), pool)
+    pool.restart()
+    # This chunk's pool broke: screen its rows one by one; a row that kills a worker again is reported.
+    outcomes: list[Outcome] = []
+    for row in chunk:
+        _chunk, single, _gen = pool.submit([row])
+        try:
+            outcomes.extend(single.result())
+        except BrokenProcessPool:
+            pool.restart()
+            outcomes.append(_error_line(row, "internal", [FieldProblem("", _DIED)]))
+    return outcomes
+
+
 def screen_rows(
     rows: Iterable[Row], config: BatchConfig, *, workers: int | None = None, chunk_size: int = 100
 ) -> Iterator[Outcome]:
     """Screen rows on ``workers`` processes (every core by default), yielding one outcome per row in input order.
 
-    At most ``4 * workers`` chunks are in flight, so neither the input nor the results pile up in memory.
+    At most ``4 * workers`` chunks are in flight, so neither the input nor the results pile up in memory. A
+    worker that dies (killed, out of memory, a crash in the engine) loses no row: the chunks it took down are
+    screened again, the rows of the chunk it was working on one at a time, and a row that kills a worker twice
+    is reported as an ``internal`` error.
     """
     workers = max(1, workers or os.cpu_count() or 1)
     # Build one screener here first: a bad rule file or an unavailable engine fails once, before any worker
@@ -229,15 +290,17 @@ def screen_rows(
         for chunk in _chunks(rows, chunk_size):
             yield from _screen_chunk(chunk)
         return
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(config,)) as pool:
-        pending: deque[Any] = deque()
+    pool = _Workers(workers, config)
+    try:
+        pending: deque[tuple[list[Row], Future[list[Outcome]], int]] = deque()
         for chunk in _chunks(rows, chunk_size):
-            pending.append(pool.apply_async(_screen_chunk, (chunk,)))
+            pending.append(pool.submit(chunk))
             while len(pending) >= 4 * workers:
-                yield from pending.popleft().get()
+                yield from _collect(pending.popleft(), pool)
         while pending:
-            yield from pending.popleft().get()
+            yield from _collect(pending.popleft(), pool)
+    finally:
+        pool.close()
 
 
 def count_rows(path: Path, fmt: InputFormat) -> int:

@@ -50,6 +50,14 @@ Feature: Bleeding and anticoagulation
       | 28   | does not fire |
       | 29   | fires         |
 
+  Scenario: Paracetamol is not a blood thinner
+    Given the patient takes paracetamol
+    When the patient is screened
+    Then the verdict is clear
+    And rule ANTICOAG_OTHER does not fire
+    And rule ANTIPLATELET does not fire
+    And rule ANTICOAG_STATUS_UNKNOWN does not fire
+
   Scenario: A direct oral anticoagulant by brand name
     Given the patient takes Eliquis
     When the patient is screened

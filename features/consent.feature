@@ -12,6 +12,11 @@ Feature: Consent and the person
     Then the verdict is refer
     And rule CONSENT_REFUSED fires with verdict refer
 
+  Scenario: A patient who consents
+    Given the patient answers "yes" to "consent to needling"
+    When the patient is screened
+    Then rule CONSENT_REFUSED does not fire
+
   Scenario: A patient without capacity but with a valid proxy consent
     Given the patient answers "no" to "capacity to consent"
     And the patient answers "yes" to "guardian consent"
@@ -29,11 +34,12 @@ Feature: Consent and the person
     And the patient answers "yes" to "guardian consent"
     When the patient is screened
     Then the verdict is <verdict>
+    And rule MINOR <outcome>
 
     Examples:
-      | age | verdict |
-      | 17  | caution |
-      | 18  | clear   |
+      | age | verdict | outcome       |
+      | 17  | caution | fires         |
+      | 18  | clear   | does not fire |
 
   Scenario: A minor with guardian consent is a caution
     Given the patient is 15 years old
@@ -71,6 +77,12 @@ Feature: Consent and the person
     When the patient is screened
     Then rule ACUTE_MEDICAL cannot decide and gives caution
     And rule FRAILTY does not fire
+    And rule VASOVAGAL does not fire
+
+  Scenario: No acute illness
+    Given the patient answers "no" to "acute or unexplained illness"
+    When the patient is screened
+    Then rule ACUTE_MEDICAL does not fire
 
   Scenario: A frail patient gets a reduced dose
     Given the patient answers "yes" to "frailty"

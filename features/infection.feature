@@ -10,11 +10,12 @@ Feature: Infection
     And dry needling is planned at the right calf
     When the patient is screened
     Then the verdict is <verdict>
+    And rule SYSTEMIC_INFECTION <outcome>
 
     Examples:
-      | temp | verdict |
-      | 37.9 | clear   |
-      | 38.0 | refer   |
+      | temp | verdict | outcome       |
+      | 37.9 | clear   | does not fire |
+      | 38.0 | refer   | fires         |
 
   Scenario: Systemic infection defers needling
     Given the patient answers "yes" to "fever or systemic infection"

@@ -59,6 +59,7 @@ Feature: Lymphoedema
     And dry needling is planned at the right forearm
     When the patient is screened
     Then the verdict is clear
+    And rule LYMPHEDEMA_AT_RISK does not fire
 
   Scenario: A clinic that treats the at-risk limb as a caution
     Given a limb at risk of lymphoedema in the left upper limb

@@ -11,6 +11,12 @@ Feature: Metabolic, neurological and allergy
     When the patient is screened
     Then rule DIABETES fires with verdict caution
 
+  Scenario: No diabetes
+    Given the patient has no diabetes
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then rule DIABETES does not fire
+
   Scenario: Reduced sensation concerns only the sites where it is
     Given reduced sensation in the right foot
     And dry needling is planned at the right foot and the right thigh

@@ -44,6 +44,7 @@ Feature: Immune system and oncology
     When the patient is screened
     Then the verdict is clear
     And rule IMMUNOSUPPRESSION does not fire
+    And rule ACTIVE_CHEMO does not fire
 
   Scenario: Chemotherapy needs a current blood count
     Given the patient answers "yes" to "active chemotherapy"

@@ -46,6 +46,7 @@ Feature: Thorax and vulnerable regions
     And manual dry needling is planned at the left chest wall and the right calf
     When the patient is screened
     Then rule PTX_HIGH_RISK fires with verdict refer for the site at the left chest wall
+    And rule PTX_HIGH_RISK does not fire for the site at the right calf
     And the site at the right calf is clear
 
   Scenario: Both sides of the thorax in one session

@@ -152,9 +152,9 @@ def _bleeding_unknown(intake: dict[str, Any]) -> None:
     _set(intake["value"], ("patient", "bleeding_disorder"), "unknown")
 
 
-@given(parsers.re(r"the patient has (?P<control>controlled|uncontrolled) (?P<condition>diabetes|epilepsy)"))
+@given(parsers.re(r"the patient has (?P<control>controlled|uncontrolled|no) (?P<condition>diabetes|epilepsy)"))
 def _controlled(intake: dict[str, Any], control: str, condition: str) -> None:
-    _set(intake["value"], ("patient", condition), control)
+    _set(intake["value"], ("patient", condition), "none" if control == "no" else control)
 
 
 @given(parsers.parse("the patient's BMI is {bmi:g}"))

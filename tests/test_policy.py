@@ -105,3 +105,14 @@ def test_every_disputed_item_and_threshold_is_a_setting() -> None:
 
 def load_and_screen(policy_file: Path | None, intake: dict[str, Any]) -> Any:
     return Screener(load_ruleset(policy_file=policy_file), engine="plain").screen(intake)
+
+
+def test_the_shipped_helper_for_clinics(tmp_path: Path) -> None:
+    from needlescreen.testing import baseline_intake, clinic_screener, with_changes
+
+    intake = with_changes(baseline_intake(), PREGNANT_T1)
+    assert clinic_screener().screen(intake).verdict == "refer"
+    by_file = clinic_screener(_clinic_file(tmp_path, {"first_trimester_verdict": "caution"})).screen(intake)
+    by_value = clinic_screener(first_trimester_verdict="caution").screen(intake)
+    assert by_file.verdict == by_value.verdict == "caution"
+    assert by_file.policy["first_trimester_verdict"] == "caution"

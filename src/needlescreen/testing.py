@@ -2,8 +2,10 @@
 
 A clinic that overrides policy can write its own checks::
 
-    from needlescreen.testing import baseline_intake, with_changes
-    intake = with_changes(baseline_intake(), {"findings": {"at_risk_limb": {...}}})
+    from needlescreen.testing import baseline_intake, clinic_screener, with_changes
+    first_trimester = {"patient": {"pregnancy": {"status": "pregnant", "gestational_weeks": 8.0}}}
+    intake = with_changes(baseline_intake(), first_trimester)
+    assert clinic_screener("clinic-policy.yaml").screen(intake).verdict == "caution"
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["baseline_intake", "comparable", "with_changes"]
+__all__ = ["baseline_intake", "clinic_screener", "comparable", "with_changes"]
 
 _NO_FINDING = {"answer": "no"}
 
@@ -77,6 +79,17 @@ def baseline_intake() -> dict[str, Any]:
             "advanced_training": "no",
         },
     }
+
+
+def clinic_screener(policy_file: Any = None, **overrides: object) -> Any:
+    """A plain-engine screener with a clinic's policy file and/or settings, for testing a clinic's own policy.
+
+    Example: ``clinic_screener(first_trimester_verdict="caution").screen(intake).policy`` shows the values used.
+    """
+    from .ruleset import load_ruleset
+    from .screening import Screener
+
+    return Screener(load_ruleset(policy_file=policy_file, policy_overrides=overrides or None), engine="plain")
 
 
 def with_changes(intake: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:

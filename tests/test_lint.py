@@ -129,3 +129,22 @@ def test_a_code_map_with_an_unknown_region(copy: Path) -> None:
     problems = check_rules(copy)
     assert [(p.file, p.kind) for p in problems] == [("codes.yaml", "invalid")]
     assert "upper_limbs" in problems[0].message
+
+
+REFERENCE = ROOT.parent / "shared" / "clinical-reference.md"
+
+
+@pytest.mark.skipif(not REFERENCE.exists(), reason="the clinical reference is not beside the repository")
+def test_every_catalogue_row_is_a_rule_or_documented_as_not_encoded() -> None:
+    import re
+
+    from needlescreen import load_ruleset
+
+    section = REFERENCE.read_text(encoding="utf-8").split("## 1. Catalogue")[1].split("## 2.")[0]
+    rows = set(re.findall(r"^\| ([A-Z][A-Z0-9_]+) \|", section, re.M)) - {"ID"}
+    documented = (default_rules_dir() / "NOT_ENCODED.md").read_text(encoding="utf-8")
+    rules = {r.id for r in load_ruleset().rules}
+    assert len(rows) > 50
+    assert (
+        sorted(r for r in rows if r not in rules and f"**{r}" not in documented and f"| {r} |" not in documented) == []
+    )

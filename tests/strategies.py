@@ -34,6 +34,7 @@ from needlescreen.intake import (
     MAX_MEDICATIONS,
     MAX_SITES,
     DeviceKind,
+    Devices,
     Findings,
     Patient,
 )
@@ -85,6 +86,8 @@ PATIENT_ENUMS: dict[str, tuple[str, ...]] = enum_fields(Patient, "patient")
 FINDING_KINDS: tuple[str, ...] = tuple(Findings.model_fields)
 DEVICE_KINDS: tuple[str, ...] = tuple(typing.get_args(DeviceKind))
 SIDES = ("left", "right", "both", "midline")
+#: Whether a device list can say that other, unlisted devices may exist (``devices.others``).
+DEVICE_OTHERS = "others" in Devices.model_fields
 
 # --- toward risk, as data -----------------------------------------------------------------------------------
 #
@@ -423,6 +426,8 @@ def intakes(draw: Draw, max_sites: int = 5) -> Intake:
     devices: dict[str, Any] = {"answer": answer}
     if answer == "yes":
         devices["items"] = draw(st.lists(device(), max_size=3))
+        if DEVICE_OTHERS and draw(st.booleans()):
+            devices["others"] = draw(_choice(("yes", "no", "unknown")))
     out["devices"] = devices
     findings: dict[str, Any] = {}
     for kind in FINDING_KINDS:
@@ -593,10 +598,11 @@ def _add_medication(intake: Intake, draw: Draw) -> tuple[Intake, Intake]:
 
 
 def _devices(intake: Intake, draw: Draw) -> tuple[Intake, Intake]:
-    """no < unknown < yes (list not given); no < yes with devices; a device added to a given list.
+    """no < unknown < yes (list not given); no < yes with devices; a device added to a given list; a list's
+    ``others`` no < unknown < yes; unknown < yes with devices and others unknown.
 
-    Giving the first device of an unlisted "yes" is not a step toward risk: the list then rules the other
-    device groups out, which is information, not risk.
+    Giving the first device of an unlisted "yes" as a complete list is not a step toward risk: the list then
+    rules the other device groups out, which is information, not risk.
     """
     before = copy.deepcopy(intake)
     dev = before.setdefault("devices", {})
@@ -609,6 +615,13 @@ def _devices(intake: Intake, draw: Draw) -> tuple[Intake, Intake]:
         )
     elif answer == "unknown" or not dev.get("items"):
         after["devices"] = {"answer": "yes"}
+        if DEVICE_OTHERS and draw(st.booleans()):
+            after["devices"] = {"answer": "yes", "items": draw(st.lists(device(), min_size=1, max_size=2))}
+            after["devices"]["others"] = draw(_choice(("unknown", "yes")))
+    elif DEVICE_OTHERS and dev.get("others", "no") != "yes" and draw(st.booleans()):
+        after["devices"]["others"] = (
+            "yes" if dev.get("others", "no") == "unknown" else draw(_choice(("unknown", "yes")))
+        )
     else:
         items = after["devices"]["items"]
         if len(items) < MAX_DEVICES:

@@ -193,6 +193,10 @@ def check_unknowing(screener: Screener, intake: dict[str, Any], name: str, chang
     change(after_intake)
     after = {(r.id, s, i): t for r, s, i, t, _ in _expected(screener, after_intake)}
     rules = {r.id: r for r in screener.ruleset.rules}
+    # A documented default, not an unknown: pregnancy is not asked of male patients, so an unanswered status
+    # of a male patient reads as not pregnant (facts.py). Reported for clinical review; exempt here.
+    if name.startswith("patient.pregnancy") and intake.get("patient", {}).get("sex") == "male":
+        return
     for key, truth in before.items():
         if truth is Truth.TRUE and not _has_known_test(rules[key[0]]):
             assert after[key] is not Truth.FALSE, f"{key[0]}: making {name} unknown turned it off"
@@ -539,15 +543,6 @@ def coded_condition_violations(screener: Screener) -> list[str]:
     return found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (codes.py _apply_entry, catalogue): a device code turns an unanswered device question into a complete "
-        "device list, so every other device group reads 'no'. Minimal example: baseline intake without 'devices', "
-        "electrical calf-to-calf circuit, conditions [{code: Z95.828}] (a port): refer -> clear (pacemaker and "
-        "active-implant 'unknown' vanish). Also Z95.0/Z95.810/Z96.82/Z96.6/Z96.64/Z98.82."
-    ),
-)
 def test_every_coded_condition_only_adds_risk(plain: Screener) -> None:
     """codes.yaml: "a code only adds information". Adding any code to a safe, partly unknown or unknown
     intake never lowers the overall verdict or a site's verdict."""

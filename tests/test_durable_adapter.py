@@ -146,7 +146,7 @@ def test_closing_an_engine_frees_its_rulesets(ruleset: Ruleset) -> None:
     from needlescreen.screening import parse_intake
 
     engine = _durable.DurableEngine(ruleset)
-    facts = normalise(parse_intake(baseline_intake()), ruleset.regions, ruleset.medications)
+    facts = normalise(parse_intake(baseline_intake()), ruleset.regions, ruleset.medications, ruleset.codes)
     assert engine.run(facts) == frozenset()
     engine.close()
     with pytest.raises(EngineError, match="closed"):

@@ -243,7 +243,7 @@ def explain(
     with _user_errors(source):
         ruleset = load_ruleset(rules, policy_file=policy)
         intake = parse_intake(text, source=source)
-        facts = normalise(intake, ruleset.regions, ruleset.medications)
+        facts = normalise(intake, ruleset.regions, ruleset.medications, ruleset.codes)
     report = _explain(ruleset, facts)
     if output == "json":
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")

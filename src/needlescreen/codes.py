@@ -17,9 +17,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from . import _yaml
 from .errors import FieldProblem, IntakeError, RuleFileError
 from .intake import Findings, Intake, Patient
 from .medications import normalise_name
@@ -260,7 +260,7 @@ def load_codes(path: str | Path) -> CodeMap:
     """
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        data = _yaml.load(path.read_text(encoding="utf-8"))
+    except (OSError, RecursionError, _yaml.YAMLError) as exc:
         raise RuleFileError(f"cannot read codes file: {exc}", file=str(path)) from None
     return CodeMap.from_data(data, file=str(path))

@@ -333,5 +333,46 @@ def dnf(
     No fact set matches both a true and an unknown branch; several branches of one kind may match at once
     (the adapter deduplicates firings).
     """
-    forms = _forms(nnf(cond), always_known, domains or {})
-    return forms.t, forms.u
+    domains = domains or {}
+    forms = _forms(nnf(cond), always_known, domains)
+    return _satisfiable(forms.t, domains), _satisfiable(forms.u, domains)
+
+
+def _satisfiable(branches: list[Branch], domains: Mapping[str, tuple[str, ...]]) -> list[Branch]:
+    """Drop branches no fact set can match (e.g. ``f != yes`` and ``f != no`` and known, for a yes/no fact)."""
+    return [b for b in branches if all(_fact_satisfiable(f, lits, domains) for f, lits in _by_fact(b).items())]
+
+
+def _by_fact(branch: Branch) -> dict[str, list[Literal_]]:
+    out: dict[str, list[Literal_]] = {}
+    for lit in branch:
+        out.setdefault(lit.fact, []).append(lit)
+    return out
+
+
+def _fact_satisfiable(fact: str, lits: list[Literal_], domains: Mapping[str, tuple[str, ...]]) -> bool:
+    if fact in domains:
+        return any(all(_domain_holds(lit, have) for lit in lits) for have in (*domains[fact], UNKNOWN))
+    lo, hi = float("-inf"), float("inf")
+    lo_open = hi_open = False
+    for lit in lits:
+        if not isinstance(lit.value, int | float) or isinstance(lit.value, bool):
+            continue
+        v = float(lit.value)
+        if lit.op in ("gt", "ge") and (v > lo or (v == lo and lit.op == "gt")):
+            lo, lo_open = v, lit.op == "gt"
+        elif lit.op in ("lt", "le") and (v < hi or (v == hi and lit.op == "lt")):
+            hi, hi_open = v, lit.op == "lt"
+    return lo < hi or (lo == hi and not lo_open and not hi_open)
+
+
+def _domain_holds(lit: Literal_, have: str) -> bool:
+    if lit.op == "eq":
+        return have == lit.value
+    if lit.op == "ne":
+        return have != lit.value
+    if lit.op == "is_known":
+        return have != UNKNOWN
+    if lit.op == "is_unknown":
+        return have == UNKNOWN
+    return True

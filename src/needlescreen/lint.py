@@ -151,7 +151,10 @@ def check_rules(directory: str | Path | None = None, features_dir: str | Path | 
     try:
         ruleset = load_ruleset(root)
     except RuleFileError as exc:
-        return [Problem(exc.file or str(root), exc.rule_id, exc.field, exc.detail, "invalid")]
+        file = exc.file or str(root)
+        if Path(file).is_absolute() and Path(file).is_relative_to(root.resolve()):
+            file = Path(file).relative_to(root.resolve()).as_posix()
+        return [Problem(file, exc.rule_id, exc.field, exc.detail, "invalid")]
     if ruleset.declared_hash != ruleset.content_hash:
         problems.append(
             Problem(

@@ -23,6 +23,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import _yaml
+from .codes import CodeMap
 from .conditions import All, Any, Atom, Branch, Condition, Not, dnf, facts_read
 from .errors import RuleFileError
 from .facts import ALWAYS_KNOWN, FACTS
@@ -159,6 +160,7 @@ class Ruleset:
     rules: tuple[CompiledRule, ...]
     regions: RegionMap
     medications: MedicationClassifier
+    codes: CodeMap
     sources: Mapping[str, Source]
     policy: Policy
     directory: str
@@ -189,6 +191,8 @@ def _read_yaml(path: Path) -> AnyType:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RuleFileError(f"cannot read file: {exc.strerror}", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise RuleFileError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(path)) from None
     try:
         return _yaml.load(text)
     except RecursionError:
@@ -451,7 +455,7 @@ def _rule_files(directory: Path) -> Iterator[Path]:
 def _content_hash(directory: Path) -> str:
     """SHA-256 over every file that shapes a verdict, in a fixed order (manifest excluded)."""
     digest = hashlib.sha256()
-    names = ["regions.yaml", "medications.yaml", "sources.yaml", "policy.yaml"]
+    names = ["regions.yaml", "medications.yaml", "codes.yaml", "sources.yaml", "policy.yaml"]
     paths = [directory / n for n in names] + list(_rule_files(directory))
     for path in paths:
         digest.update(path.relative_to(directory).as_posix().encode())
@@ -485,6 +489,7 @@ def load_ruleset(
         raise _pydantic_error(exc, file=str(manifest_path), rule_id=None) from None
     regions = RegionMap.from_data(_read_yaml(root / "regions.yaml"), file=str(root / "regions.yaml"))
     meds = MedicationClassifier.from_data(_read_yaml(root / "medications.yaml"), file=str(root / "medications.yaml"))
+    codes = CodeMap.from_data(_read_yaml(root / "codes.yaml"), file=str(root / "codes.yaml"), regions=regions)
     src_path = root / "sources.yaml"
     try:
         src_file = _SourcesFile.model_validate(_read_yaml(src_path))
@@ -529,6 +534,7 @@ def load_ruleset(
         rules=tuple(rules),
         regions=regions,
         medications=meds,
+        codes=codes,
         sources=sources,
         policy=policy,
         directory=str(root),

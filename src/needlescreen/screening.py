@@ -275,7 +275,7 @@ class Screener:
     def facts(self, intake: Intake | Mapping[str, Any] | str | bytes) -> tuple[Intake, Facts]:
         """Validate and normalise without evaluating (for explain and tests)."""
         model = parse_intake(intake)
-        return model, normalise(model, self.ruleset.regions, self.ruleset.medications)
+        return model, normalise(model, self.ruleset.regions, self.ruleset.medications, self.ruleset.codes)
 
     def screen(self, intake: Intake | Mapping[str, Any] | str | bytes) -> ScreeningResult:
         """Screen one intake.

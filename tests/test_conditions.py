@@ -7,7 +7,18 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from needlescreen.conditions import UNKNOWN, All, Atom, Condition, Literal_, Not, Truth, dnf, evaluate
+from needlescreen.conditions import (
+    UNKNOWN,
+    All,
+    Atom,
+    Condition,
+    Literal_,
+    Not,
+    Truth,
+    compile_condition,
+    dnf,
+    evaluate,
+)
 from needlescreen.conditions import Any as AnyOf
 
 T, U, F = Truth.TRUE, Truth.UNKNOWN, Truth.FALSE
@@ -91,6 +102,7 @@ def _lit(lit: Literal_, facts: dict[str, Any]) -> bool:
 @given(conditions, fact_sets)
 def test_normal_form_matches_three_valued_evaluation(cond: Condition, facts: dict[str, Any]) -> None:
     truth = evaluate(cond, facts)
+    assert compile_condition(cond)(facts) is truth, "the compiled evaluator is the interpreted one"
     for domains in ({}, DOMAINS):  # absent-only encoding and the sentinel encoding
         matcher = _lit if domains else _lit_absent
         true_b, unknown_b = dnf(cond, frozenset({"r"}), domains)

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from .conditions import Truth, evaluate
+from .conditions import Evaluator, Truth, compile_condition
 from .errors import EngineUnavailableError
 from .facts import Facts, FactSet
-from .ruleset import CompiledRule, Ruleset
+from .ruleset import Ruleset
 
 __all__ = ["Engine", "EngineName", "Firing", "PlainEngine", "available_engines", "fact_sets", "make_engine"]
 
@@ -59,17 +59,20 @@ class PlainEngine:
     name: EngineName = "plain"
 
     def __init__(self, ruleset: Ruleset) -> None:
-        self._by_scope: dict[str, tuple[CompiledRule, ...]] = {
-            s: tuple(r for r in ruleset.rules if r.fact_scope == s) for s in ("patient", "site", "circuit")
+        # Each condition is compiled once to closures (compile_condition); evaluate() is their specification.
+        self._by_scope: dict[str, tuple[tuple[str, Evaluator], ...]] = {
+            s: tuple((r.id, compile_condition(r.condition)) for r in ruleset.rules if r.fact_scope == s)
+            for s in ("patient", "site", "circuit")
         }
 
     def run(self, facts: Facts) -> frozenset[Firing]:
         out = set()
+        false = Truth.FALSE
         for scope, index, fs in fact_sets(facts):
-            for rule in self._by_scope[scope]:
-                truth = evaluate(rule.condition, fs)
-                if truth is not Truth.FALSE:
-                    out.add(Firing(rule.id, scope, index, truth))
+            for rule_id, test in self._by_scope[scope]:
+                truth = test(fs)
+                if truth is not false:
+                    out.add(Firing(rule_id, scope, index, truth))
         return frozenset(out)
 
 

@@ -27,13 +27,7 @@ from .errors import FieldProblem, IntakeError
 from .facts import FACTS, Facts, FactValue, normalise
 from .intake import Intake, Site
 from .result import (
-    FindingResult,
-    MissingItem,
-    Reference,
-    RulesetStamp,
     ScreeningResult,
-    SiteRef,
-    SiteVerdict,
     Verdict,
     worst,
 )
@@ -127,8 +121,8 @@ class _Static:
 
     ruleset: Ruleset
     rules: Mapping[str, CompiledRule]
-    references: Mapping[str, tuple[Reference, ...]]
-    stamp: RulesetStamp
+    references: Mapping[str, list[dict[str, str]]]
+    stamp: dict[str, str]
     policy: dict[str, str | float]
 
 
@@ -142,12 +136,10 @@ def _static(ruleset: Ruleset) -> _Static:
             ruleset=ruleset,
             rules={r.id: r for r in ruleset.rules},
             references={
-                r.id: tuple(
-                    Reference.model_construct(key=s.key, citation=s.citation, evidence=s.evidence) for s in r.references
-                )
+                r.id: [{"key": s.key, "citation": s.citation, "evidence": s.evidence} for s in r.references]
                 for r in ruleset.rules
             },
-            stamp=RulesetStamp(name=ruleset.name, revision=ruleset.revision, content_hash=ruleset.content_hash),
+            stamp={"name": ruleset.name, "revision": ruleset.revision, "content_hash": ruleset.content_hash},
             policy=ruleset.policy_used(),
         )
         if len(_STATIC) > 64:  # a long-lived process that loads many rulesets keeps only recent ones
@@ -156,15 +148,15 @@ def _static(ruleset: Ruleset) -> _Static:
     return cached
 
 
-def _site_ref(site: Site, ruleset: Ruleset) -> SiteRef:
+def _site_ref(site: Site, ruleset: Ruleset) -> dict[str, Any]:
     region = site.region or ""  # normalise() has placed every site (a muscle becomes its region)
-    return SiteRef.model_construct(
-        id=site.id,
-        region=region,
-        region_label=ruleset.regions[region].label,
-        side=site.side,
-        muscle=site.muscle,
-    )
+    return {
+        "id": site.id,
+        "region": region,
+        "region_label": ruleset.regions[region].label,
+        "side": site.side,
+        "muscle": site.muscle,
+    }
 
 
 def _shown(value: FactValue) -> str | float | list[str]:
@@ -176,8 +168,8 @@ def aggregate(
 ) -> ScreeningResult:
     """Build the result from firings: worst verdict wins, every finding kept, every unknown named.
 
-    Output models are assembled with ``model_construct``: every value comes from validated input or the
-    validated ruleset, so re-validating would only cost time (a test round-trips results through validation).
+    The result is assembled as plain data and validated once into the frozen model (pydantic's Rust
+    validator is several times faster than building nested models one by one, and it checks the output too).
     """
     static = _static(ruleset)
     sites = [s for s, _ in facts.sites]
@@ -185,7 +177,7 @@ def aggregate(
     site_sets = [fs for _, fs in facts.sites]
     circuits = intake.plan.circuits
     site_index = {s.id: i for i, s in enumerate(sites)}
-    findings: list[tuple[tuple[Any, ...], FindingResult]] = []
+    findings: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
     site_rules: list[list[tuple[str, Verdict]]] = [[] for _ in sites]
     patient_level: list[tuple[str, Verdict]] = []
     missing: dict[str, set[str]] = {}
@@ -215,53 +207,56 @@ def aggregate(
                 site_rules[site_index[end]].append((rule.id, verdict))
         else:
             patient_level.append((rule.id, verdict))
-        result = FindingResult.model_construct(
-            rule_id=rule.id,
-            title=rule.title,
-            classification=rule.classification,
-            verdict=verdict,
-            status="fired" if fired else "unknown",
-            topic=rule.topic,
-            scope=rule.scope,
-            summary=rule.summary,
-            detail=rule.detail,
-            modifications=rule.modifications,
-            site=site_ref,
-            circuit=circuit,
-            facts=known,
-            missing=absent,
-            references=static.references[rule.id],
-        )
+        result = {
+            "rule_id": rule.id,
+            "title": rule.title,
+            "classification": rule.classification,
+            "verdict": verdict,
+            "status": "fired" if fired else "unknown",
+            "topic": rule.topic,
+            "scope": rule.scope,
+            "summary": rule.summary,
+            "detail": rule.detail,
+            "modifications": rule.modifications,
+            "site": site_ref,
+            "circuit": circuit,
+            "facts": known,
+            "missing": absent,
+            "references": static.references[rule.id],
+        }
         order = (-_RANK[verdict], not fired, rule.id, f.scope, f.index)
         findings.append((order, result))
 
     findings.sort(key=lambda item: item[0])
-    site_verdicts = tuple(
-        SiteVerdict.model_construct(
-            site=refs[i],
-            verdict=worst(*(v for _, v in site_rules[i]), *(v for _, v in patient_level)),
-            rules=tuple(sorted({rid for rid, _ in site_rules[i]} | {rid for rid, _ in patient_level})),
-        )
+    patient_verdicts = [v for _, v in patient_level]
+    patient_ids = {rid for rid, _ in patient_level}
+    site_verdicts = [
+        {
+            "site": refs[i],
+            "verdict": worst(*(v for _, v in site_rules[i]), *patient_verdicts),
+            "rules": sorted({rid for rid, _ in site_rules[i]} | patient_ids),
+        }
         for i in range(len(sites))
-    )
-    missing_items = tuple(
-        MissingItem.model_construct(fact=n, question=FACTS[n].question, rules=tuple(sorted(ids)))
-        for n, ids in sorted(missing.items())
-    )
-    return ScreeningResult.model_construct(
-        verdict=worst(*(fr.verdict for _, fr in findings)),
-        technique=intake.plan.technique,
-        sites=site_verdicts,
-        findings=tuple(fr for _, fr in findings),
-        missing=missing_items,
-        unrecognised_medications=facts.unrecognised_medications,
-        ruleset=static.stamp,
-        policy=static.policy,
-        policy_source=ruleset.policy.source,
-        engine=engine,
-        package_version=_package_version(),
-        decision_id=str(uuid.uuid4()),
-        timestamp=datetime.now(UTC),
+    ]
+    missing_items = [
+        {"fact": n, "question": FACTS[n].question, "rules": sorted(ids)} for n, ids in sorted(missing.items())
+    ]
+    return ScreeningResult.model_validate(
+        {
+            "verdict": worst(*(fr["verdict"] for _, fr in findings)),
+            "technique": intake.plan.technique,
+            "sites": site_verdicts,
+            "findings": [fr for _, fr in findings],
+            "missing": missing_items,
+            "unrecognised_medications": facts.unrecognised_medications,
+            "ruleset": static.stamp,
+            "policy": static.policy,
+            "policy_source": ruleset.policy.source,
+            "engine": engine,
+            "package_version": _package_version(),
+            "decision_id": str(uuid.uuid4()),
+            "timestamp": datetime.now(UTC),
+        }
     )
 
 

@@ -293,9 +293,29 @@ class _Forms:
     fu: list[Branch]
 
 
+_RARE = frozenset({"yes", UNKNOWN})
+
+
+def _selective_first(lit: Literal_) -> tuple[int, str, str, str]:
+    """Order a branch's tests so that those an ordinary patient rarely meets come first.
+
+    durable_rules walks a branch's tests in order and stops at the first that fails, so a rare test first
+    (an answer "yes", an unknown value, a threshold) prunes most branches at their first node.
+    """
+    if lit.op in ("is_unknown", "absent") or (lit.op == "eq" and lit.value in _RARE):
+        rank = 0
+    elif lit.op in ("eq", "lt", "le", "gt", "ge", "within"):
+        rank = 1
+    elif lit.op in ("present", "not_within"):
+        rank = 2
+    else:  # ne and is_known hold for most patients
+        rank = 3
+    return rank, lit.fact, lit.op, repr(lit.value)
+
+
 def _consistent(branch: Iterable[Literal_]) -> Branch | None:
     """Merge literals, dropping a branch that cannot match (a fact both known and unknown, two values)."""
-    lits = sorted(set(branch), key=lambda lit: (lit.fact, lit.op, repr(lit.value)))
+    lits = sorted(set(branch), key=_selective_first)
     unknown = {lit.fact for lit in lits if lit.op in ("absent", "is_unknown")}
     known = {lit.fact for lit in lits if lit.op not in ("absent", "is_unknown", "ne")}
     if unknown & known:
@@ -343,8 +363,18 @@ def _atom_forms(a: Atom, always_known: frozenset[str], domains: Mapping[str, tup
         inside = set(values) if a.op in ("eq", "in") else set(domain) - set(values)
         outside = [v for v in domain if v not in inside]
         # The condition holds for the values in `inside`; it fails for the others; the sentinel is unknown.
-        t = _one(Literal_(fact, "is_known"), *(Literal_(fact, "ne", v) for v in outside))
-        f = _one(Literal_(fact, "is_known"), *(Literal_(fact, "ne", v) for v in sorted(inside)))
+        # One accepted value is one equality test, which fails at once for an ordinary patient (cheap in the
+        # engine); several are "known and none of the others".
+        t = (
+            _one(Literal_(fact, "eq", next(iter(inside))))
+            if len(inside) == 1
+            else _one(Literal_(fact, "is_known"), *(Literal_(fact, "ne", v) for v in outside))
+        )
+        f = (
+            _one(Literal_(fact, "eq", outside[0]))
+            if len(outside) == 1
+            else _one(Literal_(fact, "is_known"), *(Literal_(fact, "ne", v) for v in sorted(inside)))
+        )
         # An empty branch matches anything (the kind test still guards it in the engine).
         tu = _one(*(Literal_(fact, "ne", v) for v in outside))
         fu = _one(*(Literal_(fact, "ne", v) for v in sorted(inside)))

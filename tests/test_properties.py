@@ -298,6 +298,9 @@ def check_scope(screener: Screener, intake: dict[str, Any]) -> None:
     result = screener.screen(intake)
     model, facts = screener.facts(intake)
     ruleset = screener.ruleset
+    codes = getattr(ruleset, "codes", None)
+    if codes is not None and model.conditions:
+        model = codes.apply(model)  # coded diagnoses add findings and devices before the rules read them
     sites = {s.id: s for s, _ in facts.sites}
     rules = {r.id: r for r in ruleset.rules}
     for f in result.findings:

@@ -7,6 +7,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from needlescreen import EngineError, Screener
 from needlescreen.engine import available_engines
@@ -151,3 +153,24 @@ def test_closing_an_engine_frees_its_rulesets(ruleset: Ruleset) -> None:
     engine.close()
     with pytest.raises(EngineError, match="closed"):
         engine.run(facts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["lt", "le", "gt", "ge", "present", "absent"]), st.sampled_from([0.4, 0.5, 0.6, 3.0])
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_the_simultaneous_match_count_is_never_underestimated(tests: list[tuple[str, float]]) -> None:
+    """The stack bound rests on how many sibling tests can hold at once: check it against a fine grid."""
+    from needlescreen import _durable
+    from needlescreen.conditions import Literal_
+
+    lits = [Literal_("labs.x", op, None if op in ("present", "absent") else v) for op, v in tests]
+    grid = [None, *(k / 100 for k in range(-100, 500))]
+    brute = max(sum(_durable._holds(lit, have) for lit in set(lits)) for have in grid)
+    assert _durable._max_true(list(set(lits))) >= brute

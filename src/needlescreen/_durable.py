@@ -30,6 +30,7 @@ import itertools
 import json
 import threading
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import durable_rules_engine as _c  # durable_rules' C core
@@ -125,20 +126,27 @@ def _groups(branches: Sequence[Branch]) -> list[list[Branch]]:
 
 def _max_true(tests: list[Literal_]) -> int:
     """How many of these tests on one fact can hold at once, for the worst value of that fact."""
-    if not tests:
+    return _max_true_of(tuple(sorted((t.fact, t.op, t.value) for t in tests)))
+
+
+@lru_cache(maxsize=4096)
+def _max_true_of(keys: tuple[tuple[str, str, Any], ...]) -> int:
+    if not keys:
         return 0
+    tests = [Literal_(f, op, v) for f, op, v in keys]  # type: ignore[arg-type]
     fact = tests[0].fact
     if any(t.op in ("within", "not_within") for t in tests):
         return len(tests)  # list tests: every one may hold
     if fact in DOMAINS:
         candidates: list[Any] = [*DOMAINS[fact], UNKNOWN]
     else:
-        points = {float(t.value) for t in tests if isinstance(t.value, int | float)}
-        candidates = [None, *(p + d for p in points for d in (-0.5, 0.0, 0.5))]
-    best = 0
-    for have in candidates:
-        best = max(best, sum(_holds(t, have) for t in tests))
-    return best
+        # Every threshold, a point between each two neighbours, and points beyond both ends: between these
+        # points no comparison changes its outcome, so the maximum over them is the maximum over all numbers.
+        points = sorted({float(t.value) for t in tests if isinstance(t.value, int | float)})
+        between = [(a + b) / 2 for a, b in itertools.pairwise(points)]
+        ends = [points[0] - 1.0, points[-1] + 1.0] if points else [0.0]
+        candidates = [None, *points, *between, *ends]
+    return max(sum(_holds(t, have) for t in tests) for have in candidates)
 
 
 def _holds(t: Literal_, have: str | float | None) -> bool:

@@ -113,3 +113,12 @@ def test_the_error_page_example_is_what_the_library_says() -> None:
     with pytest.raises(IntakeError) as info:
         screen({"patient": {"age": "40"}, "plan": {"technique": "laser", "sites": []}})
     assert str(info.value) in page
+
+
+def test_an_unquoted_yaml_no_is_explained() -> None:
+    text = "plan: {technique: dry_needling, sites: [{id: a, region: calf, side: left}]}\npatient: {needle_phobia: no}\n"
+    with pytest.raises(IntakeError) as info:
+        parse_intake(text)
+    (problem,) = info.value.problems
+    assert problem.path == "patient.needle_phobia"
+    assert "in quotes" in problem.message

@@ -229,7 +229,11 @@ class Devices(_Model):
 
 
 class Finding(_Model):
-    """A regional finding: whether it is present and where. ``yes`` without locations concerns every site."""
+    """A regional finding: whether it is present and where.
+
+    ``yes`` without locations means "present, place not recorded": every site is then undecided for the rules
+    that read this finding (their ``unknown:`` verdict, never clear) until the place is given.
+    """
 
     answer: Answer = "unknown"
     locations: Annotated[tuple[Location, ...], Field(max_length=MAX_LOCATIONS)] = ()

@@ -64,6 +64,11 @@ def _problems(exc: ValidationError) -> list[FieldProblem]:
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown field (not part of the intake schema)"
+        elif isinstance(err.get("input"), bool) and err["type"] == "literal_error":
+            # YAML reads an unquoted yes/no as true/false.
+            msg += '; write the answer as text, e.g. "no" (in YAML put it in quotes)'
+        elif isinstance(err.get("input"), bool):
+            msg += " (true/false is not accepted here)"
         problems.append(FieldProblem(_json_path(loc), msg))
     return problems
 

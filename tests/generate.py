@@ -7,36 +7,14 @@ generator is): every answer, lab, device, finding and site is drawn broadly so t
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, get_args
 
+from needlescreen.intake import DeviceKind, FindingKind
 from needlescreen.regions import RegionMap
 
 ANSWERS = ("yes", "no", "unknown")
-FINDINGS = (
-    "lymphedema",
-    "at_risk_limb",
-    "local_infection",
-    "open_wound",
-    "tumour",
-    "recent_surgery",
-    "dvt",
-    "varicose_veins",
-    "reduced_sensation",
-    "radiotherapy_field",
-    "spinal_instability",
-)
-DEVICES = (
-    "pacemaker",
-    "icd",
-    "spinal_cord_stimulator",
-    "neurostimulator",
-    "drug_pump",
-    "cochlear_implant",
-    "port_picc",
-    "breast_implant",
-    "joint_prosthesis",
-    "metal_fixation",
-)
+FINDINGS: tuple[str, ...] = get_args(FindingKind)
+DEVICES: tuple[str, ...] = get_args(DeviceKind)
 DRUGS = (
     ("warfarin", None),
     ("Eliquis", None),

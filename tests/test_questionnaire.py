@@ -7,7 +7,7 @@ import copy
 import fnmatch
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import yaml
@@ -15,6 +15,7 @@ import yaml
 from needlescreen import Screener, parse_intake
 from needlescreen.errors import RuleFileError
 from needlescreen.facts import ALWAYS_KNOWN, Facts
+from needlescreen.intake import DeviceKind
 from needlescreen.questionnaire import (
     AnswerError,
     EnableWhen,
@@ -59,18 +60,7 @@ def sample_texts(item: Item) -> list[str]:
     if item.type == "locations":
         return ["right calf", "calf", "left upper_limb", "both lower_limb", "left chest_wall", "body", *unknown]
     if item.type == "devices":
-        kinds = [
-            "pacemaker",
-            "icd",
-            "spinal_cord_stimulator",
-            "neurostimulator",
-            "drug_pump",
-            "cochlear_implant",
-            "port_picc",
-            "breast_implant",
-            "joint_prosthesis",
-            "metal_fixation",
-        ]
+        kinds = list(get_args(DeviceKind))
         return kinds + [f"{k} right calf" for k in kinds] + [f"{k} left chest_wall" for k in kinds] + unknown
     if item.type == "sites":
         return ["left calf 30mm", "right calf (soleus) 60mm", "left chest_wall", "lumbar", "right calf, left calf"]

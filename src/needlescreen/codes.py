@@ -15,13 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import _yaml
 from .errors import FieldProblem, IntakeError, RuleFileError
-from .intake import Findings, Intake, Patient
+from .intake import DeviceKind, Findings, Intake, Patient
 from .medications import normalise_name
 
 __all__ = ["CodeEntry", "CodeMap", "bundled_codes", "normalise_code"]
@@ -36,18 +36,7 @@ _ANSWER_FIELDS = frozenset(
     n for n, f in Patient.model_fields.items() if f.annotation is not None and "yes" in str(f.annotation)
 )
 _FINDINGS = frozenset(Findings.model_fields)
-_DEVICE_KINDS = (
-    "pacemaker",
-    "icd",
-    "spinal_cord_stimulator",
-    "neurostimulator",
-    "drug_pump",
-    "cochlear_implant",
-    "port_picc",
-    "breast_implant",
-    "joint_prosthesis",
-    "metal_fixation",
-)
+_DEVICE_KINDS: tuple[str, ...] = get_args(DeviceKind)
 
 
 def normalise_code(code: str) -> str:

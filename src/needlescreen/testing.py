@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, get_args
+
+from .intake import FindingKind
 
 __all__ = ["baseline_intake", "clinic_screener", "comparable", "with_changes"]
 
@@ -56,22 +58,7 @@ def baseline_intake() -> dict[str, Any]:
         "medications": {"complete": "yes", "items": []},
         "labs": {},
         "devices": {"answer": "no"},
-        "findings": {
-            k: dict(_NO_FINDING)
-            for k in (
-                "lymphedema",
-                "at_risk_limb",
-                "local_infection",
-                "open_wound",
-                "tumour",
-                "recent_surgery",
-                "dvt",
-                "varicose_veins",
-                "reduced_sensation",
-                "radiotherapy_field",
-                "spinal_instability",
-            )
-        },
+        "findings": {k: dict(_NO_FINDING) for k in get_args(FindingKind)},
         "conditions": [],
         "plan": {
             "technique": "dry_needling",

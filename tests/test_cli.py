@@ -331,3 +331,10 @@ def test_schema_prints_json_schema(which: str) -> None:
     assert proc.returncode == 0
     schema = json.loads(proc.stdout)
     assert ("verdict" if which == "result" else "plan") in schema["properties"]
+
+
+def test_an_error_naming_a_long_path_is_not_broken_across_lines(tmp_path: Path) -> None:
+    missing = tmp_path / ("d" * 120) / "intake.json"
+    proc = run("check", str(missing))
+    assert proc.returncode == 2
+    assert str(missing) in proc.stderr

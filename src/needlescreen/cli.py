@@ -67,7 +67,9 @@ def _console(stderr: bool = False) -> Console:
 
 
 def _fail(message: str, code: int) -> typer.Exit:
-    _console(stderr=True).print(Text(message, style="bold red" if sys.stderr.isatty() else ""))
+    # Never wrapped: an error names a file path or a field, which a line break would cut in two.
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    console.print(Text(message, style="bold red" if sys.stderr.isatty() else ""))
     return typer.Exit(code)
 
 

@@ -174,3 +174,22 @@ def test_the_simultaneous_match_count_is_never_underestimated(tests: list[tuple[
     grid = [None, *(k / 100 for k in range(-100, 500))]
     brute = max(sum(_durable._holds(lit, have) for lit in set(lits)) for have in grid)
     assert _durable._max_true(list(set(lits))) >= brute
+
+
+def test_electrical_only_rulesets_hold_only_rules_guarded_by_an_electrical_plan(durable: Screener) -> None:
+    """A manual plan skips these rulesets; that is only sound if each of their rules requires electrical needling."""
+    from needlescreen.conditions import All, Atom
+
+    rules = {r.id: r for r in durable.ruleset.rules}
+    electrical = [s for s in durable.engine._shards if s.electrical]  # type: ignore[attr-defined]
+    assert electrical, "the bundled rules have electrical-only rules"
+    for shard in electrical:
+        for rule_id, _truth in shard.outcome.values():
+            if rule_id == "__sentinel__":
+                continue
+            cond = rules[rule_id].condition
+            assert isinstance(cond, All)
+            assert cond.parts[0] in (
+                Atom("plan.technique", "eq", "electrical"),
+                Atom("site.stimulated", "eq", "yes"),
+            ), rule_id

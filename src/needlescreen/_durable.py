@@ -51,6 +51,7 @@ _LOCK = threading.Lock()
 _SIDS = itertools.count(1)
 _NAMES = itertools.count(1)
 _SCOPES: tuple[FactScope, ...] = ("patient", "site", "circuit")
+_ELECTRICAL_SCOPES = frozenset({"electrical", "electrical_site", "circuit"})
 
 
 def _record(sink: list[tuple[str, str]], rule_name: str, fid: str) -> None:
@@ -199,8 +200,11 @@ def stack_bound(branches: list[Branch]) -> int:
 class _Shard:
     """One durable_rules ruleset: a group of rules whose branches fit the per-kind budget."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, electrical: bool = False) -> None:
         self.name = name
+        #: Only rules scoped to electrical needling: each requires an electrical plan (or a stimulated site,
+        #: which only an electrical plan has), so for a manual plan every one of them is false.
+        self.electrical = electrical
         self.definition: dict[str, Any] = {f"{_SENTINEL}|T|0": _pattern("patient", [()])}
         self.outcome: dict[str, tuple[str, Truth]] = {f"{_SENTINEL}|T|0": (_SENTINEL, Truth.TRUE)}
         self.branches: dict[FactScope, list[Branch]] = {s: [] for s in _SCOPES}
@@ -267,10 +271,12 @@ class DurableEngine:
         shards: list[_Shard] = []
         prefix = f"ns{next(_NAMES)}"
         for rule in ruleset.rules:
-            # First fit: a rule joins the first shard whose stack bound it keeps within the limit.
-            target = next((s for s in shards if s.fits(rule)), None)
+            # First fit: a rule joins the first shard of its kind whose stack bound it keeps within the limit.
+            # Electrical-only rules get rulesets of their own, which a manual plan never needs to run.
+            electrical = rule.scope in _ELECTRICAL_SCOPES
+            target = next((s for s in shards if s.electrical == electrical and s.fits(rule)), None)
             if target is None:
-                target = _Shard(f"{prefix}_{len(shards)}")
+                target = _Shard(f"{prefix}_{len(shards)}", electrical)
                 if not target.fits(rule):
                     raise EngineError(f"rule {rule.id} is too wide for one durable_rules ruleset")
                 shards.append(target)
@@ -295,8 +301,11 @@ class DurableEngine:
 
     def run(self, facts: Facts) -> frozenset[Firing]:
         firings: set[Firing] = set()
+        manual = facts.patient.get("plan.technique") != "electrical"
         with _LOCK:
             for shard in self._shards:
+                if manual and shard.electrical:
+                    continue
                 for rule_name, fid in self._session(shard, facts):
                     rule_id, truth = shard.outcome[rule_name]
                     if rule_id == _SENTINEL:

@@ -90,39 +90,52 @@ def test_every_branch_starts_with_a_kind_test_and_shards_respect_the_stack_limit
             assert _durable.stack_bound(branches) <= _durable.STACK_LIMIT
 
 
-def test_the_stack_bound_is_an_upper_bound_of_what_durable_rules_needs(ruleset: Ruleset) -> None:
-    """Pack past the limit on purpose: the engine fails with error 303 exactly where the bound says it may."""
+_PROBE = """
+import json, sys
+import durable_rules_engine as c
+from needlescreen import _durable
+from needlescreen.conditions import Literal_
+
+n = int(sys.argv[1])
+branches = [(Literal_(f"f{i}", "absent"),) for i in range(n)]
+definition = {f"r{i}": {"all": [{"m": {"$and": [{"kind": "patient"}, {"$nex": {f"f{i}": 1}}]}}]} for i in range(n)}
+handle = c.create_ruleset(f"bound_probe_{n}", json.dumps(definition))
+out = {"bound": _durable.stack_bound(branches)}
+try:
+    _code, state = c.assert_facts(handle, json.dumps([{"sid": "p", "kind": "patient"}]))[:2]
+except Exception as exc:
+    out["error"] = str(exc)  # the session is left as it is: deleting it after error 303 crashes
+else:
+    fired = 0 if c.start_action_for_state(handle, state) is None else 1
+    while c.complete_and_start_action(handle, state) is not None:
+        fired += 1
+    c.delete_state(handle, "p")
+    out["fired"] = fired
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize(("n", "should_fail"), [(40, False), (64, False), (65, True)])
+def test_the_stack_bound_is_an_upper_bound_of_what_durable_rules_needs(n: int, should_fail: bool) -> None:
+    """Pack past the limit on purpose: the engine fails with error 303 exactly where the bound says it may.
+
+    Each probe runs in a child process: after error 303 the C engine's memory is not to be trusted (a later
+    ``create_ruleset`` in the same process was seen to fail with error 102).
+    """
     import json
+    import subprocess
+    import sys
 
-    import durable_rules_engine as c
-
-    from needlescreen.conditions import Literal_
-
-    def ruleset_of(n: int) -> tuple[int, list]:
-        branches = [(Literal_(f"f{i}", "absent"),) for i in range(n)]
-        definition = {
-            f"r{i}": {"all": [{"m": {"$and": [{"kind": "patient"}, {"$nex": {f"f{i}": 1}}]}}]} for i in range(n)
-        }
-        return c.create_ruleset(f"bound_probe_{n}", json.dumps(definition)), branches
-
-    from needlescreen import _durable
-
-    for n, should_fail in ((40, False), (64, False), (65, True)):
-        handle, branches = ruleset_of(n)
-        assert (_durable.stack_bound(branches) > 64) == should_fail
-        fact = json.dumps([{"sid": "p", "kind": "patient"}])
-        if should_fail:
-            # The session is left as the failed assert made it: deleting it would crash the process.
-            with pytest.raises(Exception, match="303"):
-                c.assert_facts(handle, fact)
-            continue
-        _code, state = c.assert_facts(handle, fact)[:2]
-        fired = 0 if c.start_action_for_state(handle, state) is None else 1
-        while c.complete_and_start_action(handle, state) is not None:
-            fired += 1
-        c.delete_state(handle, "p")
-        c.delete_ruleset(handle)
-        assert fired == n
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(n)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert (out["bound"] > 64) == should_fail
+    if should_fail:
+        assert "303" in out["error"]
+    else:
+        assert out["fired"] == n
 
 
 def test_an_intake_with_every_answer_unknown_screens_without_engine_errors(durable: Screener) -> None:
@@ -193,3 +206,22 @@ def test_electrical_only_rulesets_hold_only_rules_guarded_by_an_electrical_plan(
                 Atom("plan.technique", "eq", "electrical"),
                 Atom("site.stimulated", "eq", "yes"),
             ), rule_id
+
+
+def test_after_an_engine_failure_the_process_gives_no_more_durable_verdicts(
+    durable: Screener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from needlescreen import _durable
+
+    def broken_assert(handle: int, text: str) -> tuple[int, int]:
+        raise RuntimeError("Could not assert facts, error code: 303")
+
+    monkeypatch.setattr(_durable._c, "assert_facts", broken_assert)
+    with pytest.raises(EngineError, match="303"):
+        durable.screen(baseline_intake())
+    monkeypatch.undo()
+    try:
+        with pytest.raises(EngineError, match="failed earlier in this process"):
+            durable.screen(baseline_intake())
+    finally:
+        _durable._POISONED = None  # the C engine itself was never damaged here

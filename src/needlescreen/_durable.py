@@ -47,6 +47,10 @@ __all__ = ["STACK_LIMIT", "DurableEngine", "stack_bound"]
 STACK_LIMIT = 56
 _SENTINEL = "__sentinel__"
 _OK, _NOT_HANDLED = 0, 1
+#: Set when the C engine has failed in a way that may leave its memory inconsistent (after error 303 even
+#: deleting the session crashes, and later calls were seen to fail oddly). From then on this process gives no
+#: more durable_rules verdicts: every call raises, so a damaged engine cannot produce a wrong answer.
+_POISONED: str | None = None
 _LOCK = threading.Lock()
 _SIDS = itertools.count(1)
 _NAMES = itertools.count(1)
@@ -282,6 +286,7 @@ class DurableEngine:
                 shards.append(target)
             target.add(rule)
         with _LOCK:
+            _check_health()
             for shard in shards:
                 shard.seal()
                 try:
@@ -303,6 +308,7 @@ class DurableEngine:
         firings: set[Firing] = set()
         manual = facts.patient.get("plan.technique") != "electrical"
         with _LOCK:
+            _check_health()
             for shard in self._shards:
                 if manual and shard.electrical:
                     continue
@@ -331,7 +337,8 @@ class DurableEngine:
             code, state = _c.assert_facts(handle, text)[:2]
         except Exception as exc:
             # A failed assert can leave the session half-built (after error 303 deleting it crashes), so it is
-            # not deleted; the error is raised and no verdict is given.
+            # not deleted, and the engine is not trusted again in this process.
+            _poison(f"asserting facts in {shard.name} failed: {exc}")
             raise EngineError(f"durable_rules failed to assert facts in {shard.name}: {exc}") from exc
         sink: list[tuple[str, str]] = []
         try:
@@ -362,6 +369,19 @@ class DurableEngine:
                 if shard.handle is not None:
                     _c.delete_ruleset(shard.handle)
                     shard.handle = None
+
+
+def _poison(reason: str) -> None:
+    global _POISONED  # noqa: PLW0603 - the C engine is process-wide, so is the verdict on its health
+    _POISONED = _POISONED or reason
+
+
+def _check_health() -> None:
+    if _POISONED is not None:
+        raise EngineError(
+            f"durable_rules failed earlier in this process ({_POISONED}); no further durable_rules verdicts are "
+            "given until the process restarts"
+        )
 
 
 def _scope(name: str) -> FactScope:

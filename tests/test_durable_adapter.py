@@ -225,3 +225,18 @@ def test_after_an_engine_failure_the_process_gives_no_more_durable_verdicts(
             durable.screen(baseline_intake())
     finally:
         _durable._POISONED = None  # the C engine itself was never damaged here
+
+
+def test_an_engine_that_matches_differently_from_the_plain_evaluator_refuses_to_start(
+    ruleset: Ruleset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from needlescreen import _durable
+
+    real = _durable._literal
+
+    def wrong(lit):  # every "is unknown" test silently becomes "is known"
+        return real(type(lit)(lit.fact, "is_known", lit.value) if lit.op == "is_unknown" else lit)
+
+    monkeypatch.setattr(_durable, "_literal", wrong)
+    with pytest.raises(EngineError, match="self-check"):
+        _durable.DurableEngine(ruleset)

@@ -215,6 +215,7 @@ class _Shard:
         self.branches["patient"].append(())
         self.reads: dict[FactScope, set[str]] = {s: set() for s in _SCOPES}
         self.handle: int | None = None
+        self.text = ""  # the JSON given to durable_rules, kept alive as long as the ruleset lives
         # Per scope: (fact name, durable field, has a finite domain), fixed once the shard is complete.
         self.fields: dict[FactScope, tuple[tuple[str, str, bool], ...]] = {}
 
@@ -289,11 +290,25 @@ class DurableEngine:
             _check_health()
             for shard in shards:
                 shard.seal()
-                try:
-                    shard.handle = _c.create_ruleset(shard.name, json.dumps(shard.definition, ensure_ascii=False))
-                except Exception as exc:
-                    raise EngineError(f"durable_rules rejected ruleset {shard.name}: {exc}") from exc
+                shard.text = json.dumps(shard.definition, ensure_ascii=False)
+                shard.handle = _create(shard.name, shard.text)
         self._shards: tuple[_Shard, ...] = tuple(shards)
+        self._self_check(ruleset)
+
+    def _self_check(self, ruleset: Ruleset) -> None:
+        """Screen canary fact sets with this engine and with the plain evaluator; any difference raises.
+
+        A long-lived test process once saw ``create_ruleset`` fail intermittently (error 102) after many
+        rulesets had been created and deleted: a sign that the C engine's memory can go wrong. A ruleset that
+        registered but matches differently must not give verdicts, so every new engine proves itself first.
+        """
+        from .engine import PlainEngine
+
+        plain = PlainEngine(ruleset)
+        for facts in _canaries(ruleset):
+            if self.run(facts) != plain.run(facts):
+                self.close()
+                raise EngineError("durable_rules failed its self-check against the plain evaluator")
 
     @property
     def shard_count(self) -> int:
@@ -369,6 +384,40 @@ class DurableEngine:
                 if shard.handle is not None:
                     _c.delete_ruleset(shard.handle)
                     shard.handle = None
+
+
+def _create(name: str, text: str) -> int:
+    """Register one ruleset with the C engine, retrying under a fresh name if the engine refuses valid JSON."""
+    errors = []
+    for attempt in range(3):
+        try:
+            handle: int = _c.create_ruleset(f"{name}r{attempt}" if attempt else name, text)
+        except Exception as exc:  # durable_rules_engine.error, a bare code such as 102
+            errors.append(str(exc))
+            continue
+        return handle
+    raise EngineError(f"durable_rules rejected ruleset {name}: {'; '.join(errors)}")
+
+
+def _canaries(ruleset: Ruleset) -> list[Facts]:
+    """Fact sets that exercise most rules: everything unknown, and the baseline patient answering no."""
+    from .facts import normalise
+    from .intake import Intake
+    from .testing import baseline_intake
+
+    electrical = {
+        "technique": "electrical",
+        "sites": [{"id": "a", "region": "calf", "side": "right"}, {"id": "b", "region": "ankle", "side": "right"}],
+        "circuits": [["a", "b"]],
+    }
+    out: list[Facts] = []
+    for data in (baseline_intake(), {"plan": baseline_intake()["plan"]}, {"plan": electrical}):
+        try:
+            intake = Intake.model_validate(data)
+            out.append(normalise(intake, ruleset.regions, ruleset.medications, ruleset.codes))
+        except Exception:
+            continue
+    return out
 
 
 def _poison(reason: str) -> None:

@@ -54,3 +54,10 @@ def test_results_carry_their_provenance(baseline) -> None:
     assert result.decision_id != needlescreen.screen(baseline).decision_id
     assert result.timestamp.tzinfo is not None
     assert result.engine in needlescreen.available_engines()
+
+
+def test_screen_rejects_a_file_that_is_not_utf8(tmp_path: Path) -> None:
+    bad = tmp_path / "latin1.json"
+    bad.write_bytes(b'{"patient": {"age": 40}, "plan": "\xe9"}')
+    with pytest.raises(needlescreen.IntakeError, match="not UTF-8"):
+        needlescreen.screen(bad)

@@ -306,15 +306,11 @@ def screen(
         intake: an :class:`Intake`, a mapping, JSON or YAML text, or a path to a JSON/YAML file.
         screener: reuse a configured screener (custom rules, clinic policy, a chosen engine).
     """
-    source = None
     if isinstance(intake, Path):
-        source = str(intake)
         try:
-            intake = intake.read_text(encoding="utf-8")
+            raw = intake.read_bytes()
         except OSError as exc:
-            raise IntakeError([FieldProblem("", f"cannot read file: {exc.strerror}")], source=source) from None
-        try:
-            intake = parse_intake(intake, source=source)
-        except IntakeError:
-            raise
+            raise IntakeError([FieldProblem("", f"cannot read file: {exc.strerror}")], source=str(intake)) from None
+        # parse_intake decodes the bytes, so a file that is not UTF-8 is an IntakeError like any other.
+        intake = parse_intake(raw, source=str(intake))
     return (screener or default_screener()).screen(intake)

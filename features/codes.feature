@@ -15,9 +15,9 @@ Feature: Coded conditions (ICD-10-CM)
     Examples:
       | code    | verdict | rule                  |
       | F40.231 | refer   | NEEDLE_PHOBIA         |
-      | Z95.2   | refer   | HEART_VALVE           |
+      | Z95.2   | caution | HEART_VALVE           |
       | D66     | refer   | BLEED_DISORDER_SEVERE |
-      | L23.0   | refer   | METAL_ALLERGY         |
+      | L23.0   | caution | METAL_ALLERGY         |
       | Z3A.10  | refer   | PREG_T1               |
       | Z3A.20  | caution | PREG_T2T3             |
       | B20     | caution | IMMUNOSUPPRESSION     |

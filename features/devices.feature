@@ -55,10 +55,10 @@ Feature: Implanted cardiac devices
 
   Scenario: Current next to a knee replacement
     Given the patient has a joint replacement in the right knee
-    And electrical dry needling is planned between the right thigh and the right knee
+    And electrical dry needling is planned between the right hip and the right knee
     When the patient is screened
     Then rule METAL_IMPLANT_ES fires with verdict caution for the site at the right knee
-    And rule METAL_IMPLANT_ES does not fire for the site at the right thigh
+    And rule METAL_IMPLANT_ES does not fire for the site at the right hip
 
   Scenario: Manual needling next to a knee replacement
     Given the patient has a joint replacement in the right knee

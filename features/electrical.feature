@@ -47,40 +47,40 @@ Feature: Electrical dry needling
     Then rule ES_HEAD fires with verdict refer for the site at the left face
     And rule ES_HEAD does not fire for the site at the left posterior neck
 
-  Scenario: No current through varicose veins
+  Scenario: No current through varicose veins, or next to them
     Given varicose veins in the right calf
-    And electrical dry needling is planned between the right calf and the right ankle
+    And electrical dry needling is planned between the right ankle and the right foot
     When the patient is screened
-    Then rule ES_BROKEN_SKIN_OR_INFLAMED fires with verdict refer for the site at the right calf
-    And rule ES_BROKEN_SKIN_OR_INFLAMED does not fire for the site at the right ankle
+    Then rule ES_BROKEN_SKIN_OR_INFLAMED fires with verdict refer for the site at the right ankle
+    And rule ES_BROKEN_SKIN_OR_INFLAMED does not fire for the site at the right foot
 
   Scenario: No current through a tumour
-    Given a tumour in the right ankle
-    And electrical dry needling is planned between the right calf and the right ankle
+    Given a tumour in the right foot
+    And electrical dry needling is planned between the right thigh and the right foot
     When the patient is screened
-    Then rule ES_MALIGNANCY fires with verdict refer for the site at the right ankle
-    And rule ES_MALIGNANCY does not fire for the site at the right calf
+    Then rule ES_MALIGNANCY fires with verdict refer for the site at the right foot
+    And rule ES_MALIGNANCY does not fire for the site at the right thigh
 
   Scenario: No current through a radiotherapy field, manual needling there is a caution
     Given a radiotherapy field in the right calf
-    And electrical dry needling is planned between the right calf and the right ankle
+    And electrical dry needling is planned between the right calf and the right foot
     When the patient is screened
     Then rule RADIOTHERAPY_SKIN_ES fires with verdict refer for the site at the right calf
-    And rule RADIOTHERAPY_SKIN_ES does not fire for the site at the right ankle
+    And rule RADIOTHERAPY_SKIN_ES does not fire for the site at the right foot
 
-  Scenario: Electrical needling during chemotherapy refers by default
+  Scenario: Electrical needling during chemotherapy is a caution by default (the reference's suggestion)
     Given the patient answers "yes" to "active chemotherapy"
-    And electrical dry needling is planned between the right calf and the right ankle
-    When the patient is screened
-    Then rule ES_CIPN_ACTIVE_CHEMO fires with verdict refer
-
-  Scenario: A clinic that allows electrical needling during chemotherapy with caution
-    Given the patient answers "yes" to "active chemotherapy"
-    And the clinic policy sets "edn_during_chemo_verdict" to "caution"
     And electrical dry needling is planned between the right calf and the right ankle
     When the patient is screened
     Then rule ES_CIPN_ACTIVE_CHEMO fires with verdict caution
-    And the result records the policy "edn_during_chemo_verdict" as "caution"
+
+  Scenario: A stricter clinic refers electrical needling during chemotherapy
+    Given the patient answers "yes" to "active chemotherapy"
+    And the clinic policy sets "edn_during_chemo_verdict" to "refer"
+    And electrical dry needling is planned between the right calf and the right ankle
+    When the patient is screened
+    Then rule ES_CIPN_ACTIVE_CHEMO fires with verdict refer
+    And the result records the policy "edn_during_chemo_verdict" as "refer"
 
   Scenario: Manual needling during chemotherapy is not an electrical rule
     Given the patient answers "yes" to "active chemotherapy"

@@ -48,8 +48,16 @@ Feature: Lymphoedema
     Then the verdict is caution
     And rule LYMPHEDEMA_LIMB cannot decide and gives caution
 
-  Scenario: The limb at risk after node dissection is referred by default
+  Scenario: The limb at risk after node dissection is a caution by default (the reference's suggestion)
     Given a limb at risk of lymphoedema in the left upper limb
+    And dry needling is planned at the left forearm
+    When the patient is screened
+    Then rule LYMPHEDEMA_AT_RISK fires with verdict caution for the site at the left forearm
+    And the advice includes "Prefer the other limb"
+
+  Scenario: A stricter clinic refers the limb at risk
+    Given a limb at risk of lymphoedema in the left upper limb
+    And the clinic policy sets "at_risk_limb_verdict" to "refer"
     And dry needling is planned at the left forearm
     When the patient is screened
     Then rule LYMPHEDEMA_AT_RISK fires with verdict refer for the site at the left forearm

@@ -38,21 +38,20 @@ Feature: Metabolic, neurological and allergy
     Then rule EPILEPSY_UNCONTROLLED fires with verdict refer
     And rule EPILEPSY_CONTROLLED does not fire
 
-  Scenario: A metal allergy refers by default
+  Scenario: A metal allergy is a caution with nickel-free needles by default (the reference's suggestion)
     Given the patient answers "yes" to "metal allergy"
-    And dry needling is planned at the right calf
-    When the patient is screened
-    Then rule METAL_ALLERGY fires with verdict refer
-    And the advice includes "nickel-free"
-
-  Scenario: A clinic with nickel-free needles
-    Given the patient answers "yes" to "metal allergy"
-    And the clinic policy sets "metal_allergy_verdict" to "caution"
     And dry needling is planned at the right calf
     When the patient is screened
     Then the verdict is caution
     And rule METAL_ALLERGY fires with verdict caution
-    And the result records the policy "metal_allergy_verdict" as "caution"
+    And the advice includes "nickel-free"
+
+  Scenario: A stricter clinic refers a metal allergy
+    Given the patient answers "yes" to "metal allergy"
+    And the clinic policy sets "metal_allergy_verdict" to "refer"
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then rule METAL_ALLERGY fires with verdict refer
 
   Scenario: No metal allergy
     Given the patient answers "no" to "metal allergy"

@@ -32,17 +32,17 @@ Feature: Vascular and cardiac
     Then the verdict is clear
     And rule VASCULAR_DISEASE does not fire
 
-  Scenario: A prosthetic heart valve refers by default
+  Scenario: A prosthetic heart valve is a caution with strict asepsis by default (the reference's suggestion)
     Given the patient answers "yes" to "heart valve or endocarditis"
-    And dry needling is planned at the right calf
-    When the patient is screened
-    Then rule HEART_VALVE fires with verdict refer
-
-  Scenario: A clinic that treats heart valves as a caution
-    Given the patient answers "yes" to "heart valve or endocarditis"
-    And the clinic policy sets "heart_valve_verdict" to "caution"
     And dry needling is planned at the right calf
     When the patient is screened
     Then the verdict is caution
     And rule HEART_VALVE fires with verdict caution
-    And the result records the policy "heart_valve_verdict" as "caution"
+    And the advice includes "strict asepsis"
+
+  Scenario: A stricter clinic refers a prosthetic heart valve
+    Given the patient answers "yes" to "heart valve or endocarditis"
+    And the clinic policy sets "heart_valve_verdict" to "refer"
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then rule HEART_VALVE fires with verdict refer

@@ -197,7 +197,7 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     "LYMPHEDEMA_AT_RISK": (
         merge(finding("at_risk_limb", "upper_limb", "right"), at("upper_arm", "right")),
         merge(finding("at_risk_limb", "upper_limb", "right"), at("upper_arm", "left")),
-        "refer",
+        "caution",
     ),
     "CARDIAC_DEVICE_ES": (
         merge({"devices": {"answer": "yes", "items": [{"kind": "pacemaker"}]}}, EDN_CALF_PAIR),
@@ -334,7 +334,7 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     "HEART_VALVE": (
         {"patient": {"heart_valve_or_endocarditis": "yes"}},
         {"patient": {"heart_valve_or_endocarditis": "no"}},
-        "refer",
+        "caution",
     ),
     # --- metabolic, neurological, allergy ---
     "DIABETES": ({"patient": {"diabetes": "controlled"}}, {"patient": {"diabetes": "none"}}, "caution"),
@@ -349,7 +349,7 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
         {"patient": {"epilepsy": "controlled"}},
         "refer",
     ),
-    "METAL_ALLERGY": ({"patient": {"metal_allergy": "yes"}}, {"patient": {"metal_allergy": "no"}}, "refer"),
+    "METAL_ALLERGY": ({"patient": {"metal_allergy": "yes"}}, {"patient": {"metal_allergy": "no"}}, "caution"),
     # --- implants, devices, surgery ---
     "ACTIVE_IMPLANT_ES": (
         merge({"devices": {"answer": "yes", "items": [{"kind": "spinal_cord_stimulator"}]}}, EDN_CALF_PAIR),
@@ -508,6 +508,67 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     "ES_CIPN_ACTIVE_CHEMO": (
         merge({"patient": {"active_chemotherapy": "yes"}}, EDN_CALF_PAIR),
         merge({"patient": {"active_chemotherapy": "no"}}, EDN_CALF_PAIR),
+        "caution",
+    ),
+    # --- the body model: current paths and nerves ---
+    "DVT_IN_CURRENT_PATH": (
+        merge(finding("dvt", "calf", "left"), edn(("foot", "right"), ("foot", "left"))),
+        merge(finding("dvt", "calf", "left"), edn(("foot", "right"), ("thigh", "right"))),
+        "refer",
+    ),
+    "METAL_IN_CURRENT_PATH": (
+        merge(
+            {
+                "devices": {
+                    "answer": "yes",
+                    "items": [{"kind": "joint_prosthesis", "location": {"region": "knee", "side": "right"}}],
+                }
+            },
+            edn(("thigh", "right"), ("foot", "right")),
+        ),
+        merge(
+            {
+                "devices": {
+                    "answer": "yes",
+                    "items": [{"kind": "joint_prosthesis", "location": {"region": "knee", "side": "right"}}],
+                }
+            },
+            edn(("thigh", "left"), ("foot", "left")),
+        ),
+        "caution",
+    ),
+    "NERVE_TERRITORY_REDUCED_SENSATION_ES": (
+        merge(
+            finding("reduced_sensation", "foot", "both"),
+            {
+                "plan": {
+                    "technique": "electrical",
+                    "sites": [
+                        {"id": "n1", "nerve": "tibial", "technique": "perineural", "side": "right"},
+                        {"id": "n2", "region": "calf", "side": "right"},
+                    ],
+                    "circuits": [["n1", "n2"]],
+                }
+            },
+        ),
+        merge(
+            finding("reduced_sensation", "foot", "both"),
+            {
+                "plan": {
+                    "technique": "electrical",
+                    "sites": [
+                        {"id": "n1", "nerve": "median", "technique": "perineural", "side": "right"},
+                        {"id": "n2", "region": "forearm", "side": "right"},
+                    ],
+                    "circuits": [["n1", "n2"]],
+                }
+            },
+        ),
+        "caution",
+    ),
+    "PREG_CURRENT_THROUGH_TRUNK": (
+        merge(PREGNANT, edn(("calf", "left"), ("calf", "right"))),
+        merge(PREGNANT, edn(("calf", "right"), ("ankle", "right"))),
         "refer",
     ),
 }

@@ -56,6 +56,10 @@ HOT_SITES = (
 )
 
 
+#: Nerves a perineural site may name (placed at the nerve's usual point by normalisation); limb nerves only.
+NERVES = ("tibial", "common_fibular", "sural", "saphenous", "median", "ulnar", "radial", "sciatic", "femoral")
+
+
 def _maybe(rng: random.Random, value: Any, p: float = 0.7) -> Any:
     return value if rng.random() < p else None
 
@@ -63,6 +67,8 @@ def _maybe(rng: random.Random, value: Any, p: float = 0.7) -> Any:
 def _location(rng: random.Random, regions: RegionMap, places: list[str]) -> dict[str, Any]:
     region = rng.choice(places)
     side = rng.choice(["left", "right", "both", "midline", None])
+    if side == "midline" and regions[region].sided:
+        side = None  # a limb finding or device is never 'midline' (the intake refuses it)
     loc: dict[str, Any] = {"region": region}
     if side is not None:
         loc["side"] = side
@@ -171,7 +177,10 @@ def random_intake(rng: random.Random, regions: RegionMap) -> dict[str, Any]:
     for i in range(rng.choice([1, 1, 2, 3, 4, 6])):
         roll = rng.random()
         site: dict[str, Any] = {"id": f"s{i}"}
-        if roll < 0.05:
+        if roll < 0.04:
+            nerve = rng.choice(NERVES)
+            site.update({"nerve": nerve, "technique": "perineural", "side": rng.choice(["left", "right"])})
+        elif roll < 0.05:
             muscle = rng.choice(MUSCLES)
             site["muscle"] = muscle
             if muscle == "gastrocnemius":

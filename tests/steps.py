@@ -260,9 +260,15 @@ def _add_site(intake: dict[str, Any], technique: str, where: str) -> str:
         plan.clear()
         plan.update({"technique": technique, "sites": [], "_touched": True})
     plan["technique"] = technique
-    site = {"id": f"s{len(plan['sites']) + 1}", **place(where)}
+    sid = f"s{len(plan['sites']) + 1}"
+    words = where.split()
+    if words[-1] == "nerve":  # "the left tibial nerve": a perineural site beside that nerve
+        side = words.pop(0) if words[0] in _SIDES else None
+        site = {"id": sid, "nerve": "_".join(words[:-1]), "technique": "perineural", **({"side": side} if side else {})}
+    else:
+        site = {"id": sid, **place(where)}
     plan["sites"].append(site)
-    return site["id"]
+    return sid
 
 
 @given(parsers.re(r"(?:manual )?dry needling is planned at the (?P<where>.+)"))
@@ -276,6 +282,12 @@ def _plan_edn(intake: dict[str, Any], a: str, b: str) -> None:
     sa = _add_site(intake, "electrical", a)
     sb = _add_site(intake, "electrical", b)
     intake["value"]["plan"].setdefault("circuits", []).append([sa, sb])
+
+
+@given(parsers.re(r"electrical dry needling is planned at the (?P<where>.+), lead pairs not given"))
+def _plan_edn_unpaired(intake: dict[str, Any], where: str) -> None:
+    for part in re.split(r" and the ", where):
+        _add_site(intake, "electrical", part)
 
 
 @given(
@@ -346,6 +358,14 @@ def _screen(intake: dict[str, Any], screeners: dict[str, Any]) -> Any:
 
 
 def _site_id(result: Any, where: str) -> str:
+    words = where.split()
+    if words[-1] == "nerve":
+        side = words.pop(0) if words[0] in _SIDES else None
+        nerve = "_".join(words[:-1])
+        for sv in result.sites:
+            if sv.site.nerve == nerve and sv.site.side == side:
+                return str(sv.site.id)
+        raise AssertionError(f"no planned site at {where}")
     want = place(where)
     for sv in result.sites:
         if sv.site.region == want["region"] and sv.site.side == want.get("side"):

@@ -275,8 +275,13 @@ def medication() -> st.SearchStrategy[dict[str, Any]]:
 
 @cache
 def location() -> st.SearchStrategy[dict[str, Any]]:
+    # A limb finding or device is never 'midline' (the intake refuses it: it cannot be placed).
+    regions = bundled().regions
     return st.builds(
-        lambda region, side: {"region": region, **({"side": side} if side else {})},
+        lambda region, side: {
+            "region": region,
+            **({"side": side} if side and not (side == "midline" and regions[region].sided) else {}),
+        },
         st.sampled_from(all_regions()),
         st.sampled_from((None, *SIDES)),
     )
@@ -293,9 +298,14 @@ def device() -> st.SearchStrategy[dict[str, Any]]:
 
 @st.composite
 def site(draw: Draw, site_id: str) -> dict[str, Any]:
-    """A planned site by region, or (one in five) by muscle name alone, which normalisation places."""
+    """A planned site by region, by muscle name alone or by nerve alone (perineural), which normalisation places."""
     out: dict[str, Any] = {"id": site_id}
-    if muscles() and draw(_ints(0, 4)) == 0:
+    roll = draw(_ints(0, 9))
+    if roll == 0:
+        nerve = draw(_choice(tuple(sorted(bundled().body.nerves))))
+        region = bundled().body.nerves[nerve].default
+        out.update({"nerve": nerve, "technique": "perineural"})
+    elif muscles() and roll <= 2:
         name, region = draw(_choice(muscles()))
         out["muscle"] = name
     else:

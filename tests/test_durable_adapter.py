@@ -161,7 +161,9 @@ def test_closing_an_engine_frees_its_rulesets(ruleset: Ruleset) -> None:
     from needlescreen.screening import parse_intake
 
     engine = _durable.DurableEngine(ruleset)
-    facts = normalise(parse_intake(baseline_intake()), ruleset.regions, ruleset.medications, ruleset.codes)
+    facts = normalise(
+        parse_intake(baseline_intake()), ruleset.regions, ruleset.medications, ruleset.codes, ruleset.body
+    )
     assert engine.run(facts) == frozenset()
     engine.close()
     with pytest.raises(EngineError, match="closed"):

@@ -26,7 +26,7 @@ def _facts(ruleset: Ruleset, seed: int, n: int) -> list:
 
     for _ in range(n):
         intake = parse_intake(random_intake(rng, ruleset.regions))
-        out.append(normalise(intake, ruleset.regions, ruleset.medications, ruleset.codes))
+        out.append(normalise(intake, ruleset.regions, ruleset.medications, ruleset.codes, ruleset.body))
     return out
 
 

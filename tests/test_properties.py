@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from needlescreen import Screener, load_ruleset
 from needlescreen.conditions import All, Atom, Truth, evaluate
 from needlescreen.engine import Firing, available_engines, fact_sets
-from needlescreen.facts import _DEVICE_GROUPS
+from needlescreen.facts import _DEVICE_GROUPS, UNPAIRED
 from needlescreen.result import ScreeningResult
 from needlescreen.ruleset import CompiledRule, Ruleset, default_rules_dir
 from needlescreen.testing import comparable
@@ -114,7 +114,9 @@ def check_unknown_is_never_clear(screener: Screener, intake: Any) -> None:
         if truth is Truth.FALSE:
             continue
         site = site_ids[index] if scope == "site" else None
-        circuit = tuple(model.plan.circuits[index]) if scope == "circuit" else None
+        # An electrical plan without lead pairs is screened as one unpaired circuit that concerns every site.
+        paired = scope == "circuit" and facts.circuits[index][0] != UNPAIRED
+        circuit = tuple(model.plan.circuits[index]) if paired else None
         f = got.get((rule.id, site, circuit))
         assert f is not None, f"{rule.id} is {truth.name} on {scope} {index} but the result has no finding for it"
         assert RANK[result.verdict] >= RANK["caution"]
@@ -276,11 +278,44 @@ def test_order_of_sites_medications_findings_and_devices_does_not_matter(data: s
 # --- 4. scope ------------------------------------------------------------------------------------------------
 
 
+#: Parts of the body and which parts adjoin (anatomy): a finding or device concerns sites of its own part or of
+#: an adjoining one (a limb finding reaches the whole limb; "near" reaches the neighbouring segments, and a
+#: shoulder or hip borders the trunk).
+_PARTS = (
+    "upper_limb",
+    "lower_limb",
+    "head_and_neck",
+    "upper_trunk_quadrant",
+    "lower_trunk_quadrant",
+    "thorax",
+    "trunk",
+)
+_ADJOINING = {
+    frozenset({"upper_limb", "upper_trunk_quadrant"}),
+    frozenset({"upper_limb", "thorax"}),
+    frozenset({"upper_limb", "trunk"}),
+    frozenset({"lower_limb", "lower_trunk_quadrant"}),
+    frozenset({"lower_limb", "trunk"}),
+    frozenset({"head_and_neck", "upper_trunk_quadrant"}),
+    frozenset({"head_and_neck", "thorax"}),
+    frozenset({"head_and_neck", "trunk"}),
+    frozenset({"upper_trunk_quadrant", "lower_trunk_quadrant"}),
+}
+
+
 def _overlaps(ruleset: Ruleset, site_region: str, site_side: str | None, region: str, side: str | None) -> bool:
+    """Is a finding or device recorded at ``region`` in the same or an adjoining part of the body as the site,
+    on a side that does not contradict it?"""
     regions = ruleset.regions
-    if not (region in regions[site_region].within or site_region in regions[region].within):
+    if side in ("left", "right") and site_side in ("left", "right") and side != site_side:
         return False
-    return not (side in ("left", "right") and site_side in ("left", "right") and side != site_side)
+    if region in regions[site_region].within or site_region in regions[region].within:
+        return True
+    parts_site = {p for p in _PARTS if p in regions[site_region].within}
+    parts_loc = {p for p in _PARTS if p in regions[region].within}
+    if parts_site & parts_loc:
+        return True
+    return any(frozenset({a, b}) in _ADJOINING for a in parts_site for b in parts_loc)
 
 
 def _region_tests(cond: Any) -> list[Atom]:
@@ -322,18 +357,18 @@ def check_scope(screener: Screener, intake: dict[str, Any]) -> None:
                     )
             for group, kinds in _DEVICE_GROUPS.items():
                 if f.facts.get(f"site.{group}_area") == "yes":
+                    # A device whose place is not recorded is never "yes" at a site: only recorded places count.
                     places = [
                         (d.location.region, d.location.side)
-                        if d.location
-                        else (ruleset.regions.device_defaults.get(d.kind), None)
                         for d in model.devices.items
-                        if d.kind in kinds
+                        if d.kind in kinds and d.location is not None
                     ]
                     assert any(r and _overlaps(ruleset, region, site.side, r, s) for r, s in places), (
                         f"{f.rule_id}: site {site.id} is not where the {group} device is: {places}"
                     )
         elif rule.scope == "circuit":
-            assert f.site is None and f.circuit in {tuple(c) for c in model.plan.circuits}, f
+            pairs = {tuple(c) for c in model.plan.circuits}
+            assert f.site is None and (f.circuit in pairs or (f.circuit is None and not pairs)), f
         else:
             assert f.site is None and f.circuit is None, f
 

@@ -63,7 +63,14 @@ def sample_texts(item: Item) -> list[str]:
         kinds = list(get_args(DeviceKind))
         return kinds + [f"{k} right calf" for k in kinds] + [f"{k} left chest_wall" for k in kinds] + unknown
     if item.type == "sites":
-        return ["left calf 30mm", "right calf (soleus) 60mm", "left chest_wall", "lumbar", "right calf, left calf"]
+        return [
+            "left calf 30mm",
+            "right calf (soleus) 60mm",
+            "left chest_wall",
+            "lumbar",
+            "right calf, left calf",
+            "right tibial nerve",
+        ]
     if item.type == "circuits":
         return ["1-2", *unknown]
     raise AssertionError(item.type)
@@ -130,13 +137,35 @@ def _fact_pairs(facts: Facts) -> set[tuple[str, str]]:
     return {(name, repr(value)) for fs in sets for name, value in fs.items()}
 
 
+#: A second starting plan: electrical stimulation beside the right tibial nerve (perineural), so that questions
+#: whose facts only matter for a stimulated nerve (reduced sensation in its territory) can show they reach them.
+PERINEURAL_PLAN = {
+    "technique": "electrical",
+    "sites": [{"id": "s1", "nerve": "tibial", "technique": "perineural", "side": "right"}],
+}
+
+
+def _baselines() -> list[dict[str, Any]]:
+    perineural = baseline_intake()
+    perineural["plan"] = copy.deepcopy(PERINEURAL_PLAN)
+    return [baseline_intake(), perineural]
+
+
 def _reached(q: Questionnaire, plain: Screener) -> dict[str, set[str]]:
-    """Black box: for each question and each kind of answer, which facts change from the baseline."""
-    base = _fact_pairs(plain.facts(baseline_intake())[1])
+    """Black box: for each question and each kind of answer, which facts change from a baseline."""
+    reached: dict[str, set[str]] = {}
+    for start in _baselines():
+        for name, items in _reached_from(q, plain, start).items():
+            reached.setdefault(name, set()).update(items)
+    return reached
+
+
+def _reached_from(q: Questionnaire, plain: Screener, start: dict[str, Any]) -> dict[str, set[str]]:
+    base = _fact_pairs(plain.facts(start)[1])
     reached: dict[str, set[str]] = {}
     for item in q.items:
         for text in sample_texts(item):
-            intake = baseline_intake()
+            intake = copy.deepcopy(start)
             answers: dict[str, Any] = {}
             _enable(q, intake, answers, item)
             # Follow-ups opened by the same answer are answered too (the surgery's place, then its timing).

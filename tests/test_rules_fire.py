@@ -86,9 +86,11 @@ def _drop(intake: dict[str, Any], fact: str) -> dict[str, Any]:
         out["devices"] = {"answer": "unknown"}
     elif head == "plan":
         out["plan"].pop(name, None)
-    elif fact == "site.stimulated":
+    elif fact in {"site.stimulated", "circuit.path"}:
         out["plan"].pop("circuits", None)  # electrical needling without lead pairs: stimulated sites unknown
-    elif head == "site":
+    elif fact == "site.nerve_territory_reduced_sensation":
+        out["findings"]["reduced_sensation"] = {"answer": "unknown"}
+    elif head in ("circuit", "site"):
         kind = name.removesuffix("_area")
         if kind in out["findings"]:
             out["findings"][kind] = {"answer": "unknown"}

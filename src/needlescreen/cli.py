@@ -124,6 +124,8 @@ def render(result: ScreeningResult, console: Console) -> None:
         where = " ".join(x for x in (sv.site.side, sv.site.region_label) if x)
         if sv.site.muscle:
             where += f" ({sv.site.muscle})"
+        if sv.site.nerve:
+            where += f" ({sv.site.nerve.replace('_', ' ')} nerve, perineural)"
         sites.add_row(escape(sv.site.id), escape(where), Text(sv.verdict.upper(), style=_COLOURS[sv.verdict]))
     console.print(sites)
     if result.findings:
@@ -245,7 +247,7 @@ def explain(
     with _user_errors(source):
         ruleset = load_ruleset(rules, policy_file=policy)
         intake = parse_intake(text, source=source)
-        facts = normalise(intake, ruleset.regions, ruleset.medications, ruleset.codes)
+        facts = normalise(intake, ruleset.regions, ruleset.medications, ruleset.codes, ruleset.body)
     report = _explain(ruleset, facts)
     if output == "json":
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
@@ -566,6 +568,38 @@ def _lint(directory: Path | None) -> list[dict[str, Any]]:
         except RuleFileError as exc:
             problems.append(_problem(exc))
     return problems
+
+
+@rules_app.command("body")
+def rules_body(output: FormatOpt = "text", rules: RulesOpt = None) -> None:
+    """The body model: what each finding, device, nerve and current concerns (rules/body.yaml)."""
+    with _user_errors():
+        ruleset = load_ruleset(rules)
+    model = ruleset.body.describe()
+    if output == "json":
+        sys.stdout.write(json.dumps(model, indent=2, ensure_ascii=False) + "\n")
+        return
+    console = _console()
+    console.print(Text("Findings: how far each kind reaches", style="bold"))
+    for kind, spec in model["findings"].items():
+        console.print(Text(f"  {kind}: {spec['extent']}"))
+    console.print(Text("Neighbours", style="bold"))
+    for region, near in model["neighbours"].items():
+        console.print(Text(f"  {ruleset.regions[region].label}: {', '.join(near)}"))
+    console.print(Text("Devices: where each kind sits and runs", style="bold"))
+    for kind, spec in model["devices"].items():
+        places = "; ".join(
+            f"at {', '.join(p['at'])}" + (f", runs {', '.join(p['runs'])}" if p["runs"] else "") for p in spec["places"]
+        )
+        console.print(Text(f"  {kind} ({spec['extent']}): {places}"))
+    console.print(Text("Nerves: needling points and the skin they supply", style="bold"))
+    for nid, n in model["nerves"].items():
+        console.print(Text(f"  {nid}: at {', '.join(n['points'])} -> {', '.join(n['territory'])}"))
+    console.print(Text("Current paths", style="bold"))
+    for name, chain in model["current_paths"]["chains"].items():
+        console.print(Text(f"  {name}: " + " > ".join(" / ".join(seg) for seg in chain)))
+    for what, label in model["current_paths"]["crossings"].items():
+        console.print(Text(f"  crossing {what}: {label}"))
 
 
 @rules_app.command("check")

@@ -10,17 +10,19 @@ every fact set; ``site.*`` facts exist once per planned site and ``circuit.*`` o
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .body import BodyModel, Place, Tri, bundled_body, combine
 from .codes import CodeMap, bundled_codes
 from .errors import FieldProblem, IntakeError
-from .intake import Devices, Finding, Intake, Location, Site
+from .intake import Devices, Finding, Intake, Site
 from .medications import MedicationClassifier
 from .regions import MuscleError, RegionMap
 
-__all__ = ["ALWAYS_KNOWN", "FACTS", "FactSet", "FactSpec", "FactValue", "Facts", "normalise"]
+__all__ = ["ALWAYS_KNOWN", "FACTS", "UNPAIRED", "FactSet", "FactSpec", "FactValue", "Facts", "normalise"]
 
 FactType = Literal["answer", "enum", "number", "region"]
 Scope = Literal["patient", "site", "circuit"]
@@ -180,6 +182,10 @@ _CATALOGUE: tuple[FactSpec, ...] = (
     _e("site.side", "On which side is the planned site?", ("left", "right", "midline")),
     _n("site.depth_mm", "How deep is the planned needle (mm)?"),
     _a("site.stimulated", "Is this site part of an electrical circuit?"),
+    _a(
+        "site.nerve_territory_reduced_sensation",
+        "Does the nerve stimulated at this site supply skin with reduced sensation (where is sensation reduced)?",
+    ),
     *(_a(f"site.{k}", q) for k, q in _FINDING_QUESTIONS.items()),
     _n("site.surgery_weeks_ago", "How many weeks ago was the surgery at this site?"),
     _a(
@@ -193,25 +199,24 @@ _CATALOGUE: tuple[FactSpec, ...] = (
     FactSpec("circuit.a_region", "region", "Where is the first needle of the circuit?"),
     FactSpec("circuit.b_region", "region", "Where is the second needle of the circuit?"),
     _a("circuit.opposite_sides", "Does the circuit connect the left and right sides?"),
-    _a("circuit.crosses_thorax", "Does the current path cross the chest?"),
+    FactSpec(
+        "circuit.path",
+        "region",
+        "Which needles are paired in each electrical circuit (the lead pairs)? The current path depends on it.",
+    ),
+    _a("circuit.dvt", "Does the current path run through a limb with a DVT (which limb)?"),
+    _a("circuit.metal_implant_area", "Is there metal (joint replacement, fixation) in the current path, and where?"),
 )
 
 #: The fact vocabulary, by name.
 FACTS: Mapping[str, FactSpec] = {f.name: f for f in _CATALOGUE}
 
 #: Facts normalisation always sets, so conditions on them are never unknown.
-ALWAYS_KNOWN: frozenset[str] = frozenset(
-    {
-        "meds.unrecognised",
-        "plan.technique",
-        "plan.thorax_sides",
-        "site.region",
-        "circuit.a_region",
-        "circuit.b_region",
-        "circuit.opposite_sides",
-        "circuit.crosses_thorax",
-    }
-)
+ALWAYS_KNOWN: frozenset[str] = frozenset({"meds.unrecognised", "plan.technique", "plan.thorax_sides", "site.region"})
+
+#: The id of the one circuit an electrical plan without lead pairs is screened as: every circuit fact is
+#: unknown there, so every circuit rule gives its unknown verdict and the result asks for the pairs.
+UNPAIRED = "*"
 
 FactSet = dict[str, FactValue]
 
@@ -325,49 +330,30 @@ def _rid(site: Site) -> str:
     return site.region
 
 
-def _covers(loc: Location, site: Site, regions: RegionMap) -> str | None:
-    """Does a finding or device location concern this site? "yes", "no" or None (cannot tell)."""
-    site_region = regions[_rid(site)]
-    loc_region = regions[loc.region]
-    overlaps = loc.region in site_region.within or _rid(site) in loc_region.within
-    if not overlaps:
-        return "no"
-    if loc.side == "both" or site.side in (None, "midline"):
-        return "yes"
-    if loc.side is None:
-        return None if loc_region.sided or site_region.sided else "yes"
-    if loc.side == "midline":
-        return "no" if site_region.sided else "yes"
-    return "yes" if loc.side == site.side else "no"
-
-
-def _combine(values: list[str | None]) -> str | None:
-    if "yes" in values:
-        return "yes"
-    if None in values:
-        return None
-    return "no"
-
-
-def _finding_at(finding: Finding, site: Site, regions: RegionMap) -> str | None:
+def _finding_at(kind: str, finding: Finding, region: str, side: str | None, body: BodyModel) -> Tri:
+    """Does a finding reach a place (a site, or a point of a current path), by its kind's extent?"""
     if finding.answer == "no":
         return "no"
     if finding.answer == "unknown" or not finding.locations:
         return None
-    return _combine([_covers(loc, site, regions) for loc in finding.locations])
+    return combine(
+        body.concerns(body.finding_place(kind, loc.region, loc.side), region, side) for loc in finding.locations
+    )
 
 
-def _adjacent_at(finding: Finding, site: Site, regions: RegionMap) -> str | None:
-    """Is this site in the trunk quadrant next to a limb with the finding? (the lymphatic watershed)."""
+def _adjacent_at(finding: Finding, site: Site, regions: RegionMap) -> Tri:
+    """Is this site in the trunk quadrant a lymphoedema drains to? (the limb's watershed, or the trunk area's own)"""
     if finding.answer == "no":
         return "no"
     if finding.answer == "unknown" or not finding.locations:
         return None
     within = regions[_rid(site)].within
-    values: list[str | None] = []
+    values: list[Tri] = []
     for loc in finding.locations:
         loc_within = regions[loc.region].within
         territory = next((t for limb, t in regions.territories.items() if limb in loc_within), None)
+        if territory is None:
+            territory = next((t for t in regions.territories.values() if t in loc_within), None)
         if territory is None or territory not in within:
             values.append("no")
         elif loc.side == "both" or site.side == "midline":
@@ -376,42 +362,41 @@ def _adjacent_at(finding: Finding, site: Site, regions: RegionMap) -> str | None
             values.append(None)
         else:
             values.append("yes" if loc.side == site.side else "no")
-    return _combine(values)
+    return combine(values)
 
 
-def _crosses_thorax(a: Site, b: Site, regions: RegionMap) -> bool:
-    """Does the current path between two needles cross the chest (and so the heart)? [I]
-
-    Left to right with both ends on the arms or chest, or diagonally from an arm or the chest to the other
-    side of the body; or from the front of the chest to the back.
-    """
-    aw, bw = regions[_rid(a)].within, regions[_rid(b)].within
-    upper = {"upper_limb", "thorax"}
-    if {a.side, b.side} == {"left", "right"} and (aw & upper or bw & upper):
-        return True
-    return ("anterior_thorax" in aw and "posterior_thorax" in bw) or (
-        "posterior_thorax" in aw and "anterior_thorax" in bw
-    )
+def _device_places(devices: Devices, kinds: tuple[str, ...], body: BodyModel) -> tuple[list[Place], bool]:
+    """Every place a device of these kinds is or may be, and whether the list of such devices is complete."""
+    places: list[Place] = []
+    for d in devices.items:
+        if d.kind in kinds:
+            loc = d.location
+            places.extend(body.device_places(d.kind, loc.region if loc else None, loc.side if loc else None))
+    complete = devices.answer == "no" or (devices.answer == "yes" and devices.others == "no")
+    return places, complete
 
 
-def _device_at(devices: Devices, kinds: tuple[str, ...], site: Site, regions: RegionMap) -> str | None:
-    relevant = [d for d in devices.items if d.kind in kinds]
-    if not relevant:
-        complete = devices.answer == "yes" and devices.items and devices.others == "no"
-        return "no" if devices.answer == "no" or complete else None
-    values: list[str | None] = []
-    for d in relevant:
-        if d.location is not None:
-            values.append(_covers(d.location, site, regions))
-        elif d.kind in regions.device_defaults:
-            # Only the usual region is assumed, not the side: a site there on either side is undecided.
-            usual = _covers(Location(region=regions.device_defaults[d.kind]), site, regions)
-            values.append("no" if usual == "no" else None if site.side in ("left", "right") else usual)
-        else:
-            values.append(None)
-    if devices.others != "no":
+def _device_at(
+    places: list[Place], complete: bool, listed: bool, region: str, side: str | None, *, body: BodyModel
+) -> Tri:
+    if not listed:
+        return "no" if complete else None
+    values = [body.concerns(p, region, side) for p in places]
+    if not complete:
         values.append(None)  # another device of this group may sit here
-    return _combine(values)
+    return combine(values)
+
+
+def _nerve_numb(site: Site, finding: Finding, body: BodyModel) -> Tri:
+    """Does the nerve stimulated at this site supply skin with reduced sensation? (no nerve named: no)"""
+    if site.nerve is None or finding.answer == "no":
+        return "no"
+    if finding.answer == "unknown" or not finding.locations:
+        return None
+    return combine(
+        _finding_at("reduced_sensation", finding, territory, site.side, body)
+        for territory in body.nerve_territory(site.nerve)
+    )
 
 
 def _place_sites(intake: Intake, regions: RegionMap) -> tuple[Intake, list[FieldProblem]]:
@@ -466,30 +451,101 @@ def _check_places(intake: Intake, regions: RegionMap, problems: list[FieldProble
         raise IntakeError(problems)
 
 
-def normalise(intake: Intake, regions: RegionMap, meds: MedicationClassifier, codes: CodeMap | None = None) -> Facts:
+def _place_nerves(intake: Intake, body: BodyModel, problems: list[FieldProblem]) -> Intake:
+    """Check every named nerve and place a nerve-only site at the nerve's usual needling point."""
+    placed: list[Site] = []
+    for i, site in enumerate(intake.plan.sites):
+        s = site
+        if s.nerve is None:
+            placed.append(s)
+            continue
+        nerve = body.nerves.get(s.nerve)
+        if nerve is None:
+            close = difflib.get_close_matches(s.nerve, list(body.nerves), n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            known = ", ".join(sorted(body.nerves))
+            problems.append(FieldProblem(f"plan.sites[{i}].nerve", f"unknown nerve {s.nerve!r}{hint} (known: {known})"))
+            placed.append(s)
+            continue
+        if s.region is None and s.muscle is None:
+            s = s.model_copy(update={"region": nerve.default})
+        elif (
+            s.region is not None
+            and s.region in body.regions
+            and not any(body.regions.within(s.region, p) or body.regions.within(p, s.region) for p in nerve.points)
+        ):
+            points = ", ".join(nerve.points)
+            problems.append(
+                FieldProblem(
+                    f"plan.sites[{i}].region",
+                    f"region {s.region!r} disagrees with nerve {s.nerve!r}, which is needled at: {points}",
+                )
+            )
+        placed.append(s)
+    if placed == list(intake.plan.sites):
+        return intake
+    return intake.model_copy(update={"plan": intake.plan.model_copy(update={"sites": tuple(placed)})})
+
+
+def _limb_midline(intake: Intake, regions: RegionMap) -> list[FieldProblem]:
+    """A finding or device on a limb recorded as 'midline' cannot be placed: refuse it rather than guess."""
+    problems = []
+    places = [
+        (f"findings.{kind}.locations[{j}]", loc)
+        for kind in type(intake.findings).model_fields
+        for j, loc in enumerate(getattr(intake.findings, kind).locations)
+    ]
+    places += [(f"devices.items[{k}].location", d.location) for k, d in enumerate(intake.devices.items) if d.location]
+    for path, loc in places:
+        if loc.side == "midline" and loc.region in regions and regions[loc.region].sided:
+            problems.append(
+                FieldProblem(
+                    f"{path}.side",
+                    f"region {loc.region!r} is on a limb; side 'midline' cannot place it: give left, right or both",
+                )
+            )
+    return problems
+
+
+def normalise(
+    intake: Intake,
+    regions: RegionMap,
+    meds: MedicationClassifier,
+    codes: CodeMap | None = None,
+    body: BodyModel | None = None,
+) -> Facts:
     """Turn a validated intake into fact sets.
 
     Coded conditions (ICD-10-CM) are first applied as the questionnaire answers they stand for
-    (``rules/codes.yaml``; the bundled map unless ``codes`` is given), and sites named by muscle are placed.
+    (``rules/codes.yaml``; the bundled map unless ``codes`` is given), and sites named by muscle or nerve are
+    placed. What a finding, device, nerve or current concerns comes from the body model (``rules/body.yaml``;
+    the bundled one over ``regions`` unless ``body`` is given).
 
     Raises:
         IntakeError: a site, finding or device names a region the vocabulary does not have, a limb site has
-            no side, a muscle is unknown, or a condition code is not in the code map.
+            no side, a limb finding is 'midline', a muscle or nerve is unknown or disagrees with the region,
+            or a condition code is not in the code map.
     """
+    body = body if body is not None else bundled_body(regions)
     intake, problems = _place_sites(intake, regions)
+    intake = _place_nerves(intake, body, problems)
+    problems += _limb_midline(intake, regions)
     _check_places(intake, regions, problems)
     intake = (codes if codes is not None else bundled_codes()).apply(intake)
     patient, unrecognised = _patient_facts(intake, meds)
     plan = intake.plan
+    findings = intake.findings
     in_circuit = {end for pair in plan.circuits for end in pair}
     thorax_sides = {s.side or "midline" for s in plan.sites if "thorax" in regions[_rid(s)].within}
     patient["plan.thorax_sides"] = float(len(thorax_sides - {"midline"}) or (1 if thorax_sides else 0))
+    devices = {g: _device_places(intake.devices, kinds, body) for g, kinds in _DEVICE_GROUPS.items()}
+    listed = {g: any(d.kind in kinds for d in intake.devices.items) for g, kinds in _DEVICE_GROUPS.items()}
 
     site_sets: list[tuple[Site, FactSet]] = []
-    by_id: dict[str, FactSet] = {}
     for site in plan.sites:
+        rid = _rid(site)
         f: FactSet = dict(patient)
-        f["site.region"] = regions[_rid(site)].within
+        f["site.region"] = regions[rid].within
         _set(f, "site.side", site.side if site.side in ("left", "right", "midline") else None)
         _set(f, "site.depth_mm", None if site.depth_mm is None else _num(site.depth_mm))
         if plan.technique == "dry_needling":
@@ -497,28 +553,41 @@ def normalise(intake: Intake, regions: RegionMap, meds: MedicationClassifier, co
         elif plan.circuits:
             f["site.stimulated"] = "yes" if site.id in in_circuit else "no"
         for kind in _FINDING_QUESTIONS:
-            _set(f, f"site.{kind}", _finding_at(getattr(intake.findings, kind), site, regions))
-        _set(f, "site.lymphedema_adjacent", _adjacent_at(intake.findings.lymphedema, site, regions))
-        if f.get("site.recent_surgery") == "yes" and intake.findings.recent_surgery.weeks_ago is not None:
-            f["site.surgery_weeks_ago"] = _num(intake.findings.recent_surgery.weeks_ago)
-        for group, kinds in _DEVICE_GROUPS.items():
-            _set(
-                f,
-                f"site.{group}_area",
-                _device_at(intake.devices, kinds, site, regions),
-            )
+            _set(f, f"site.{kind}", _finding_at(kind, getattr(findings, kind), rid, site.side, body))
+        _set(f, "site.lymphedema_adjacent", _adjacent_at(findings.lymphedema, site, regions))
+        _set(f, "site.nerve_territory_reduced_sensation", _nerve_numb(site, findings.reduced_sensation, body))
+        if f.get("site.recent_surgery") == "yes" and findings.recent_surgery.weeks_ago is not None:
+            f["site.surgery_weeks_ago"] = _num(findings.recent_surgery.weeks_ago)
+        for group, (places, complete) in devices.items():
+            _set(f, f"site.{group}_area", _device_at(places, complete, listed[group], rid, site.side, body=body))
         site_sets.append((site, f))
-        by_id[site.id] = f
 
     circuit_sets: list[tuple[str, FactSet]] = []
     sites = {s.id: s for s in plan.sites}
+    metal, metal_complete = devices["metal_implant"]
     for a, b in plan.circuits:
         c: FactSet = dict(patient)
         sa, sb = sites[a], sites[b]
         c["circuit.a_region"] = regions[_rid(sa)].within
         c["circuit.b_region"] = regions[_rid(sb)].within
-        opposite = {sa.side, sb.side} == {"left", "right"}
-        c["circuit.opposite_sides"] = "yes" if opposite else "no"
-        c["circuit.crosses_thorax"] = "yes" if _crosses_thorax(sa, sb, regions) else "no"
+        c["circuit.opposite_sides"] = "yes" if {sa.side, sb.side} == {"left", "right"} else "no"
+        path = body.path((_rid(sa), sa.side), (_rid(sb), sb.side))
+        c["circuit.path"] = body.path_regions(path)
+        _set(c, "circuit.dvt", combine(_finding_at("dvt", findings.dvt, r, s, body) for r, s in path.points))
+        _set(
+            c,
+            "circuit.metal_implant_area",
+            combine(
+                _device_at(metal, metal_complete, listed["metal_implant"], r, s, body=body) for r, s in path.points
+            ),
+        )
         circuit_sets.append((f"{a}~{b}", c))
+    if plan.technique == "electrical" and not plan.circuits:
+        # Sites but no lead pairs: where the current flows is unknown, so every circuit rule is undecided.
+        # What no path can meet is still known: no DVT anywhere, no metal anywhere.
+        unpaired: FactSet = dict(patient)
+        _set(unpaired, "circuit.dvt", "no" if findings.dvt.answer == "no" else None)
+        none_listed = not listed["metal_implant"] and metal_complete
+        _set(unpaired, "circuit.metal_implant_area", "no" if none_listed else None)
+        circuit_sets.append((UNPAIRED, unpaired))
     return Facts(patient, tuple(site_sets), tuple(circuit_sets), unrecognised)

@@ -36,6 +36,7 @@ __all__ = [
     "Pregnancy",
     "Side",
     "Site",
+    "SiteTechnique",
     "Technique",
 ]
 
@@ -45,6 +46,8 @@ BleedingDisorder = Severity
 Control = Literal["none", "controlled", "uncontrolled", "unknown"]
 Side = Literal["left", "right", "both", "midline"]
 Technique = Literal["dry_needling", "electrical"]
+#: How the needle at one site is placed: into a muscle, or beside a peripheral nerve (perineural, e.g. PEDN).
+SiteTechnique = Literal["intramuscular", "perineural"]
 DeviceKind = Literal[
     "pacemaker",
     "icd",
@@ -263,22 +266,28 @@ class Findings(_Model):
 
 
 class Site(_Model):
-    """One planned needling site: region (or a muscle that places it) and side, optionally the planned depth.
+    """One planned needling site: region (or a muscle or nerve that places it) and side, optionally the depth.
 
     A muscle name alone is enough ("upper trapezius", "multifidus L4"): normalisation places it in the region
-    hierarchy from ``rules/regions.yaml``, so thorax, limb and trunk rules apply to it.
+    hierarchy from ``rules/regions.yaml``, so thorax, limb and trunk rules apply to it. A perineural site names
+    its peripheral nerve (``rules/body.yaml`` nerves, e.g. ``tibial``); without a region it is placed at the
+    nerve's usual needling point, and the skin the nerve supplies counts for the reduced-sensation rules.
     """
 
     id: SiteId
     region: Identifier | None = None
     side: Side | None = None
     muscle: Name | None = None
+    nerve: Identifier | None = None
+    technique: SiteTechnique | None = None
     depth_mm: Annotated[StrictFloat, Field(gt=0, le=150)] | None = None
 
     @model_validator(mode="after")
     def _placed(self) -> Site:
-        if self.region is None and self.muscle is None:
-            raise ValueError("a site needs a region or a muscle")
+        if self.region is None and self.muscle is None and self.nerve is None:
+            raise ValueError("a site needs a region, a muscle or a nerve")
+        if self.technique == "perineural" and self.nerve is None:
+            raise ValueError("a perineural site names its nerve (field 'nerve', e.g. 'tibial')")
         return self
 
 

@@ -333,6 +333,20 @@ class Questionnaire:
             if not 0 < depth <= 150:
                 raise AnswerError(f"site {number}: depth {depth:g} mm is outside 0-150 mm")
             text = (text[: mm.start()] + " " + text[mm.end() :]).strip()
+        nerve = re.search(
+            r"^(?P<before>.*?)\b(?P<name>[a-z][a-z ]*?)\s+nerve\b(?P<after>.*)$", text, flags=re.IGNORECASE
+        )
+        if nerve:
+            # "left tibial nerve": a perineural site, placed at the nerve's usual point when screened.
+            side_words = (nerve["before"] + " " + nerve["name"] + " " + nerve["after"]).lower().split()
+            sides = [w for w in side_words if w in _SIDES]
+            name = "_".join(w for w in nerve["name"].lower().replace("-", " ").split() if w not in _SIDES)
+            out_nerve: dict[str, Any] = {"id": f"s{number}", "nerve": name, "technique": "perineural"}
+            if sides:
+                out_nerve["side"] = sides[0]
+            if depth is not None:
+                out_nerve["depth_mm"] = depth
+            return out_nerve
         place = self._place(text)
         region = self.regions[place.region]
         if region.group:

@@ -57,6 +57,7 @@ class SiteRef(_Out):
     region_label: str
     side: str | None = None
     muscle: str | None = None
+    nerve: str | None = Field(default=None, description="the nerve a perineural needle is placed beside")
 
 
 class FindingResult(_Out):

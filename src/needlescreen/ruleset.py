@@ -23,6 +23,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import _yaml
+from .body import BodyModel
 from .codes import CodeMap
 from .conditions import All, Any, Atom, Branch, Condition, Not, dnf, facts_read
 from .errors import RuleFileError
@@ -159,6 +160,7 @@ class Ruleset:
     content_hash: str
     rules: tuple[CompiledRule, ...]
     regions: RegionMap
+    body: BodyModel
     medications: MedicationClassifier
     codes: CodeMap
     sources: Mapping[str, Source]
@@ -455,7 +457,7 @@ def _rule_files(directory: Path) -> Iterator[Path]:
 def _content_hash(directory: Path) -> str:
     """SHA-256 over every file that shapes a verdict, in a fixed order (manifest excluded)."""
     digest = hashlib.sha256()
-    names = ["regions.yaml", "medications.yaml", "codes.yaml", "sources.yaml", "policy.yaml"]
+    names = ["regions.yaml", "body.yaml", "medications.yaml", "codes.yaml", "sources.yaml", "policy.yaml"]
     paths = [directory / n for n in names] + list(_rule_files(directory))
     for path in paths:
         digest.update(path.relative_to(directory).as_posix().encode())
@@ -488,6 +490,7 @@ def load_ruleset(
     except ValidationError as exc:
         raise _pydantic_error(exc, file=str(manifest_path), rule_id=None) from None
     regions = RegionMap.from_data(_read_yaml(root / "regions.yaml"), file=str(root / "regions.yaml"))
+    body = BodyModel.from_data(_read_yaml(root / "body.yaml"), regions=regions, file=str(root / "body.yaml"))
     meds = MedicationClassifier.from_data(_read_yaml(root / "medications.yaml"), file=str(root / "medications.yaml"))
     codes = CodeMap.from_data(_read_yaml(root / "codes.yaml"), file=str(root / "codes.yaml"), regions=regions)
     src_path = root / "sources.yaml"
@@ -533,6 +536,7 @@ def load_ruleset(
         content_hash=_content_hash(root),
         rules=tuple(rules),
         regions=regions,
+        body=body,
         medications=meds,
         codes=codes,
         sources=sources,

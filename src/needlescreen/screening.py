@@ -24,7 +24,7 @@ from . import _yaml
 from .conditions import Truth
 from .engine import Engine, EngineName, Firing, make_engine
 from .errors import FieldProblem, IntakeError
-from .facts import FACTS, Facts, FactValue, normalise
+from .facts import FACTS, UNPAIRED, Facts, FactValue, normalise
 from .intake import Intake, Site
 from .result import (
     ScreeningResult,
@@ -161,6 +161,7 @@ def _site_ref(site: Site, ruleset: Ruleset) -> dict[str, Any]:
         "region_label": ruleset.regions[region].label,
         "side": site.side,
         "muscle": site.muscle,
+        "nerve": site.nerve,
     }
 
 
@@ -207,9 +208,14 @@ def aggregate(
             site_ref = refs[f.index]
             site_rules[f.index].append((rule.id, verdict))
         elif f.scope == "circuit":
-            circuit = circuits[f.index]
-            for end in circuit:
-                site_rules[site_index[end]].append((rule.id, verdict))
+            if facts.circuits[f.index][0] == UNPAIRED:
+                # No lead pairs given: the undecided circuit rule concerns every planned site.
+                for rules_of_site in site_rules:
+                    rules_of_site.append((rule.id, verdict))
+            else:
+                circuit = circuits[f.index]
+                for end in circuit:
+                    site_rules[site_index[end]].append((rule.id, verdict))
         else:
             patient_level.append((rule.id, verdict))
         result = {
@@ -275,7 +281,9 @@ class Screener:
     def facts(self, intake: Intake | Mapping[str, Any] | str | bytes) -> tuple[Intake, Facts]:
         """Validate and normalise without evaluating (for explain and tests)."""
         model = parse_intake(intake)
-        return model, normalise(model, self.ruleset.regions, self.ruleset.medications, self.ruleset.codes)
+        return model, normalise(
+            model, self.ruleset.regions, self.ruleset.medications, self.ruleset.codes, self.ruleset.body
+        )
 
     def screen(self, intake: Intake | Mapping[str, Any] | str | bytes) -> ScreeningResult:
         """Screen one intake.

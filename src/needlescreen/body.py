@@ -1,0 +1,444 @@
+"""The body model: which planned sites a finding, a device, a nerve or a current concerns.
+
+The rules speak of "this limb", "at or near the site", "the current path" and "the skin this nerve supplies".
+``rules/body.yaml`` says what those words mean as data (extents per finding kind, a neighbour relation,
+device places, nerve points and territories, limb chains for current paths), so a clinical reviewer can check
+it against anatomy and the reference without reading code. This module only applies that data.
+
+Every answer here is three-valued like the rules: ``"yes"``, ``"no"`` or ``None`` (cannot tell), and a place
+that is only possible (a device whose location was not recorded) never gives ``"yes"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from . import _yaml
+from .errors import RuleFileError
+from .regions import RegionMap
+
+__all__ = ["BodyModel", "CurrentPath", "Nerve", "Place", "Tri", "bundled_body", "combine", "load_body"]
+
+Tri = Literal["yes", "no"] | None
+Extent = Literal["limb", "neighbourhood", "region"]
+_LEVELS = ("chest", "pelvis")
+_CROSSINGS = ("chest", "pelvis", "spinal_cord")
+
+
+def combine(values: Iterable[Tri]) -> Tri:
+    """Any yes is yes; otherwise any unknown is unknown; otherwise no (no values: no)."""
+    unknown = False
+    for v in values:
+        if v == "yes":
+            return "yes"
+        if v is None:
+            unknown = True
+    return None if unknown else "no"
+
+
+# --- the file --------------------------------------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class _FindingSpec(_Strict):
+    extent: Extent
+    reason: str = Field(min_length=10)
+
+
+class _DevicePlaceSpec(_Strict):
+    at: list[str] = Field(min_length=1)
+    runs: list[str] = []
+    reason: str = Field(min_length=10)
+
+
+class _DeviceSpec(_Strict):
+    extent: Extent
+    places: list[_DevicePlaceSpec] = Field(min_length=1)
+
+
+class _NerveSpec(_Strict):
+    label: str = Field(min_length=3)
+    points: list[str] = Field(min_length=1)
+    default: str
+    territory: list[str] = Field(min_length=1)
+    reason: str = Field(min_length=10)
+
+
+class _PathSpec(_Strict):
+    chains: dict[str, list[str | list[str]]]
+    levels: dict[Literal["chest", "pelvis"], list[str]]
+    crossings: dict[Literal["chest", "pelvis", "spinal_cord"], str]
+    spinal_cord: list[str] = Field(min_length=1)
+    front_to_back: Annotated[list[str], Field(min_length=2, max_length=2)]
+
+
+class _BodyFile(_Strict):
+    schema_: str = Field(alias="schema", pattern=r"^needlescreen\.body/1$")
+    findings: dict[str, _FindingSpec]
+    neighbours: list[Annotated[list[str], Field(min_length=2, max_length=2)]]
+    devices: dict[str, _DeviceSpec]
+    nerves: dict[str, _NerveSpec]
+    current_paths: _PathSpec
+
+
+# --- the model -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where something is: the regions it concerns, on which side, and whether it is surely there."""
+
+    regions: frozenset[str]
+    side: str | None
+    certain: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Nerve:
+    """A peripheral nerve a perineural needle may be placed beside, and the skin it supplies."""
+
+    id: str
+    label: str
+    points: tuple[str, ...]
+    default: str
+    territory: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentPath:
+    """The body the current of one lead pair flows through: (region, side) points and trunk crossings."""
+
+    points: tuple[tuple[str, str | None], ...]
+    crossings: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _DevicePlace:
+    at: tuple[str, ...]
+    runs: tuple[str, ...]
+
+
+class BodyModel:
+    """The loaded ``body.yaml`` over a region map."""
+
+    def __init__(
+        self,
+        regions: RegionMap,
+        *,
+        extents: Mapping[str, Extent],
+        neighbours: Iterable[tuple[str, str]],
+        devices: Mapping[str, tuple[Extent, tuple[_DevicePlace, ...]]],
+        nerves: Mapping[str, Nerve],
+        chains: Mapping[str, tuple[tuple[str, ...], ...]],
+        levels: Mapping[Any, tuple[str, ...]],
+        crossings: Mapping[Any, str],
+        spinal_cord: tuple[str, ...] = (),
+        front_to_back: tuple[str, str] | None = None,
+    ) -> None:
+        self.regions = regions
+        self.extents = dict(extents)
+        adjacency: dict[str, set[str]] = {}
+        for a, b in neighbours:
+            adjacency.setdefault(a, set()).add(b)
+            adjacency.setdefault(b, set()).add(a)
+        self.adjacency = {k: frozenset(v) for k, v in adjacency.items()}
+        self.devices = dict(devices)
+        self.nerves = dict(nerves)
+        self.chains = dict(chains)
+        self.levels = dict(levels)
+        self.crossings = dict(crossings)
+        self.spinal_cord = spinal_cord
+        self.front_to_back = front_to_back
+        self.limbs = tuple(c for c in self.chains if c in regions and regions[c].sided and regions[c].group)
+        self._neighbourhood: dict[str, frozenset[str]] = {}
+
+    # --- loading -----------------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_data(cls, data: Any, *, regions: RegionMap, file: str = "body.yaml") -> BodyModel:
+        """Validate a parsed body file against the region vocabulary.
+
+        Raises:
+            RuleFileError: naming the file, the entry and what was expected.
+        """
+        try:
+            parsed = _BodyFile.model_validate(data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"])
+            raise RuleFileError(err["msg"], file=file, field=loc) from None
+
+        def known(rid: str, field: str, *, site: bool = False) -> str:
+            if rid not in regions:
+                raise RuleFileError(f"unknown region {rid!r}", file=file, field=field, expected="a region id")
+            if site and regions[rid].group:
+                raise RuleFileError(f"{rid!r} is a grouping, not a site region", file=file, field=field)
+            return rid
+
+        for i, (a, b) in enumerate(parsed.neighbours):
+            known(a, f"neighbours[{i}]", site=True)
+            known(b, f"neighbours[{i}]", site=True)
+            if a == b:
+                raise RuleFileError("a region is not its own neighbour", file=file, field=f"neighbours[{i}]")
+        devices: dict[str, tuple[Extent, tuple[_DevicePlace, ...]]] = {}
+        for kind, spec in parsed.devices.items():
+            places = []
+            for j, p in enumerate(spec.places):
+                for rid in (*p.at, *p.runs):
+                    known(rid, f"devices.{kind}.places[{j}]")
+                places.append(_DevicePlace(tuple(p.at), tuple(p.runs)))
+            devices[kind] = (spec.extent, tuple(places))
+        nerves: dict[str, Nerve] = {}
+        for nid, n in parsed.nerves.items():
+            for rid in (*n.points, *n.territory):
+                known(rid, f"nerves.{nid}", site=True)
+            if n.default not in n.points:
+                raise RuleFileError("default must be one of the points", file=file, field=f"nerves.{nid}.default")
+            nerves[nid] = Nerve(nid, n.label, tuple(n.points), n.default, tuple(n.territory))
+        chains: dict[str, tuple[tuple[str, ...], ...]] = {}
+        for name, segments in parsed.current_paths.chains.items():
+            chain = []
+            for k, seg in enumerate(segments):
+                members = (seg,) if isinstance(seg, str) else tuple(seg)
+                for rid in members:
+                    known(rid, f"current_paths.chains.{name}[{k}]", site=True)
+                chain.append(members)
+            chains[name] = tuple(chain)
+        levels = {}
+        for level, groups in parsed.current_paths.levels.items():
+            levels[level] = tuple(known(g, f"current_paths.levels.{level}") for g in groups)
+        crossings = {}
+        for what, rid in parsed.current_paths.crossings.items():
+            known(rid, f"current_paths.crossings.{what}")
+            if not regions[rid].group:
+                raise RuleFileError(
+                    f"{rid!r} must be a grouping (a crossing is never a site)",
+                    file=file,
+                    field=f"current_paths.crossings.{what}",
+                )
+            crossings[what] = rid
+        spinal_cord = tuple(known(g, "current_paths.spinal_cord") for g in parsed.current_paths.spinal_cord)
+        front, back = (known(g, "current_paths.front_to_back") for g in parsed.current_paths.front_to_back)
+        for need in _CROSSINGS:
+            if need not in crossings:
+                raise RuleFileError("missing crossing", file=file, field=f"current_paths.crossings.{need}")
+        return cls(
+            regions,
+            extents={k: v.extent for k, v in parsed.findings.items()},
+            neighbours=[(a, b) for a, b in parsed.neighbours],
+            devices=devices,
+            nerves=nerves,
+            chains=chains,
+            levels=levels,
+            crossings=crossings,
+            spinal_cord=spinal_cord,
+            front_to_back=(front, back),
+        )
+
+    # --- places ------------------------------------------------------------------------------------------------
+
+    def neighbourhood(self, rid: str) -> frozenset[str]:
+        """The region and its neighbours, inherited from every site region it lies within."""
+        cached = self._neighbourhood.get(rid)
+        if cached is None:
+            out = {rid}
+            for anc in self.regions[rid].within:
+                out |= self.adjacency.get(anc, frozenset())
+            cached = self._neighbourhood[rid] = frozenset(out)
+        return cached
+
+    def limb_of(self, rid: str) -> str | None:
+        """The limb a region lies in (``upper_limb``/``lower_limb``), or None for the trunk and head."""
+        within = self.regions[rid].within
+        return next((limb for limb in self.limbs if limb in within), None)
+
+    def extent(self, extent: Extent, rid: str) -> frozenset[str]:
+        """The regions a place of this extent, recorded at ``rid``, concerns."""
+        if extent == "region":
+            return frozenset({rid})
+        if extent == "limb":
+            limb = self.limb_of(rid)
+            if limb is not None:
+                return frozenset({limb})
+        return self.neighbourhood(rid)
+
+    def finding_place(self, kind: str, region: str, side: str | None) -> Place:
+        """Where a finding recorded at ``region`` reaches (by its kind's extent)."""
+        return Place(self.extent(self.extents.get(kind, "region"), region), side)
+
+    def device_places(self, kind: str, region: str | None, side: str | None) -> tuple[Place, ...]:
+        """Where a device of this kind is, given its recorded location (or every place it could be at)."""
+        spec = self.devices.get(kind)
+        if spec is None:
+            if region is None:
+                return (Place(frozenset({"body"}), None, certain=False),)
+            return (Place(frozenset({region}), side),)
+        extent, places = spec
+        if region is None:
+            out = []
+            for p in places:
+                regions: set[str] = set(p.runs)
+                for at in p.at:
+                    regions |= self.extent(extent, at)
+                out.append(Place(frozenset(regions), None, certain=False))
+            return tuple(out)
+        regions = set(self.extent(extent, region))
+        for p in places:
+            if any(self._overlap(region, at) for at in p.at):
+                regions |= set(p.runs)
+        return (Place(frozenset(regions), side),)
+
+    def _overlap(self, a: str, b: str) -> bool:
+        return a in self.regions[b].within or b in self.regions[a].within
+
+    def concerns(self, place: Place, region: str, side: str | None) -> Tri:
+        """Does this place concern a site at ``region`` on ``side``?"""
+        values: list[Tri] = []
+        site_sided = self.regions[region].sided
+        for r in place.regions:
+            if not self._overlap(r, region):
+                continue
+            v = _side_match(place.side, side, sided=site_sided or self.regions[r].sided)
+            values.append(None if v == "yes" and not place.certain else v)
+        return combine(values)
+
+    # --- nerves --------------------------------------------------------------------------------------------------
+
+    def nerve_territory(self, nerve: str) -> tuple[str, ...]:
+        """The skin regions a nerve supplies."""
+        return self.nerves[nerve].territory
+
+    # --- current paths -----------------------------------------------------------------------------------------
+
+    def _chain_position(self, rid: str) -> tuple[str, int] | None:
+        within = self.regions[rid].within
+        for name, chain in self.chains.items():
+            for i, segment in enumerate(chain):
+                if any(s in within for s in segment):
+                    return name, i
+        return None
+
+    def _level(self, rid: str) -> str | None:
+        within = self.regions[rid].within
+        for level in _LEVELS:
+            if any(g in within for g in self.levels.get(level, ())):
+                return level
+        return None
+
+    def path(self, a: tuple[str, str | None], b: tuple[str, str | None]) -> CurrentPath:
+        """The segments and trunk crossings the current between needles ``a`` and ``b`` flows through."""
+        (ra, sa), (rb, sb) = a, b
+        pa, pb = self._chain_position(ra), self._chain_position(rb)
+        same_side = sa == sb or sa in (None, "midline") or sb in (None, "midline")
+        side = sa if sa in ("left", "right") else sb if sb in ("left", "right") else sa
+        points: list[tuple[str, str | None]] = [a, b]
+        crossings: set[str] = set()
+        if pa is not None and pb is not None and pa[0] == pb[0] and same_side:
+            chain = self.chains[pa[0]]
+            lo, hi = sorted((pa[1], pb[1]))
+            points += [(r, side) for seg in chain[lo : hi + 1] for r in seg]
+            return CurrentPath(tuple(dict.fromkeys(points)), frozenset())
+        for s, pos in ((sa, pa), (sb, pb)):
+            if pos is not None and pos[0] in self.limbs:
+                points += [(r, s) for seg in self.chains[pos[0]][: pos[1] + 1] for r in seg]
+        la, lb = self._level(ra), self._level(rb)
+        opposite = {sa, sb} == {"left", "right"}
+        on_limb = self.limb_of(ra) is not None or self.limb_of(rb) is not None
+        if la != lb and on_limb:
+            crossings |= {"chest", "pelvis"}
+        elif opposite and la == lb and la is not None:
+            crossings.add(la)
+        wa, wb = self.regions[ra].within, self.regions[rb].within
+        if opposite and all(any(g in w for g in self.spinal_cord) for w in (wa, wb)):
+            crossings.add("spinal_cord")
+        if self.front_to_back is not None:
+            front, back = self.front_to_back
+            if (front in wa and back in wb) or (back in wa and front in wb):
+                crossings.add("chest")
+        return CurrentPath(tuple(dict.fromkeys(points)), frozenset(self.crossings[c] for c in crossings))
+
+    def describe(self) -> dict[str, Any]:
+        """The model as plain data for a clinical reviewer (``needlescreen rules body``)."""
+
+        def label(rid: str) -> str:
+            return self.regions[rid].label
+
+        return {
+            "findings": {kind: {"extent": extent} for kind, extent in sorted(self.extents.items())},
+            "neighbours": {
+                rid: sorted(label(n) for n in self.adjacency[rid]) for rid in sorted(self.adjacency, key=label)
+            },
+            "devices": {
+                kind: {
+                    "extent": extent,
+                    "places": [{"at": [label(r) for r in p.at], "runs": [label(r) for r in p.runs]} for p in places],
+                }
+                for kind, (extent, places) in sorted(self.devices.items())
+            },
+            "nerves": {
+                n.id: {
+                    "label": n.label,
+                    "points": [label(r) for r in n.points],
+                    "default": label(n.default),
+                    "territory": [label(r) for r in n.territory],
+                }
+                for n in sorted(self.nerves.values(), key=lambda n: n.id)
+            },
+            "current_paths": {
+                "chains": {name: [[label(r) for r in seg] for seg in chain] for name, chain in self.chains.items()},
+                "crossings": {what: label(rid) for what, rid in self.crossings.items()},
+            },
+        }
+
+    def path_regions(self, path: CurrentPath) -> frozenset[str]:
+        """Every region the path lies within (the value of the ``circuit.path`` fact)."""
+        out: set[str] = set()
+        for rid, _ in path.points:
+            out |= self.regions[rid].within
+        for rid in path.crossings:
+            out |= self.regions[rid].within
+        return frozenset(out)
+
+
+def _side_match(place_side: str | None, site_side: str | None, *, sided: bool) -> Tri:
+    if place_side == "both" or site_side in (None, "midline"):
+        return "yes"
+    if place_side is None:
+        return None if sided else "yes"
+    if place_side == "midline":
+        return "no" if sided else "yes"
+    return "yes" if place_side == site_side else "no"
+
+
+def load_body(path: str | Path, regions: RegionMap) -> BodyModel:
+    """Read and validate a body file against a region map.
+
+    Raises:
+        RuleFileError: the file is unreadable or malformed.
+    """
+    path = Path(path)
+    try:
+        data = _yaml.load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, RecursionError, _yaml.YAMLError) as exc:
+        raise RuleFileError(f"cannot read body model: {exc}", file=str(path)) from None
+    return BodyModel.from_data(data, regions=regions, file=str(path))
+
+
+_BUNDLED: list[tuple[RegionMap, BodyModel]] = []
+
+
+def bundled_body(regions: RegionMap) -> BodyModel:
+    """The body model that ships with the package, over ``regions`` (cached for the last region map)."""
+    if _BUNDLED and _BUNDLED[0][0] is regions:
+        return _BUNDLED[0][1]
+    body = load_body(Path(__file__).resolve().parent / "rules" / "body.yaml", regions)
+    _BUNDLED[:] = [(regions, body)]
+    return body

@@ -275,7 +275,8 @@ class Screener:
     def facts(self, intake: Intake | Mapping[str, Any] | str | bytes) -> tuple[Intake, Facts]:
         """Validate and normalise without evaluating (for explain and tests)."""
         model = parse_intake(intake)
-        return model, normalise(model, self.ruleset.regions, self.ruleset.medications, self.ruleset.codes)
+        rs = self.ruleset
+        return model, normalise(model, rs.regions, rs.medications, rs.codes, vocabulary=rs.vocabulary)
 
     def screen(self, intake: Intake | Mapping[str, Any] | str | bytes) -> ScreeningResult:
         """Screen one intake.

@@ -588,7 +588,7 @@ def test_spinal_levels(typed: str, region: str, vocabulary: Vocabulary) -> None:
      ("gastrocnemius L4", "takes no spinal level"), ("ITB", "not a muscle"), ("iliotibial band", "not a muscle"),
      ("neck", "not one place"), ("leg", "not one place"), ("arm", "not one place"), ("back", "not one place"),
      ("trapezius", "not one place"), ("interossei", "not one place"), ("PL muscle", "unknown"),
-     ("tibial nerve", "nerve")],
+     ("tibial nerve", "nerve"), ("serratus", "not one place"), ("quadratus", "unknown"), ("levator", "unknown")],
 )  # fmt: skip
 def test_what_is_refused(typed: str, says: str, vocabulary: Vocabulary) -> None:
     with pytest.raises(VocabularyError, match=says):

@@ -265,8 +265,9 @@ class Findings(_Model):
 class Site(_Model):
     """One planned needling site: region (or a muscle that places it) and side, optionally the planned depth.
 
-    A muscle name alone is enough ("upper trapezius", "multifidus L4"): normalisation places it in the region
-    hierarchy from ``rules/regions.yaml``, so thorax, limb and trunk rules apply to it.
+    A muscle name alone is enough ("upper trapezius", "UT", "L gastroc", "multifidus L4"): normalisation places
+    it in the region hierarchy by ``rules/vocabulary.yaml``, so thorax, limb and trunk rules apply to it. Given
+    with a region, the two must agree (an error otherwise); a side word in the name sets a missing side.
     """
 
     id: SiteId

@@ -792,3 +792,11 @@ def test_rules_vocabulary_lists_and_places_names() -> None:
     refused = run("rules", "vocabulary", "UT", "--region", "calf")
     assert refused.returncode == 2
     assert "upper trapezius" in refused.stderr + refused.stdout
+
+
+def test_an_unknown_region_is_reported_not_replaced_by_the_muscle(ruleset: Ruleset, vocabulary: Vocabulary) -> None:
+    with pytest.raises(IntakeError) as err:
+        Screener(ruleset, engine="plain").screen(_intake({"region": "calff", "side": "left", "muscle": "gastroc"}))
+    assert [p.path for p in err.value.problems] == ["plan.sites[0].region"]
+    with pytest.raises(VocabularyError, match="unknown body region"):
+        vocabulary.place("gastroc", region="calff")

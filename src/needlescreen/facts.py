@@ -428,8 +428,8 @@ def _place_sites(intake: Intake, vocabulary: Vocabulary) -> tuple[Intake, list[F
     problems: list[FieldProblem] = []
     placed: list[Site] = []
     for i, s in enumerate(intake.plan.sites):
-        if s.muscle is None:
-            placed.append(s)
+        if s.muscle is None or (s.region is not None and s.region not in vocabulary.regions):
+            placed.append(s)  # an unknown region is reported by _check_places, never replaced by the muscle's
             continue
         path = f"plan.sites[{i}]"
         try:

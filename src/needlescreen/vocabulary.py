@@ -243,6 +243,8 @@ class Vocabulary:
             VocabularyError: an unknown name (with suggestions from the same body area), a name that needs a
                 spinal level or a region, or a name that disagrees with the site's region or side.
         """
+        if region is not None and region not in self.regions:
+            raise VocabularyError(f"unknown body region {region!r}", field="region")
         parsed = self._parse(name)
         if parsed.key in self._not_sites:
             raise VocabularyError(f"{name!r} is not a muscle: {self._not_sites[parsed.key]}")
@@ -261,7 +263,7 @@ class Vocabulary:
             )
         side = side or parsed.side
         target, places = self._target(name, term, parsed.level)
-        if region is None or region not in self.regions:
+        if region is None:
             if target is None:
                 raise VocabularyError(self._needs_more(name, term, places))
             return Placement(target, side, term.name)

@@ -518,6 +518,12 @@ def test_a_suggestion_never_moves_the_site_to_another_part_of_the_body(vocabular
     assert vocabulary.suggest("supinatus", region="forearm") == ["supinator"]
     assert "supinator" not in vocabulary.suggest("supinatus", region="supraspinatus_fossa")
     assert vocabulary.suggest("gastrocnemus", region="upper_trapezius") == []
+    # "levator" is close to the levator scapulae (neck and shoulder) and the levator ani (pelvis): no guess
+    # without the region, and the region decides which is offered.
+    assert vocabulary.suggest("levator") == []
+    assert vocabulary.suggest("levator", region="pelvic") == ["levator ani"]
+    assert "levator ani" not in vocabulary.suggest("levator", region="upper_trapezius")
+    assert "levator scapulae" in vocabulary.suggest("levator", region="upper_trapezius")
 
 
 def test_an_abbreviation_typo_gets_no_guess(vocabulary: Vocabulary) -> None:

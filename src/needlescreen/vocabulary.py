@@ -60,9 +60,11 @@ def _level_rank(level: str) -> tuple[int, int]:
 
 
 def _fold(token: str) -> str:
-    """One spelling per word: English plurals and Latin plurals ("multifidi") fold to the singular."""
+    """One spelling per word: English and Latin plurals ("multifidi", "scapulae") fold to the singular."""
     if len(token) >= 6 and token.endswith("i"):  # shorter words ending in i are not plurals
         return token[:-1] + "us"
+    if len(token) > 4 and token.endswith("ae"):
+        return token[:-1]
     if len(token) > 3 and token.endswith("s") and not token.endswith(_NOT_PLURAL):
         return token[:-1]
     return token
@@ -328,6 +330,9 @@ class Vocabulary:
             hits = [(t, s) for t, s in hits if self.term_areas(t) <= best_areas]
         return list(dict.fromkeys(t.name for t, _ in hits))[:limit]
 
+    def _has_near(self, key: str) -> bool:
+        return process.extractOne(key, list(self._lookup), scorer=fuzz.ratio, score_cutoff=SUGGEST_CUTOFF) is not None
+
     def _agrees(self, term: Term, region: str) -> bool:
         return any(self.regions.within(region, p) or self.regions.within(p, region) for p in term.places())
 
@@ -335,8 +340,8 @@ class Vocabulary:
         close = self.suggest(name, region=region)
         if close:
             hint = "; did you mean " + " or ".join(repr(c) for c in close) + "?"
-        elif len(key) >= SUGGEST_MIN_LENGTH and region is None:
-            hint = "; give the site's region too for suggestions from that part of the body"
+        elif len(key) >= SUGGEST_MIN_LENGTH and region is None and self._has_near(key):
+            hint = "; names in more than one part of the body are close: give the site's region too"
         else:
             hint = ""
         return f"unknown muscle or site name {name!r}{hint}; or leave the muscle out and give the region"

@@ -303,6 +303,17 @@ def _plan_muscle(intake: dict[str, Any], side: str | None, muscle: str) -> None:
         site["side"] = side
 
 
+@given(
+    parsers.re(
+        r"(?:manual )?dry needling is planned in the muscle \"(?P<muscle>[^\"]+)\" with the region given as the "
+        r"(?P<where>.+)$"
+    )
+)
+def _plan_muscle_and_region(intake: dict[str, Any], muscle: str, where: str) -> None:
+    _add_site(intake, "dry_needling", where)
+    intake["value"]["plan"]["sites"][-1]["muscle"] = muscle
+
+
 # --- coded conditions and clinic policy -------------------------------------------------------------------------
 
 

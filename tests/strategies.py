@@ -250,13 +250,13 @@ def site_regions() -> tuple[str, ...]:
 @lru_cache(maxsize=1)
 def muscles() -> tuple[tuple[str, str], ...]:
     """(muscle name, region it places a site in) for every muscle the vocabulary places without a level."""
-    regions = bundled().regions
+    vocabulary = bundled().vocabulary
     out = []
-    for name in getattr(regions, "muscle_names", list)():
+    for name in vocabulary.names("muscle"):
         try:
-            out.append((name, regions.place_muscle(name)))
+            out.append((name, vocabulary.place(name).region))
         except ValueError:
-            continue  # a muscle that needs a spinal level ("multifidus L4")
+            continue  # a muscle that needs a spinal level ("multifidus L4") or the site's region
     return tuple(out)
 
 

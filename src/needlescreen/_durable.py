@@ -414,7 +414,16 @@ def _canaries(ruleset: Ruleset) -> list[Facts]:
     for data in (baseline_intake(), {"plan": baseline_intake()["plan"]}, {"plan": electrical}):
         try:
             intake = Intake.model_validate(data)
-            out.append(normalise(intake, ruleset.regions, ruleset.medications, ruleset.codes, ruleset.body))
+            out.append(
+                normalise(
+                    intake,
+                    ruleset.regions,
+                    ruleset.medications,
+                    ruleset.codes,
+                    ruleset.body,
+                    vocabulary=ruleset.vocabulary,
+                )
+            )
         except Exception:
             continue
     return out

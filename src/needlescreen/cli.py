@@ -1,8 +1,8 @@
 """The ``needlescreen`` command line (typer and rich): the clinician's adapter around :func:`screen`.
 
 Commands: ``check`` (one intake file), ``ask`` (the questionnaire in the terminal), ``explain`` (every rule and
-the facts it read), ``rules list|show|check`` (the catalogue), ``batch`` (a day's list on every core) and
-``schema`` (JSON Schemas for integrators).
+the facts it read), ``rules list|show|check|vocabulary`` (the catalogue and the site names), ``batch`` (a day's
+list on every core) and ``schema`` (JSON Schemas for integrators).
 
 Exit codes a script can use: 0 clear, 10 caution, 20 refer, 2 invalid input or rule files, 3 engine error.
 A person's mistake (a bad file, a wrong answer) prints ``error: <where>: <field>: <what>`` and never a
@@ -247,7 +247,9 @@ def explain(
     with _user_errors(source):
         ruleset = load_ruleset(rules, policy_file=policy)
         intake = parse_intake(text, source=source)
-        facts = normalise(intake, ruleset.regions, ruleset.medications, ruleset.codes, ruleset.body)
+        facts = normalise(
+            intake, ruleset.regions, ruleset.medications, ruleset.codes, ruleset.body, vocabulary=ruleset.vocabulary
+        )
     report = _explain(ruleset, facts)
     if output == "json":
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
@@ -532,6 +534,54 @@ def rules_show(
         console.print(Text("  no scenarios found"))
     for f, n, t in scenarios:
         console.print(Text(f"  {f}:{n}: {t}"))
+
+
+@rules_app.command("vocabulary")
+def rules_vocabulary(
+    name: Annotated[str | None, typer.Argument(help='A site name to place, e.g. "L gastroc"; none lists all.')] = None,
+    region: Annotated[str | None, typer.Option(help="The site's region, checked against the name.")] = None,
+    output: FormatOpt = "text",
+    rules: RulesOpt = None,
+) -> None:
+    """The site vocabulary (muscles, abbreviations, body words) and where each places a site; or place one name."""
+    from .vocabulary import VocabularyError
+
+    with _user_errors():
+        ruleset = load_ruleset(rules)
+    vocab = ruleset.vocabulary
+    if name is not None:
+        try:
+            where = vocab.place(name, region=region)
+        except VocabularyError as exc:
+            raise _fail(f"error: {exc.field}: {exc}", EXIT_CODES["invalid"]) from None
+        placed = {"name": name, "term": where.term, "region": where.region, "side": where.side}
+        if output == "json":
+            sys.stdout.write(json.dumps(placed, indent=2, ensure_ascii=False) + "\n")
+        else:
+            label = ruleset.regions[where.region].label
+            side = f", side {where.side}" if where.side else ""
+            _console().print(Text(f"{name} -> {where.region} ({label}){side}: {where.term}"))
+        return
+    rows: list[dict[str, Any]] = [
+        {
+            "name": t.name,
+            "kind": t.kind,
+            "region": t.region,
+            "may_be": list(t.may_be),
+            "levels": sorted({r for _, _, r in t.levels}),
+            "aliases": list(t.aliases),
+        }
+        for t in sorted(vocab.terms, key=lambda t: (t.kind, t.name))
+    ]
+    if output == "json":
+        sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+        return
+    console = Console(highlight=False, soft_wrap=True)  # one entry per line, for grep
+    for row in rows:
+        place = row["region"] or "needs the site's region" + (" or a spinal level" if row["levels"] else "")
+        extra = [f"{k.replace('_', ' ')}: {', '.join(row[k])}" for k in ("may_be", "levels", "aliases") if row[k]]
+        console.print(Text(f"{row['name']} [{row['kind']}] -> {place}" + "".join(f"; {e}" for e in extra)))
+    console.print(Text(f"{len(rows)} names ({sum(len(r['aliases']) for r in rows)} aliases)"))
 
 
 def _problem(p: Any) -> dict[str, Any]:

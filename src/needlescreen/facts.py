@@ -13,14 +13,18 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
+from . import _yaml
 from .body import BodyModel, Place, Tri, bundled_body, combine
 from .codes import CodeMap, bundled_codes
 from .errors import FieldProblem, IntakeError
 from .intake import Devices, Finding, Intake, Site
 from .medications import MedicationClassifier
-from .regions import MuscleError, RegionMap
+from .regions import RegionMap
+from .vocabulary import Vocabulary, VocabularyError
 
 __all__ = ["ALWAYS_KNOWN", "FACTS", "UNPAIRED", "FactSet", "FactSpec", "FactValue", "Facts", "normalise"]
 
@@ -399,23 +403,39 @@ def _nerve_numb(site: Site, finding: Finding, body: BodyModel) -> Tri:
     )
 
 
-def _place_sites(intake: Intake, regions: RegionMap) -> tuple[Intake, list[FieldProblem]]:
-    """Give every site its region: a site named by muscle only is placed from the muscle vocabulary."""
+def _place_sites(intake: Intake, vocabulary: Vocabulary) -> tuple[Intake, list[FieldProblem]]:
+    """Give every site its region from its muscle or body word, checked against the region and side it gives.
+
+    A muscle is never ignored: a region that disagrees with it is an error naming both fields (an
+    upper-trapezius site given region calf must not screen as a calf site), and a side word in the name
+    ("L gastroc") sets a missing side but never overrides a different one.
+    """
     problems: list[FieldProblem] = []
     placed: list[Site] = []
     for i, s in enumerate(intake.plan.sites):
-        if s.region is None and s.muscle is not None:
-            try:
-                placed.append(s.model_copy(update={"region": regions.place_muscle(s.muscle)}))
-            except MuscleError as exc:
-                problems.append(FieldProblem(f"plan.sites[{i}].muscle", str(exc)))
-                placed.append(s)
-        else:
+        if s.muscle is None or (s.region is not None and s.region not in vocabulary.regions):
+            placed.append(s)  # an unknown region is reported by _check_places, never replaced by the muscle's
+            continue
+        path = f"plan.sites[{i}]"
+        try:
+            where = vocabulary.place(s.muscle, region=s.region, side=s.side)
+        except VocabularyError as exc:
+            problems.append(FieldProblem(f"{path}.{exc.field}", str(exc)))
+            if exc.field == "region":
+                problems.append(FieldProblem(f"{path}.muscle", f"disagrees with {path}.region {s.region!r}"))
             placed.append(s)
+            continue
+        placed.append(s.model_copy(update={"region": where.region, "side": where.side}))
     if placed == list(intake.plan.sites):
         return intake, problems
     plan = intake.plan.model_copy(update={"sites": tuple(placed)})
     return intake.model_copy(update={"plan": plan}), problems
+
+
+@lru_cache(maxsize=4)
+def _bundled_vocabulary(regions: RegionMap) -> Vocabulary:
+    path = Path(__file__).resolve().parent / "rules" / "vocabulary.yaml"
+    return Vocabulary.from_data(_yaml.load(path.read_text(encoding="utf-8")), regions, file=str(path))
 
 
 def _check_places(intake: Intake, regions: RegionMap, problems: list[FieldProblem]) -> None:
@@ -437,8 +457,9 @@ def _check_places(intake: Intake, regions: RegionMap, problems: list[FieldProble
             if not region.sided and side == "both":
                 problems.append(FieldProblem(f"{path}.side", "a site is one place; 'both' is not a side for a site"))
 
+    unplaced = {p.path.rsplit(".", 1)[0] for p in problems}  # a site whose name failed has its problem already
     for i, s in enumerate(intake.plan.sites):
-        if s.region is not None:
+        if s.region is not None and f"plan.sites[{i}]" not in unplaced:
             check(s.region, s.side, f"plan.sites[{i}]", is_site=True)
     for kind in type(intake.findings).model_fields:
         finding: Finding = getattr(intake.findings, kind)
@@ -513,21 +534,23 @@ def normalise(
     meds: MedicationClassifier,
     codes: CodeMap | None = None,
     body: BodyModel | None = None,
+    *,
+    vocabulary: Vocabulary | None = None,
 ) -> Facts:
     """Turn a validated intake into fact sets.
 
     Coded conditions (ICD-10-CM) are first applied as the questionnaire answers they stand for
-    (``rules/codes.yaml``; the bundled map unless ``codes`` is given), and sites named by muscle or nerve are
-    placed. What a finding, device, nerve or current concerns comes from the body model (``rules/body.yaml``;
-    the bundled one over ``regions`` unless ``body`` is given).
+    (``rules/codes.yaml``; the bundled map unless ``codes`` is given), and sites named by muscle, body word or
+    nerve are placed (``rules/vocabulary.yaml`` and ``rules/body.yaml``; the bundled ones unless given). What a
+    finding, device, nerve or current concerns comes from the body model (``rules/body.yaml``).
 
     Raises:
         IntakeError: a site, finding or device names a region the vocabulary does not have, a limb site has
-            no side, a limb finding is 'midline', a muscle or nerve is unknown or disagrees with the region,
-            or a condition code is not in the code map.
+            no side, a limb finding is 'midline', a muscle or nerve is unknown or disagrees with the site's
+            region or side, or a condition code is not in the code map.
     """
     body = body if body is not None else bundled_body(regions)
-    intake, problems = _place_sites(intake, regions)
+    intake, problems = _place_sites(intake, vocabulary if vocabulary is not None else _bundled_vocabulary(regions))
     intake = _place_nerves(intake, body, problems)
     problems += _limb_midline(intake, regions)
     _check_places(intake, regions, problems)

@@ -268,10 +268,12 @@ class Findings(_Model):
 class Site(_Model):
     """One planned needling site: region (or a muscle or nerve that places it) and side, optionally the depth.
 
-    A muscle name alone is enough ("upper trapezius", "multifidus L4"): normalisation places it in the region
-    hierarchy from ``rules/regions.yaml``, so thorax, limb and trunk rules apply to it. A perineural site names
-    its peripheral nerve (``rules/body.yaml`` nerves, e.g. ``tibial``); without a region it is placed at the
-    nerve's usual needling point, and the skin the nerve supplies counts for the reduced-sensation rules.
+    A muscle name alone is enough ("upper trapezius", "UT", "L gastroc", "multifidus L4"): normalisation places
+    it in the region hierarchy by ``rules/vocabulary.yaml``, so thorax, limb and trunk rules apply to it. Given
+    with a region, the two must agree (an error otherwise); a side word in the name sets a missing side. A
+    perineural site names its peripheral nerve (``rules/body.yaml`` nerves, e.g. ``tibial``); without a region
+    it is placed at the nerve's usual needling point, and the skin the nerve supplies counts for the
+    reduced-sensation rules.
     """
 
     id: SiteId

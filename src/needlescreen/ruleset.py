@@ -1,11 +1,11 @@
 """Rule files: loading, validation and compilation to the engine-neutral form.
 
-A ruleset directory holds ``ruleset.yaml`` (name and revision), ``regions.yaml``, ``medications.yaml``,
-``sources.yaml``, ``policy.yaml`` and the rule files under ``rules/``. Files are read with a safe YAML loader
-only (rules are data, never code) and validated strictly: a malformed file fails naming the file, the rule
-id, the field and what was expected. Validation also rejects what would make durable_rules hang or misjudge:
-empty ``all``/``any``, conditions that fire on absence alone, comparisons without a value, and conditions
-whose normal form is too large.
+A ruleset directory holds ``ruleset.yaml`` (name and revision), ``regions.yaml``, ``vocabulary.yaml`` (site
+names), ``medications.yaml``, ``sources.yaml``, ``policy.yaml`` and the rule files under ``rules/``. Files are
+read with a safe YAML loader only (rules are data, never code) and validated strictly: a malformed file fails
+naming the file, the rule id, the field and what was expected. Validation also rejects what would make
+durable_rules hang or misjudge: empty ``all``/``any``, conditions that fire on absence alone, comparisons
+without a value, and conditions whose normal form is too large.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from .facts import ALWAYS_KNOWN, FACTS
 from .medications import MedicationClassifier
 from .policy import Policy, PolicyValue, load_policy_override
 from .regions import RegionMap
+from .vocabulary import Vocabulary
 
 __all__ = [
     "MAX_BRANCHES_PER_RULE",
@@ -166,6 +167,8 @@ class Ruleset:
     sources: Mapping[str, Source]
     policy: Policy
     directory: str
+    #: The site names (muscles, abbreviations, body words) and where they place a site.
+    vocabulary: Vocabulary
     declared_hash: str | None = None
 
     def rule(self, rule_id: str) -> CompiledRule:
@@ -457,7 +460,15 @@ def _rule_files(directory: Path) -> Iterator[Path]:
 def _content_hash(directory: Path) -> str:
     """SHA-256 over every file that shapes a verdict, in a fixed order (manifest excluded)."""
     digest = hashlib.sha256()
-    names = ["regions.yaml", "body.yaml", "medications.yaml", "codes.yaml", "sources.yaml", "policy.yaml"]
+    names = [
+        "regions.yaml",
+        "body.yaml",
+        "vocabulary.yaml",
+        "medications.yaml",
+        "codes.yaml",
+        "sources.yaml",
+        "policy.yaml",
+    ]
     paths = [directory / n for n in names] + list(_rule_files(directory))
     for path in paths:
         digest.update(path.relative_to(directory).as_posix().encode())
@@ -491,6 +502,8 @@ def load_ruleset(
         raise _pydantic_error(exc, file=str(manifest_path), rule_id=None) from None
     regions = RegionMap.from_data(_read_yaml(root / "regions.yaml"), file=str(root / "regions.yaml"))
     body = BodyModel.from_data(_read_yaml(root / "body.yaml"), regions=regions, file=str(root / "body.yaml"))
+    vocab_path = root / "vocabulary.yaml"
+    vocabulary = Vocabulary.from_data(_read_yaml(vocab_path), regions, file=str(vocab_path))
     meds = MedicationClassifier.from_data(_read_yaml(root / "medications.yaml"), file=str(root / "medications.yaml"))
     codes = CodeMap.from_data(_read_yaml(root / "codes.yaml"), file=str(root / "codes.yaml"), regions=regions)
     src_path = root / "sources.yaml"
@@ -543,6 +556,7 @@ def load_ruleset(
         policy=policy,
         directory=str(root),
         declared_hash=manifest.content_sha256,
+        vocabulary=vocabulary,
     )
 
 

@@ -281,9 +281,8 @@ class Screener:
     def facts(self, intake: Intake | Mapping[str, Any] | str | bytes) -> tuple[Intake, Facts]:
         """Validate and normalise without evaluating (for explain and tests)."""
         model = parse_intake(intake)
-        return model, normalise(
-            model, self.ruleset.regions, self.ruleset.medications, self.ruleset.codes, self.ruleset.body
-        )
+        rs = self.ruleset
+        return model, normalise(model, rs.regions, rs.medications, rs.codes, rs.body, vocabulary=rs.vocabulary)
 
     def screen(self, intake: Intake | Mapping[str, Any] | str | bytes) -> ScreeningResult:
         """Screen one intake.

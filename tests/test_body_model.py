@@ -439,3 +439,43 @@ def test_a_broken_body_file_is_refused_naming_the_entry(
     change(data)
     with pytest.raises(RuleFileError, match=text.replace("(", r"\(")):
         BodyModel.from_data(data, regions=ruleset.regions)
+
+
+# --- every region x every finding kind x every side ----------------------------------------------------------
+
+
+def check_every_finding_concerns_its_own_site_and_never_the_other_limb(facts: FactsOf, ruleset: Ruleset) -> None:
+    """For every site region, finding kind and side: a finding recorded at a site's own region and side concerns
+    that site, and a finding on one limb never concerns a site of the same limb on the other side."""
+    regions = ruleset.regions
+    site_regions = [r for r in regions.ids() if not regions[r].group]
+    for kind in (*LIMB_KINDS, *NEAR_KINDS, "reduced_sensation", "spinal_instability"):
+        for region in site_regions:
+            sided = regions[region].sided
+            for side in ("left", "right") if sided else (None, "left", "right", "midline"):
+                intake = with_changes(baseline_intake(), _finding(kind, region, side))
+                site_side = side or ("left" if sided else None)
+                own = _site_values(facts(with_changes(intake, _plan([(region, site_side)]))), f"site.{kind}")
+                assert own[(region, site_side)] == "yes", (kind, region, side)
+                if sided:
+                    other = "right" if side == "left" else "left"
+                    limb = next(k for k, v in LIMB.items() if region in v)
+                    values = _site_values(
+                        facts(with_changes(intake, _plan((r, other) for r in LIMB[limb]))), f"site.{kind}"
+                    )
+                    assert all(v == "no" for v in values.values()), (kind, region, side, values)
+
+
+def test_every_finding_concerns_its_own_site_and_never_the_other_limb(ruleset: Ruleset) -> None:
+    check_every_finding_concerns_its_own_site_and_never_the_other_limb(_facts_of(ruleset, ruleset.body), ruleset)
+
+
+def test_breakage_the_side_check_fails_on_a_model_that_ignores_sides(ruleset: Ruleset) -> None:
+    class SideBlind(BodyModel):
+        def concerns(self, place: Any, region: str, side: str | None) -> Any:  # noqa: ARG002 - deliberately ignored
+            return super().concerns(type(place)(place.regions, None if place.side != "both" else "both"), region, None)
+
+    data = _body_data()
+    blind = SideBlind.from_data(data, regions=ruleset.regions)
+    with pytest.raises(AssertionError):
+        check_every_finding_concerns_its_own_site_and_never_the_other_limb(_facts_of(ruleset, blind), ruleset)

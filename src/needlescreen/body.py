@@ -142,6 +142,7 @@ class BodyModel:
         crossings: Mapping[Any, str],
         spinal_cord: tuple[str, ...] = (),
         front_to_back: tuple[str, str] | None = None,
+        reasons: Mapping[str, str] | None = None,
     ) -> None:
         self.regions = regions
         self.extents = dict(extents)
@@ -155,6 +156,7 @@ class BodyModel:
         self.chains = dict(chains)
         self.levels = dict(levels)
         self.crossings = dict(crossings)
+        self.reasons = dict(reasons or {})
         self.spinal_cord = spinal_cord
         self.front_to_back = front_to_back
         self.limbs = tuple(c for c in self.chains if c in regions and regions[c].sided and regions[c].group)
@@ -241,6 +243,11 @@ class BodyModel:
             crossings=crossings,
             spinal_cord=spinal_cord,
             front_to_back=(front, back),
+            reasons={
+                **{f"findings.{k}": v.reason for k, v in parsed.findings.items()},
+                **{f"devices.{k}": " ".join(p.reason for p in v.places) for k, v in parsed.devices.items()},
+                **{f"nerves.{k}": v.reason for k, v in parsed.nerves.items()},
+            },
         )
 
     # --- places ------------------------------------------------------------------------------------------------
@@ -397,6 +404,31 @@ class BodyModel:
                 "crossings": {what: label(rid) for what, rid in self.crossings.items()},
             },
         }
+
+    def explain_facts(self, facts: Iterable[str], device_groups: Mapping[str, tuple[str, ...]]) -> list[str]:
+        """Plain sentences on how the body model decides each of these facts (for ``rules show``)."""
+        out: list[str] = []
+        for name in sorted(set(facts)):
+            scope, _, what = name.partition(".")
+            kind = what.removesuffix("_area")
+            if scope in ("site", "circuit") and kind in self.extents:
+                where = "sites" if scope == "site" else "every point of the current path"
+                out.append(
+                    f"{name}: {kind} concerns {where} within its {self.extents[kind]} extent. "
+                    f"{self.reasons.get(f'findings.{kind}', '')}".strip()
+                )
+            elif what.endswith("_area") and kind in device_groups:
+                for device in device_groups[kind]:
+                    extent = self.devices[device][0] if device in self.devices else "region"
+                    out.append(f"{name}: {device} ({extent}): {self.reasons.get(f'devices.{device}', '')}".strip())
+            elif name == "circuit.path":
+                out.append(
+                    "circuit.path: the segments between the two needles on one limb, and the trunk between two "
+                    "limbs or sides (needlescreen rules body)."
+                )
+            elif name == "site.nerve_territory_reduced_sensation":
+                out.append(f"{name}: the skin each nerve supplies (needlescreen rules body, nerves).")
+        return out
 
     def path_regions(self, path: CurrentPath) -> frozenset[str]:
         """Every region the path lies within (the value of the ``circuit.path`` fact)."""

@@ -31,6 +31,7 @@ from rich.text import Text
 
 from .conditions import All, Atom, Condition, Not, Truth, evaluate
 from .errors import EngineError, IntakeError, NeedlescreenError, RuleFileError
+from .facts import DEVICE_GROUPS
 from .result import ScreeningResult
 from .ruleset import CompiledRule, Ruleset, load_ruleset
 
@@ -507,6 +508,7 @@ def rules_show(
             "modifications": list(rule.modifications),
             "references": [{"key": s.key, "citation": s.citation, "evidence": s.evidence} for s in rule.references],
             "scenarios": [{"file": f, "line": n, "title": t} for f, n, t in scenarios],
+            "body_model": ruleset.body.explain_facts(rule.reads, DEVICE_GROUPS),
         }
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         return
@@ -529,6 +531,11 @@ def rules_show(
     console.print(Text("Sources", style="bold underline"))
     for s in rule.references:
         console.print(Text(f"  {s.key} [{s.evidence}]: {s.citation}"))
+    body = ruleset.body.explain_facts(rule.reads, DEVICE_GROUPS)
+    if body:
+        console.print(Text("Body model (rules/body.yaml)", style="bold underline"))
+        for line in body:
+            console.print(Text(f"  {line}"))
     console.print(Text("Scenarios", style="bold underline"))
     if not scenarios:
         console.print(Text("  no scenarios found"))

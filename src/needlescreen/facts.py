@@ -26,7 +26,17 @@ from .medications import MedicationClassifier
 from .regions import RegionMap
 from .vocabulary import Vocabulary, VocabularyError
 
-__all__ = ["ALWAYS_KNOWN", "FACTS", "UNPAIRED", "FactSet", "FactSpec", "FactValue", "Facts", "normalise"]
+__all__ = [
+    "ALWAYS_KNOWN",
+    "DEVICE_GROUPS",
+    "FACTS",
+    "UNPAIRED",
+    "FactSet",
+    "FactSpec",
+    "FactValue",
+    "Facts",
+    "normalise",
+]
 
 FactType = Literal["answer", "enum", "number", "region"]
 Scope = Literal["patient", "site", "circuit"]
@@ -81,6 +91,8 @@ _DEVICE_GROUPS: dict[str, tuple[str, ...]] = {
     "breast_implant": ("breast_implant",),
     "metal_implant": ("joint_prosthesis", "metal_fixation"),
 }
+#: Device kinds by the fact group the rules read (``devices.cardiac``, ``site.cardiac_area`` ...).
+DEVICE_GROUPS: Mapping[str, tuple[str, ...]] = _DEVICE_GROUPS
 _DEVICE_QUESTIONS = {
     "cardiac": "Does the patient have a pacemaker or implanted defibrillator (ICD)?",
     "active_implant": (

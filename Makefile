@@ -4,6 +4,9 @@ PY311 := $(shell scripts/find-python 3.11 || command -v python3)
 PY313 := $(shell scripts/find-python 3.13)
 VENV := .venv
 VENV313 := .venv313
+# make demo installs the package as a user would (a wheel, not editable, no dev tools) in a venv of its own.
+VENV_DEMO := .venv-demo
+DEMO_SOURCES := pyproject.toml README.md $(shell find src rules -type f -not -name '*.pyc' 2>/dev/null)
 PIP_FLAGS := --quiet --disable-pip-version-check
 
 .PHONY: demo test test-313 lint bench clean
@@ -19,9 +22,14 @@ $(VENV313)/.installed: pyproject.toml
 	$(VENV313)/bin/pip install $(PIP_FLAGS) -e '.[dev]'
 	touch $@
 
+$(VENV_DEMO)/.installed: $(DEMO_SOURCES)
+	[ -x $(VENV_DEMO)/bin/python ] || $(PY311) -m venv $(VENV_DEMO)
+	$(VENV_DEMO)/bin/pip install $(PIP_FLAGS) .
+	touch $@
+
 ## Screen the bundled example patient and print the verdict with its reasons.
-demo: $(VENV)/.installed
-	@$(VENV)/bin/needlescreen check examples/cipn-electrical.json; s=$$?; \
+demo: $(VENV_DEMO)/.installed
+	@$(VENV_DEMO)/bin/needlescreen check examples/cipn-electrical.json; s=$$?; \
 	  if [ $$s -eq 0 ] || [ $$s -eq 10 ] || [ $$s -eq 20 ]; then exit 0; else exit $$s; fi
 
 ## Lint, type-check and run the whole suite on Python 3.11 (durable_rules) and 3.13 (plain evaluator).
@@ -39,4 +47,4 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) $(VENV313) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV313) $(VENV_DEMO) build .pytest_cache .mypy_cache .ruff_cache

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from needlescreen import RuleFileError, Screener, load_ruleset
+from needlescreen import PolicyError, RuleFileError, Screener, load_ruleset
 from needlescreen.engine import available_engines
+from needlescreen.ruleset import default_rules_dir
 
 from .cases import PREGNANT_T1, at, finding, merge
 from .conftest import changed
@@ -116,3 +121,154 @@ def test_the_shipped_helper_for_clinics(tmp_path: Path) -> None:
     by_value = clinic_screener(first_trimester_verdict="caution").screen(intake)
     assert by_file.verdict == by_value.verdict == "caution"
     assert by_file.policy["first_trimester_verdict"] == "caution"
+
+
+# --- a clinic's file is read like the rule files: safe loader, and errors that say file, setting, expected -----
+
+OVERRIDE = "schema: needlescreen.policy-override/1\nclinic: Example Physio\n"
+_LAUGHS = "bomb:\n  a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"  {c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+#: name -> (file content, (field or None, words the message must contain, words of what was expected or None))
+BAD_POLICY_FILES: dict[str, tuple[str | bytes, tuple[str | None, str, str | None]]] = {
+    # A typo'd second entry would silently win: the lower threshold, or the milder verdict.
+    "duplicate setting": (
+        OVERRIDE + "settings:\n  platelets_refer_below: 50\n  platelets_refer_below: 20\n",
+        (None, "duplicate key 'platelets_refer_below'", None),
+    ),
+    "duplicate settings block": (
+        OVERRIDE + "settings: {first_trimester_verdict: refer}\nsettings: {first_trimester_verdict: caution}\n",
+        (None, "duplicate key 'settings'", None),
+    ),
+    "not UTF-8": (
+        (OVERRIDE + "clinic: Cl\xednica\nsettings: {}\n").encode("latin-1"),
+        (None, "not UTF-8 text", None),
+    ),
+    "nested past the limit": (
+        OVERRIDE + "settings: {metal_allergy_verdict: " + "[" * 70 + "]" * 70 + "}\n",
+        (None, "nested deeper than 64 levels", None),
+    ),
+    "nested thousands deep": (
+        OVERRIDE + "settings: {metal_allergy_verdict: " + "[" * 3000 + "]" * 3000 + "}\n",
+        (None, "nesting depth", None),  # libyaml's own limit (1000) speaks first
+    ),
+    "alias bomb": (OVERRIDE + "settings: {}\n" + _LAUGHS, (None, "expands to more than", None)),
+    "alias that contains itself": (
+        OVERRIDE + "settings: {metal_allergy_verdict: &a [*a]}\n",
+        (None, "refers to a collection that contains it", None),
+    ),
+    "object tag": (
+        OVERRIDE + "settings: {metal_allergy_verdict: !!python/object/apply:os.getpid []}\n",
+        (None, "tag that constructs objects", None),
+    ),
+    "too large": (OVERRIDE + "settings: {}\n" + "# padding\n" * 7000, (None, "too large", "at most 65,536 bytes")),
+    "empty": ("", (None, "valid dictionary", "a mapping with 'schema: needlescreen.policy-override/1'")),
+    "the defaults' schema": (
+        "schema: needlescreen.policy/1\nsettings: {}\n",
+        ("schema", "should match pattern", "needlescreen.policy-override/1"),
+    ),
+    "unknown top-level key": (OVERRIDE + "setings: {}\n", ("setings", "Extra inputs", "schema, clinic and settings")),
+    "no settings": (OVERRIDE, ("settings", "Field required", None)),
+    "a mapping for a number": (
+        OVERRIDE + "settings: {platelets_refer_below: {value: 75}}\n",
+        ("settings.platelets_refer_below", "invalid value", "a finite number"),
+    ),
+    "infinity for a number": (
+        OVERRIDE + "settings: {inr_margin: .inf}\n",
+        ("settings.inr_margin", "invalid value", "a finite number"),
+    ),
+    "yes for a number": (
+        OVERRIDE + "settings: {inr_margin: yes}\n",
+        ("settings.inr_margin", "invalid value True", "a finite number"),
+    ),
+    "a number for a verdict": (
+        OVERRIDE + "settings: {heart_valve_verdict: 2}\n",
+        ("settings.heart_valve_verdict", "invalid value 2", "one of ['refer', 'caution']"),
+    ),
+    "a verdict milder than allowed": (
+        OVERRIDE + "settings: {heart_valve_verdict: clear}\n",
+        ("settings.heart_valve_verdict", "invalid value 'clear'", "one of ['refer', 'caution']"),
+    ),
+    "below the minimum": (
+        OVERRIDE + "settings: {platelets_refer_below: 5}\n",
+        ("settings.platelets_refer_below", "out of range", "to"),
+    ),
+    "unknown setting": (
+        OVERRIDE + "settings: {heart_valve_verdikt: caution}\n",
+        ("settings.heart_valve_verdikt", "did you mean 'heart_valve_verdict'", "one of the settings"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_POLICY_FILES))
+def test_a_bad_clinic_file_is_a_policy_error_naming_file_setting_and_expectation(tmp_path: Path, name: str) -> None:
+    content, (field, message, expected) = BAD_POLICY_FILES[name]
+    path = tmp_path / "clinic-policy.yaml"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(PolicyError) as info:
+        load_ruleset(policy_file=path)
+    err = info.value
+    assert isinstance(err, RuleFileError) and isinstance(err, ValueError) and err.code == "NS202"
+    assert err.file == str(path) and str(path) in str(err)
+    assert err.field == field
+    assert message in err.detail, err.detail
+    if expected is None:
+        assert err.expected is None
+    else:
+        assert err.expected is not None and expected in err.expected
+    with pytest.raises(PolicyError):
+        Screener(policy_file=path, engine="plain")
+
+
+@pytest.mark.parametrize("problem", ["missing", "a directory"])
+def test_an_unreadable_clinic_file_is_a_policy_error(tmp_path: Path, problem: str) -> None:
+    path = tmp_path / "clinic-policy.yaml"
+    if problem == "a directory":
+        path.mkdir()
+    with pytest.raises(PolicyError, match="cannot read file") as info:
+        load_ruleset(policy_file=path)
+    assert info.value.file == str(path)
+
+
+def test_the_shipped_defaults_are_read_by_the_same_loader(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(default_rules_dir(), rules)
+    defaults = rules / "policy.yaml"
+    text = defaults.read_text(encoding="utf-8")
+    defaults.write_text(text + "settings: {}\n", encoding="utf-8")
+    with pytest.raises(PolicyError, match="duplicate key 'settings'") as info:
+        load_ruleset(rules)
+    assert info.value.file == str(defaults)
+    defaults.write_text(text.replace("value: refer", "value: clear", 1), encoding="utf-8")
+    with pytest.raises(PolicyError, match="invalid value 'clear'") as info:
+        load_ruleset(rules)
+    assert info.value.field == "settings.first_trimester_verdict.value"
+
+
+def test_a_policy_value_given_in_code_is_checked_the_same_way() -> None:
+    with pytest.raises(PolicyError, match="out of range") as info:
+        Screener(policy_overrides={"platelets_refer_below": 5}, engine="plain")
+    assert info.value.field == "settings.platelets_refer_below"
+
+
+def test_the_command_line_prints_one_error_line_for_a_bad_clinic_file(tmp_path: Path) -> None:
+    path = tmp_path / "clinic-policy.yaml"
+    path.write_text(OVERRIDE + "settings:\n  platelets_refer_below: 50\n  platelets_refer_below: 20\n", "utf-8")
+    example = Path(__file__).resolve().parents[1] / "examples" / "cipn-electrical.json"
+    for args in (["check", str(example)], ["explain", str(example)], ["rules", "list"], ["rules", "show", "PREG_T1"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "needlescreen", *args, "--policy", str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+        assert proc.returncode == 2, (args, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: {path}: "), (args, proc.stderr)
+        assert "duplicate key 'platelets_refer_below'" in lines[0]
+        assert proc.stdout == ""

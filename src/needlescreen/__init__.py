@@ -9,6 +9,7 @@ Three lines screen a patient::
 
 from __future__ import annotations
 
+from ._version import package_version as _package_version
 from .engine import available_engines
 from .errors import (
     EngineError,
@@ -16,12 +17,16 @@ from .errors import (
     FieldProblem,
     IntakeError,
     NeedlescreenError,
+    PolicyError,
     RuleFileError,
 )
 from .intake import Intake
 from .result import FindingResult, MissingItem, ScreeningResult, SiteVerdict
 from .ruleset import Ruleset, load_ruleset
 from .screening import Screener, parse_intake, screen
+
+#: The installed package's version (also ``needlescreen --version`` and every result's ``package_version``).
+__version__: str = _package_version()
 
 __all__ = [
     "EngineError",
@@ -32,11 +37,13 @@ __all__ = [
     "IntakeError",
     "MissingItem",
     "NeedlescreenError",
+    "PolicyError",
     "RuleFileError",
     "Ruleset",
     "Screener",
     "ScreeningResult",
     "SiteVerdict",
+    "__version__",
     "available_engines",
     "load_ruleset",
     "parse_intake",

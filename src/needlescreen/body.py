@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import _yaml
+from . import _bundled, _yaml
 from .errors import RuleFileError
 from .regions import RegionMap
 
@@ -456,12 +456,7 @@ def load_body(path: str | Path, regions: RegionMap) -> BodyModel:
     Raises:
         RuleFileError: the file is unreadable or malformed.
     """
-    path = Path(path)
-    try:
-        data = _yaml.load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, RecursionError, _yaml.YAMLError) as exc:
-        raise RuleFileError(f"cannot read body model: {exc}", file=str(path)) from None
-    return BodyModel.from_data(data, regions=regions, file=str(path))
+    return BodyModel.from_data(_yaml.load_file(path), regions=regions, file=str(path))
 
 
 _BUNDLED: list[tuple[RegionMap, BodyModel]] = []
@@ -471,6 +466,6 @@ def bundled_body(regions: RegionMap) -> BodyModel:
     """The body model that ships with the package, over ``regions`` (cached for the last region map)."""
     if _BUNDLED and _BUNDLED[0][0] is regions:
         return _BUNDLED[0][1]
-    body = load_body(Path(__file__).resolve().parent / "rules" / "body.yaml", regions)
+    body = load_body(_bundled.rules_dir() / "body.yaml", regions)
     _BUNDLED[:] = [(regions, body)]
     return body

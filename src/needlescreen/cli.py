@@ -53,6 +53,25 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 rules_app = typer.Typer(help="Read and check the rule catalogue.", no_args_is_help=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from ._version import package_version
+
+        sys.stdout.write(f"needlescreen {package_version()}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Screen a patient for contraindications before dry needling and electrical dry needling."""
+
+
 app.add_typer(rules_app, name="rules")
 
 EngineOpt = Annotated[
@@ -611,7 +630,8 @@ def _lint(directory: Path | None) -> list[dict[str, Any]]:
     except ModuleNotFoundError:  # pragma: no cover - the linter ships with the package; kept for older trees
         lint = None
     check_rules = getattr(lint, "check_rules", None)
-    problems = [_problem(p) for p in check_rules(root, _features_dir(str(root)))] if check_rules else []
+    features = _features_dir(str(root))  # an installed package has no scenarios: nothing to cover then
+    problems = [_problem(p) for p in check_rules(root, features if features.is_dir() else None)] if check_rules else []
     try:
         ruleset = load_ruleset(root)
     except RuleFileError as exc:
@@ -662,6 +682,8 @@ def rules_body(output: FormatOpt = "text", rules: RulesOpt = None) -> None:
 @rules_app.command("check")
 def rules_check(output: FormatOpt = "text", rules: RulesOpt = None) -> None:
     """Check the rule files (and the questionnaire); exit 2 when there is a problem."""
+    if rules is not None and not rules.is_dir():
+        raise _fail(f"error: {rules}: no such ruleset directory", EXIT_CODES["invalid"])
     problems = _lint(rules)
     if output == "json":
         sys.stdout.write(json.dumps(problems, indent=2, ensure_ascii=False) + "\n")

@@ -19,7 +19,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import _yaml
+from . import _bundled, _yaml
 from .errors import FieldProblem, IntakeError, RuleFileError
 from .intake import DeviceKind, Findings, Intake, Patient
 from .medications import normalise_name
@@ -237,8 +237,7 @@ def _apply_entry(data: dict[str, Any], entry: CodeEntry, code: str) -> None:
 @lru_cache(maxsize=1)
 def bundled_codes() -> CodeMap:
     """The code map that ships with the package (``rules/codes.yaml``)."""
-    path = Path(__file__).resolve().parent / "rules" / "codes.yaml"
-    return load_codes(path)
+    return load_codes(_bundled.rules_dir() / "codes.yaml")
 
 
 def load_codes(path: str | Path) -> CodeMap:
@@ -248,8 +247,4 @@ def load_codes(path: str | Path) -> CodeMap:
         RuleFileError: the file is unreadable or malformed.
     """
     path = Path(path)
-    try:
-        data = _yaml.load(path.read_text(encoding="utf-8"))
-    except (OSError, RecursionError, _yaml.YAMLError) as exc:
-        raise RuleFileError(f"cannot read codes file: {exc}", file=str(path)) from None
-    return CodeMap.from_data(data, file=str(path))
+    return CodeMap.from_data(_yaml.load_file(path), file=str(path))

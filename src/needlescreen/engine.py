@@ -96,16 +96,18 @@ def make_engine(ruleset: Ruleset, name: EngineName | Literal["auto"] = "auto") -
     """Build an engine for a ruleset: ``auto`` picks durable_rules where it loads, else plain.
 
     Raises:
-        EngineUnavailableError: ``durable_rules`` was asked for but cannot be loaded here.
+        EngineUnavailableError: the name is unknown, or ``durable_rules`` cannot be loaded here; the message
+            lists the engines available here.
     """
     if name == "plain":
         return PlainEngine(ruleset)
     if name not in ("auto", "durable_rules"):
-        raise ValueError(f"unknown engine {name!r}")
+        choices = ", ".join(repr(n) for n in ("auto", *available_engines()))
+        raise EngineUnavailableError(f"unknown engine {name!r}; available here: {choices}")
     if not durable_available():
         if name == "durable_rules":
             raise EngineUnavailableError(
-                "durable_rules cannot be loaded on this Python (it needs 3.11 or 3.12); use engine='plain'"
+                "durable_rules cannot be loaded on this Python (it needs 3.11 or 3.12); available here: 'auto', 'plain'"
             )
         return PlainEngine(ruleset)
     from ._durable import DurableEngine

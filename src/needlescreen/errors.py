@@ -6,8 +6,9 @@ one type. Input mistakes subclass :class:`ValueError`; engine faults subclass :c
     NeedlescreenError
     ├── IntakeError(ValueError)        an intake failed validation; names each JSON path
     ├── RuleFileError(ValueError)      a rule, region, source or policy file is malformed; names file, rule, field
+    │   └── PolicyError                a policy file or setting is invalid; names file, setting, what was expected
     └── EngineError(RuntimeError)      the rule engine failed; never turned into a verdict
-        └── EngineUnavailableError     the requested engine cannot be loaded on this Python
+        └── EngineUnavailableError     the requested engine is unknown or cannot be loaded on this Python
 
 Each error carries a stable ``code`` (``NS1xx`` input, ``NS2xx`` rule files, ``NS3xx`` engine) that is
 documented in ``docs/errors.md`` with an example and a fix.
@@ -24,6 +25,7 @@ __all__ = [
     "FieldProblem",
     "IntakeError",
     "NeedlescreenError",
+    "PolicyError",
     "RuleFileError",
 ]
 
@@ -85,6 +87,16 @@ class RuleFileError(NeedlescreenError, ValueError):
         super().__init__(text)
 
 
+class PolicyError(RuleFileError):
+    """A policy file (the shipped defaults or a clinic's overrides) or a policy value given in code is invalid.
+
+    A subclass of :class:`RuleFileError` because a policy setting changes verdicts as much as a rule does: code
+    that refuses a bad ruleset refuses a bad policy too. ``field`` names the setting (``settings.<name>``).
+    """
+
+    code = "NS202"
+
+
 class EngineError(NeedlescreenError, RuntimeError):
     """The rule engine failed while screening. Raised, never converted into a verdict."""
 
@@ -92,6 +104,9 @@ class EngineError(NeedlescreenError, RuntimeError):
 
 
 class EngineUnavailableError(EngineError):
-    """The requested engine cannot be loaded here (e.g. durable_rules on Python 3.13)."""
+    """The requested engine cannot be loaded here (e.g. durable_rules on Python 3.13) or has no such name.
+
+    The message lists the engines available here.
+    """
 
     code = "NS302"

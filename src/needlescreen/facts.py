@@ -14,10 +14,9 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
-from . import _yaml
+from . import _bundled, _yaml
 from .body import BodyModel, Place, Tri, bundled_body, combine
 from .codes import CodeMap, bundled_codes
 from .errors import FieldProblem, IntakeError
@@ -446,8 +445,8 @@ def _place_sites(intake: Intake, vocabulary: Vocabulary) -> tuple[Intake, list[F
 
 @lru_cache(maxsize=4)
 def _bundled_vocabulary(regions: RegionMap) -> Vocabulary:
-    path = Path(__file__).resolve().parent / "rules" / "vocabulary.yaml"
-    return Vocabulary.from_data(_yaml.load(path.read_text(encoding="utf-8")), regions, file=str(path))
+    path = _bundled.rules_dir() / "vocabulary.yaml"
+    return Vocabulary.from_data(_yaml.load_file(path), regions, file=str(path))
 
 
 def _check_places(intake: Intake, regions: RegionMap, problems: list[FieldProblem]) -> None:

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from . import _yaml
 from .codes import CodeMap
 from .errors import RuleFileError
 from .facts import FACTS
@@ -77,9 +76,9 @@ def _facts_in(node: Any, where: str) -> Iterator[tuple[str, object]]:
 
 def _read(path: Path, problems: list[Problem], rel: str) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        problems.append(Problem(rel, None, None, f"cannot read: {exc}", "unreadable"))
+        return _yaml.load_file(path)
+    except RuleFileError as exc:
+        problems.append(Problem(rel, None, None, exc.detail, "unreadable"))
         return None
 
 

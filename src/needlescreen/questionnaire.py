@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from . import _yaml
 from .errors import RuleFileError
 from .intake import MAX_LOCATIONS, MAX_MEDICATIONS, MAX_SITES, DeviceKind, Intake
 from .regions import RegionMap
@@ -473,12 +473,7 @@ def load_questionnaire(path: str | Path | None = None, *, regions: RegionMap | N
     """
     file = Path(path) if path is not None else default_rules_dir() / "questionnaire.yaml"
     name = str(file)
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise _fail(f"cannot read file: {exc.strerror}", file=name) from None
-    except yaml.YAMLError as exc:
-        raise _fail(f"not valid YAML: {exc}", file=name) from None
+    data = _yaml.load_file(file)  # the rule files' safe loader: duplicate keys, encoding, depth, size
     try:
         spec = _File.model_validate(data)
     except ValidationError as exc:

@@ -22,14 +22,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import _yaml
+from . import _bundled, _yaml
 from .body import BodyModel
 from .codes import CodeMap
 from .conditions import All, Any, Atom, Branch, Condition, Not, dnf, facts_read
 from .errors import RuleFileError
 from .facts import ALWAYS_KNOWN, FACTS
 from .medications import MedicationClassifier
-from .policy import Policy, PolicyValue, load_policy_override
+from .policy import Policy, PolicyValue, load_policy, load_policy_override
 from .regions import RegionMap
 from .vocabulary import Vocabulary
 
@@ -188,22 +188,11 @@ class Ruleset:
 
 def default_rules_dir() -> Path:
     """The ruleset that ships with the package."""
-    return Path(__file__).resolve().parent / "rules"
+    return _bundled.rules_dir()
 
 
 def _read_yaml(path: Path) -> AnyType:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RuleFileError(f"cannot read file: {exc.strerror}", file=str(path)) from None
-    except UnicodeDecodeError as exc:
-        raise RuleFileError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(path)) from None
-    try:
-        return _yaml.load(text)
-    except RecursionError:
-        raise RuleFileError("YAML nested too deeply", file=str(path)) from None
-    except _yaml.YAMLError as exc:
-        raise RuleFileError(f"not valid YAML (or uses a tag that constructs objects): {exc}", file=str(path)) from None
+    return _yaml.load_file(path)
 
 
 def _pydantic_error(exc: ValidationError, *, file: str, rule_id: str | None, prefix: str = "") -> RuleFileError:
@@ -495,6 +484,10 @@ def load_ruleset(
         RuleFileError: any file is malformed; the message names file, rule, field and what was expected.
     """
     root = Path(directory) if directory is not None else default_rules_dir()
+    if not root.is_dir():
+        raise RuleFileError(
+            "no such ruleset directory", file=str(root), expected="a directory holding ruleset.yaml and rules/*.yaml"
+        )
     manifest_path = root / "ruleset.yaml"
     try:
         manifest = _Manifest.model_validate(_read_yaml(manifest_path))
@@ -512,7 +505,7 @@ def load_ruleset(
     except ValidationError as exc:
         raise _pydantic_error(exc, file=str(src_path), rule_id=None) from None
     sources = {k: Source(k, v.citation, v.evidence, v.note) for k, v in src_file.sources.items()}
-    policy = Policy.from_data(_read_yaml(root / "policy.yaml"), file=str(root / "policy.yaml"))
+    policy = load_policy(root / "policy.yaml")
     if policy_file is not None:
         values, name = load_policy_override(policy_file)
         policy = policy.with_overrides(values, file=name)

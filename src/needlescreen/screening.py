@@ -9,18 +9,19 @@ every reason kept, every unknown named).
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from . import _yaml
+from ._version import package_version
 from .conditions import Truth
 from .engine import Engine, EngineName, Firing, make_engine
 from .errors import FieldProblem, IntakeError
@@ -36,14 +37,6 @@ from .ruleset import CompiledRule, Ruleset, load_ruleset
 __all__ = ["Screener", "aggregate", "default_screener", "parse_intake", "screen"]
 
 _RANK = {"clear": 0, "caution": 1, "refer": 2}
-
-
-@lru_cache(maxsize=1)
-def _package_version() -> str:
-    try:
-        return version("needlescreen")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-        return "0+unknown"
 
 
 def _json_path(loc: Iterable[int | str]) -> str:
@@ -106,7 +99,10 @@ def parse_intake(data: Intake | Mapping[str, Any] | str | bytes, *, source: str 
                 data = json.loads(text, object_pairs_hook=_reject_duplicate_json, parse_constant=_reject_constant)
             else:
                 data = _yaml.load(text)
-        except (ValueError, _yaml.YAMLError) as exc:
+        except _yaml.YAMLError as exc:
+            problem = FieldProblem("", f"not valid JSON or YAML: {_yaml.describe(exc)}")
+            raise IntakeError([problem], source=source) from None
+        except ValueError as exc:
             raise IntakeError([FieldProblem("", f"not valid JSON or YAML: {exc}")], source=source) from None
         except RecursionError:
             raise IntakeError([FieldProblem("", "input is nested too deeply")], source=source) from None
@@ -264,31 +260,85 @@ def aggregate(
             "policy": static.policy,
             "policy_source": ruleset.policy.source,
             "engine": engine,
-            "package_version": _package_version(),
+            "package_version": package_version(),
             "decision_id": str(uuid.uuid4()),
             "timestamp": datetime.now(UTC),
         }
     )
 
 
-class Screener:
-    """A loaded ruleset and its engine, built once and reused for every screening (thread-safe)."""
+IntakeInput = Intake | Mapping[str, Any] | str | bytes | os.PathLike[str]
 
-    def __init__(self, ruleset: Ruleset | None = None, *, engine: EngineName | Literal["auto"] = "auto") -> None:
-        self.ruleset = ruleset if ruleset is not None else load_ruleset()
+
+def _read_intake(intake: IntakeInput) -> Intake:
+    """Validate an intake; a path is read as a JSON or YAML file (text is never taken for a file name)."""
+    if isinstance(intake, os.PathLike):
+        source = os.fspath(intake)
+        try:
+            raw = Path(source).read_bytes()
+        except OSError as exc:
+            problem = FieldProblem("", f"cannot read file: {exc.strerror or exc}")
+            raise IntakeError([problem], source=source) from None
+        # parse_intake decodes the bytes, so a file that is not UTF-8 is an IntakeError like any other.
+        return parse_intake(raw, source=source)
+    return parse_intake(intake)
+
+
+class Screener:
+    """A loaded ruleset and its engine, built once and reused for every screening (thread-safe).
+
+    ``Screener()`` uses the bundled rules and the preferred engine; ``Screener(rules_dir=..., policy_file=...,
+    engine=...)`` a custom rules directory, a clinic's policy file and a chosen engine; ``Screener(ruleset)`` a
+    ruleset already loaded with :func:`load_ruleset`.
+    """
+
+    def __init__(
+        self,
+        ruleset: Ruleset | None = None,
+        *,
+        rules_dir: str | os.PathLike[str] | None = None,
+        policy_file: str | os.PathLike[str] | None = None,
+        policy_overrides: Mapping[str, object] | None = None,
+        engine: EngineName | Literal["auto"] = "auto",
+    ) -> None:
+        """Load the rules (unless given) and build the engine once.
+
+        Args:
+            ruleset: a loaded ruleset; when given, ``rules_dir``, ``policy_file`` and ``policy_overrides`` are not.
+            rules_dir: a ruleset directory (default: the bundled rules).
+            policy_file: a clinic's policy override file.
+            policy_overrides: policy values given in code (applied after ``policy_file``).
+            engine: ``auto`` (durable_rules where it loads, else plain), ``durable_rules`` or ``plain``.
+
+        Raises:
+            RuleFileError: a rule file is missing or malformed (``PolicyError`` for a policy file or value).
+            EngineUnavailableError: the engine is unknown or cannot load here; the message lists those that can.
+            TypeError: ``ruleset`` is not a :class:`Ruleset`, or is given with something to load.
+        """
+        if ruleset is None:
+            ruleset = load_ruleset(
+                None if rules_dir is None else Path(rules_dir),
+                policy_file=None if policy_file is None else Path(policy_file),
+                policy_overrides=policy_overrides,
+            )
+        elif not isinstance(ruleset, Ruleset):
+            raise TypeError(f"ruleset must be a loaded Ruleset, not {type(ruleset).__name__}; use rules_dir=...")
+        elif rules_dir is not None or policy_file is not None or policy_overrides:
+            raise TypeError("give a loaded ruleset or rules_dir/policy_file/policy_overrides to load, not both")
+        self.ruleset = ruleset
         self.engine: Engine = make_engine(self.ruleset, engine)
 
-    def facts(self, intake: Intake | Mapping[str, Any] | str | bytes) -> tuple[Intake, Facts]:
+    def facts(self, intake: IntakeInput) -> tuple[Intake, Facts]:
         """Validate and normalise without evaluating (for explain and tests)."""
-        model = parse_intake(intake)
+        model = _read_intake(intake)
         rs = self.ruleset
         return model, normalise(model, rs.regions, rs.medications, rs.codes, rs.body, vocabulary=rs.vocabulary)
 
-    def screen(self, intake: Intake | Mapping[str, Any] | str | bytes) -> ScreeningResult:
-        """Screen one intake.
+    def screen(self, intake: IntakeInput) -> ScreeningResult:
+        """Screen one intake: an :class:`Intake`, a mapping, JSON or YAML text, or a path to a JSON/YAML file.
 
         Raises:
-            IntakeError: the intake is invalid (nothing is screened).
+            IntakeError: the intake is invalid or its file unreadable (nothing is screened).
             EngineError: the engine failed (no verdict is produced).
         """
         model, facts = self.facts(intake)
@@ -302,22 +352,15 @@ def default_screener() -> Screener:
     return Screener()
 
 
-def screen(
-    intake: Intake | Mapping[str, Any] | str | bytes | Path,
-    *,
-    screener: Screener | None = None,
-) -> ScreeningResult:
+def screen(intake: IntakeInput, *, screener: Screener | None = None) -> ScreeningResult:
     """Screen one intake with the bundled rules (or a given :class:`Screener`).
 
     Args:
         intake: an :class:`Intake`, a mapping, JSON or YAML text, or a path to a JSON/YAML file.
         screener: reuse a configured screener (custom rules, clinic policy, a chosen engine).
+
+    Raises:
+        IntakeError: the intake is invalid or its file unreadable (nothing is screened).
+        EngineError: the engine failed (no verdict is produced).
     """
-    if isinstance(intake, Path):
-        try:
-            raw = intake.read_bytes()
-        except OSError as exc:
-            raise IntakeError([FieldProblem("", f"cannot read file: {exc.strerror}")], source=str(intake)) from None
-        # parse_intake decodes the bytes, so a file that is not UTF-8 is an IntakeError like any other.
-        intake = parse_intake(raw, source=str(intake))
     return (screener or default_screener()).screen(intake)

@@ -328,6 +328,17 @@ def check_nerve_territories(facts: FactsOf) -> None:
             assert fs.get("site.nerve_territory_reduced_sensation") == expected, (nerve, numb)
 
 
+def check_a_node_basin_concerns_its_limb(facts: FactsOf) -> None:
+    """Nodes removed from (or lymphoedema, or a thrombosis at) the axilla put the whole arm of that side at risk."""
+    for kind in LIMB_KINDS:
+        intake = with_changes(baseline_intake(), _finding(kind, "axilla", "left"))
+        values = _site_values(
+            facts(with_changes(intake, _plan((r, s) for r, s in ALL_LIMB_SITES if r in LIMB["arm"]))), f"site.{kind}"
+        )
+        for (region, side), value in values.items():
+            assert value == ("yes" if side == "left" else "no"), (kind, region, side, value)
+
+
 CHECKS = [
     check_limb_findings_concern_the_whole_limb,
     check_near_findings_concern_the_neighbours,
@@ -336,6 +347,7 @@ CHECKS = [
     check_current_between_limbs_crosses_the_trunk,
     check_dvt_concerns_every_circuit_through_the_leg,
     check_nerve_territories,
+    check_a_node_basin_concerns_its_limb,
 ]
 
 
@@ -391,6 +403,7 @@ BREAKAGES: list[tuple[Callable[[FactsOf], None], Callable[[dict[str, Any]], None
     (check_current_paths, _arms_in_one_chain_with_the_trunk),
     (check_dvt_concerns_every_circuit_through_the_leg, _set_extent("dvt", "region")),
     (check_nerve_territories, _tibial_to_the_hand),
+    (check_a_node_basin_concerns_its_limb, lambda d: d.pop("basins")),
 ]
 
 

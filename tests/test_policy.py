@@ -31,12 +31,14 @@ CHEMO_EDN = {
     },
 }
 
-#: setting -> (the disputed patient, the rule it decides)
-DISPUTED: dict[str, tuple[dict[str, Any], str]] = {
-    "first_trimester_verdict": (PREGNANT_T1, "PREG_T1"),
-    "at_risk_limb_verdict": (AT_RISK_ARM, "LYMPHEDEMA_AT_RISK"),
-    "metal_allergy_verdict": (METAL, "METAL_ALLERGY"),
-    "heart_valve_verdict": (VALVE, "HEART_VALVE"),
+#: setting -> (the disputed patient, the rule it decides, the shipped default, a clinic's other choice). The
+#: shipped default is the reference's suggested verdict (section 1: caution for the at-risk limb, metal allergy
+#: and heart valves; refer, "configurable to caution", for the first trimester).
+DISPUTED: dict[str, tuple[dict[str, Any], str, str, str]] = {
+    "first_trimester_verdict": (PREGNANT_T1, "PREG_T1", "refer", "caution"),
+    "at_risk_limb_verdict": (AT_RISK_ARM, "LYMPHEDEMA_AT_RISK", "caution", "refer"),
+    "metal_allergy_verdict": (METAL, "METAL_ALLERGY", "caution", "refer"),
+    "heart_valve_verdict": (VALVE, "HEART_VALVE", "caution", "refer"),
 }
 
 
@@ -51,15 +53,15 @@ def _clinic_file(tmp_path: Path, settings: dict[str, Any]) -> Path:
 @pytest.mark.parametrize("engine", available_engines())
 @pytest.mark.parametrize("setting", sorted(DISPUTED))
 def test_a_clinic_file_flips_the_disputed_case(tmp_path: Path, setting: str, engine: str) -> None:
-    patient, rule_id = DISPUTED[setting]
+    patient, rule_id, shipped, other = DISPUTED[setting]
     default = Screener(load_ruleset(), engine=engine).screen(changed(patient))  # type: ignore[arg-type]
-    path = _clinic_file(tmp_path, {setting: "caution"})
+    path = _clinic_file(tmp_path, {setting: other})
     clinic = Screener(load_ruleset(policy_file=path), engine=engine).screen(changed(patient))  # type: ignore[arg-type]
-    assert default.verdict == "refer" and default.policy[setting] == "refer"
+    assert default.verdict == shipped and default.policy[setting] == shipped
     assert default.policy_source == "defaults"
-    assert clinic.verdict == "caution"
-    assert clinic.policy[setting] == "caution" and clinic.policy_source == str(path)
-    assert {f.verdict for f in clinic.findings if f.rule_id == rule_id} == {"caution"}
+    assert clinic.verdict == other
+    assert clinic.policy[setting] == other and clinic.policy_source == str(path)
+    assert {f.verdict for f in clinic.findings if f.rule_id == rule_id} == {other}
 
 
 def test_a_threshold_setting_moves_the_edge(tmp_path: Path) -> None:
@@ -70,9 +72,9 @@ def test_a_threshold_setting_moves_the_edge(tmp_path: Path) -> None:
 
 
 def test_electrical_needling_during_chemotherapy(tmp_path: Path) -> None:
-    assert load_and_screen(None, changed(CHEMO_EDN)).verdict == "refer"
-    clinic = load_and_screen(_clinic_file(tmp_path, {"edn_during_chemo_verdict": "caution"}), changed(CHEMO_EDN))
-    assert clinic.verdict == "caution"
+    assert load_and_screen(None, changed(CHEMO_EDN)).verdict == "caution"  # the reference's suggestion
+    clinic = load_and_screen(_clinic_file(tmp_path, {"edn_during_chemo_verdict": "refer"}), changed(CHEMO_EDN))
+    assert clinic.verdict == "refer"
 
 
 @pytest.mark.parametrize(
@@ -184,11 +186,11 @@ BAD_POLICY_FILES: dict[str, tuple[str | bytes, tuple[str | None, str, str | None
     ),
     "a number for a verdict": (
         OVERRIDE + "settings: {heart_valve_verdict: 2}\n",
-        ("settings.heart_valve_verdict", "invalid value 2", "one of ['refer', 'caution']"),
+        ("settings.heart_valve_verdict", "invalid value 2", "one of ['caution', 'refer']"),
     ),
     "a verdict milder than allowed": (
         OVERRIDE + "settings: {heart_valve_verdict: clear}\n",
-        ("settings.heart_valve_verdict", "invalid value 'clear'", "one of ['refer', 'caution']"),
+        ("settings.heart_valve_verdict", "invalid value 'clear'", "one of ['caution', 'refer']"),
     ),
     "below the minimum": (
         OVERRIDE + "settings: {platelets_refer_below: 5}\n",

@@ -83,6 +83,7 @@ class _PathSpec(_Strict):
 class _BodyFile(_Strict):
     schema_: str = Field(alias="schema", pattern=r"^needlescreen\.body/1$")
     findings: dict[str, _FindingSpec]
+    basins: dict[str, str] = {}
     neighbours: list[Annotated[list[str], Field(min_length=2, max_length=2)]]
     devices: dict[str, _DeviceSpec]
     nerves: dict[str, _NerveSpec]
@@ -143,6 +144,7 @@ class BodyModel:
         spinal_cord: tuple[str, ...] = (),
         front_to_back: tuple[str, str] | None = None,
         reasons: Mapping[str, str] | None = None,
+        basins: Mapping[str, str] | None = None,
     ) -> None:
         self.regions = regions
         self.extents = dict(extents)
@@ -157,6 +159,7 @@ class BodyModel:
         self.levels = dict(levels)
         self.crossings = dict(crossings)
         self.reasons = dict(reasons or {})
+        self.basins = dict(basins or {})
         self.spinal_cord = spinal_cord
         self.front_to_back = front_to_back
         self.limbs = tuple(c for c in self.chains if c in regions and regions[c].sided and regions[c].group)
@@ -185,6 +188,11 @@ class BodyModel:
                 raise RuleFileError(f"{rid!r} is a grouping, not a site region", file=file, field=field)
             return rid
 
+        for basin, limb in parsed.basins.items():
+            known(basin, f"basins.{basin}", site=True)
+            known(limb, f"basins.{basin}")
+            if not (regions[limb].group and regions[limb].sided):
+                raise RuleFileError(f"{limb!r} is not a limb", file=file, field=f"basins.{basin}")
         for i, (a, b) in enumerate(parsed.neighbours):
             known(a, f"neighbours[{i}]", site=True)
             known(b, f"neighbours[{i}]", site=True)
@@ -243,6 +251,7 @@ class BodyModel:
             crossings=crossings,
             spinal_cord=spinal_cord,
             front_to_back=(front, back),
+            basins=parsed.basins,
             reasons={
                 **{f"findings.{k}": v.reason for k, v in parsed.findings.items()},
                 **{f"devices.{k}": " ".join(p.reason for p in v.places) for k, v in parsed.devices.items()},
@@ -275,6 +284,8 @@ class BodyModel:
             limb = self.limb_of(rid)
             if limb is not None:
                 return frozenset({limb})
+            basin = {self.basins[b] for b in self.regions[rid].within if b in self.basins}
+            return self.neighbourhood(rid) | basin
         return self.neighbourhood(rid)
 
     def finding_place(self, kind: str, region: str, side: str | None) -> Place:

@@ -527,6 +527,7 @@ def load_ruleset(
                 )
             seen[rule.id] = rel
             rules.append(rule)
+    meds.check_rules(rules, file=str(root / "rules"))
     return Ruleset(
         name=manifest.name,
         revision=manifest.revision,

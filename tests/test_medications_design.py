@@ -271,3 +271,14 @@ CLEARED = frozenset(
         "pimecrolimus",
     ]
 )
+
+
+def test_the_command_line_shows_a_did_you_mean(screen_all: Any) -> None:
+    from rich.console import Console
+
+    from needlescreen.cli import render
+
+    result = screen_all(changed(meds("atorvastatn 40mg")))
+    console = Console(record=True, width=200)
+    render(result, console)
+    assert "atorvastatn 40mg (did you mean atorvastatin?)" in console.export_text()

@@ -56,7 +56,7 @@ from .conditions import Truth, evaluate
 from .errors import EngineError, RuleFileError
 from .medparse import parse_entry
 
-__all__ = ["MedicationClassifier", "MedicationMatch", "drug_dictionary", "normalise_name"]
+__all__ = ["MedicationClassifier", "MedicationMatch", "did_you_mean", "drug_dictionary", "normalise_name"]
 
 _ATC = r"^[A-Z][0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?$"
 _DICTIONARY_PACKAGE = "drug_named_entity_recognition"
@@ -560,3 +560,17 @@ class MedicationClassifier:
             if not m.recognised:
                 unrecognised.append(name)
         return counts, frozenset(uncertain), unrecognised
+
+
+@cache
+def _bundled() -> MedicationClassifier:
+    from . import _yaml
+    from .ruleset import default_rules_dir
+
+    path = default_rules_dir() / "medications.yaml"
+    return MedicationClassifier.from_data(_yaml.load(path.read_text(encoding="utf-8")), file=str(path))
+
+
+def did_you_mean(entry: str) -> str | None:
+    """A likely intended drug name for an unrecognised entry (from the bundled vocabulary), or None."""
+    return _bundled().match(entry).suggestion

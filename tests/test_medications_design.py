@@ -282,3 +282,19 @@ def test_the_command_line_shows_a_did_you_mean(screen_all: Any) -> None:
     console = Console(record=True, width=200)
     render(result, console)
     assert "atorvastatn 40mg (did you mean atorvastatin?)" in console.export_text()
+
+
+def test_a_ruleset_still_pickles_after_screening(classifier: MedicationClassifier) -> None:
+    """Batch workers may receive a ruleset by pickle; the classifier's caches must not stop that."""
+    classifier.match("Eliquis 5mg")
+    copy = pickle.loads(pickle.dumps(load_ruleset()))
+    assert copy.medications.match("Eliquis 5mg").classes == {"doac"}
+
+
+def test_the_dictionary_package_module_is_never_imported(classifier: MedicationClassifier) -> None:
+    """Its module reads a pickle from the user's home directory at import; only its data file is read."""
+    import sys
+
+    classifier.match("Lipitor 20 mg")
+    assert drug_dictionary().canonical
+    assert "drug_named_entity_recognition" not in sys.modules

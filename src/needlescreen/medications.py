@@ -43,7 +43,6 @@ import importlib.util
 import io
 import pickle
 import re
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -75,6 +74,7 @@ _FUZZY_CUTOFF = 85.0
 _RISK_FUZZY_CUTOFF = 80.0
 _FUZZY_MIN_LENGTH = 4
 _MIN_REGIMEN_IN_TEXT = 4
+_CACHE_SIZE = 20_000
 
 
 class _ClassSpec(BaseModel):
@@ -228,9 +228,9 @@ class MedicationClassifier:
     _class_words: dict[str, frozenset[str]]
     _stems: tuple[str, ...]
     _other: frozenset[str]
-    _cache: dict[tuple[str, str | None], MedicationMatch] = field(default_factory=dict)
-    _vocab: dict[str, list[str]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Caches: filled on use (a plain dict write is atomic, so threads need no lock; a Ruleset still pickles).
+    _cache: dict[tuple[str, str | None], MedicationMatch] = field(default_factory=dict, compare=False, repr=False)
+    _vocab: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_data(cls, data: Any, *, file: str = "medications.yaml") -> MedicationClassifier:
@@ -454,7 +454,7 @@ class MedicationClassifier:
     def _vocabularies(self) -> tuple[list[str], list[str]]:
         """Names a typo is compared with: every risk-class name (with the dictionary's brands of class
         drugs), and every known single-word name. Built once, on the first typo."""
-        if not self._vocab:
+        if "risk" not in self._vocab:
             canonical = drug_dictionary().canonical
             risk = {k for k, (_, classes) in self._by_name.items() if classes}
             everything = set(self._by_name) | {k for k in canonical if " " not in k}
@@ -462,9 +462,8 @@ class MedicationClassifier:
                 hit = self._by_name.get(normalise_name(generic))
                 if hit is not None and hit[1] and " " not in variant:
                     risk.add(variant)
-            with self._lock:
-                self._vocab["risk"] = sorted(risk)
-                self._vocab["all"] = sorted(everything)
+            self._vocab["all"] = sorted(everything)
+            self._vocab["risk"] = sorted(risk)
         return self._vocab["risk"], self._vocab["all"]
 
     def _name_classes(self, name: str) -> frozenset[str]:
@@ -478,10 +477,9 @@ class MedicationClassifier:
         if cached is not None:
             return cached
         result = self._match(entry, atc)
-        with self._lock:
-            if len(self._cache) > 20_000:
-                self._cache.clear()
-            self._cache[key] = result
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.clear()
+        self._cache[key] = result
         return result
 
     def _match(self, entry: str, atc: str | None) -> MedicationMatch:

@@ -47,6 +47,8 @@ PARSED: dict[str, tuple[tuple[str, ...], str | None, str | None, str | None]] = 
     "Tylenol with codeine": (("tylenol", "codeine"), None, None, None),
     "ibuprofen 400mg prn for back pain": (("ibuprofen",), "400 mg", None, "as needed"),
     "oxycodone 5mg q6h": (("oxycodone",), "5 mg", None, "every 6 hours"),
+    "Eliquis5mg": (("eliquis",), "5 mg", None, None),
+    "Warfarin 2mg Mon/Wed/Fri": (("warfarin",), "2 mg", None, None),
 }
 
 
@@ -161,6 +163,11 @@ def test_a_class_word_leaves_its_classes_undecided(screen_all: Any) -> None:
     undecided = {f.rule_id for f in result.findings if f.status == "unknown"}
     assert {"ANTICOAG_VKA", "ANTICOAG_OTHER", "ANTIPLATELET"} <= undecided
     assert result.unrecognised_medications == ("blood thinner",)
+
+
+def test_a_class_word_is_settled_by_the_drug_it_names(classifier: MedicationClassifier) -> None:
+    m = classifier.match("Chemo (FOLFOX) every 2 weeks")
+    assert m.recognised and m.classes == {"antineoplastic"}
 
 
 def test_unknown_and_known_drugs_together_keep_the_known_classes(screen_all: Any) -> None:

@@ -211,6 +211,15 @@ class _Resolved:
     classes: set[str] = field(default_factory=set)
     uncertain: set[str] = field(default_factory=set)
     unknown: list[str] = field(default_factory=list)
+    # Class words ("blood thinner") and their classes, settled once the whole entry is read.
+    vague: list[tuple[str, frozenset[str]]] = field(default_factory=list)
+
+    def add(self, other: _Resolved) -> None:
+        self.substances += other.substances
+        self.classes |= other.classes
+        self.uncertain |= other.uncertain
+        self.unknown += [w for w in other.unknown if w not in self.unknown]
+        self.vague += other.vague
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,13 +398,7 @@ class MedicationClassifier:
             return res
         words = self._class_words.get(key)
         if words is not None:
-            res = _Resolved()
-            if len(words) == 1:
-                res.classes |= words
-            else:
-                res.uncertain |= words
-            res.unknown.append(key)  # a class, not a drug: which one must be confirmed
-            return res
+            return _Resolved(vague=[(key, words)])
         if use_dictionary:
             generic = drug_dictionary().canonical.get(key)
             if generic is not None:
@@ -419,10 +422,7 @@ class MedicationClassifier:
                 if got is None and use_dictionary:
                     got = self._phrase(phrase, use_dictionary=True, whole=False)
                 if got is not None:
-                    res.substances += got.substances
-                    res.classes |= got.classes
-                    res.uncertain |= got.uncertain
-                    res.unknown += got.unknown
+                    res.add(got)
                     i += n
                     break
             else:
@@ -494,18 +494,24 @@ class MedicationClassifier:
         else:
             for part in parsed.parts:
                 got = self._phrase(normalise_name(part), use_dictionary=True) or self._scan(normalise_name(part))
-                res.substances += got.substances
-                res.classes |= got.classes
-                res.uncertain |= got.uncertain
-                res.unknown += got.unknown
+                res.add(got)
         for note in parsed.notes:
             got = self._phrase(normalise_name(note), use_dictionary=True) or self._scan(normalise_name(note))
-            res.substances += got.substances
-            res.classes |= got.classes
-            res.uncertain |= got.uncertain
             # A note that names no drug ("for AF") is a comment once the entry itself was recognised.
-            if got.substances or not res.substances:
-                res.unknown += [w for w in got.unknown if w not in res.unknown]
+            if not got.substances and res.substances:
+                got.unknown = []
+            res.add(got)
+        # "Chemo (FOLFOX)": a class word is settled by a named drug of its class; otherwise the drug is
+        # unnamed, so it is verified, and its classes are yes (one class) or undecided (several).
+        unnamed: list[str] = []
+        for word, classes in res.vague:
+            if classes & res.classes:
+                continue
+            unnamed.append(word)
+            if len(classes) == 1:
+                res.classes |= classes
+            else:
+                res.uncertain |= classes
         recognised_by_code = False
         if atc:
             code = atc.upper()
@@ -520,6 +526,7 @@ class MedicationClassifier:
             guess, classes = self._fuzzy(word)
             res.classes |= classes
             suggestion = suggestion or guess
+        res.unknown += unnamed
         if not res.substances and not res.unknown and not recognised_by_code:
             res.unknown.append(parsed.text or "(empty)")
         recognised = not res.unknown or (recognised_by_code and not res.substances)

@@ -75,6 +75,8 @@ _NOISE_WORDS = (
     "since ongoing continue continued long term usual usually sometimes occasionally approx about around up cycle "
     "cycles course regimen protocol ac pc pack dosepak see per directed instructed varies vary variable sliding "
     "scale clinic inr level levels monitored "
+    "mon tue tues wed thu thur thurs fri sat sun monday tuesday wednesday thursday friday saturday sunday "
+    "alternating bridging bridge flush taper tapering starter titrating titration "
 )
 _NOISE: frozenset[str] = frozenset(_NOISE_WORDS.split())
 # Words after which the rest is a note (an indication or comment), not a substance.
@@ -83,12 +85,13 @@ _NOTE_START: frozenset[str] = frozenset(
 )
 # A word that is only a quantity, a strength or a schedule (5mg, 2x, 1-0-1, q8h, 1/2, 500/125).
 _QUANTITY = re.compile(
-    r"^(?:[0-9]+(?:[.,][0-9]+)?(?:[-/x][0-9]+(?:[.,][0-9]+)?)*[a-zµ%/]*|q[0-9]+h|x[0-9]+|[0-9]+x|[0-9]+(?:st|nd|rd|th))$"
+    r"^(?:[0-9]+(?:[.,][0-9]+)?(?:[-/x][0-9]+(?:[.,][0-9]+)?)*[a-zµ%/]*|q[0-9]+h|x[0-9]+|[0-9]+x|[0-9]+(?:st|nd|rd|th)|q[0-9]+[hdw])$"
 )
 _STRENGTH = re.compile(
     r"(?<![a-z])([0-9]+(?:[.,][0-9]+)?(?:\s*/\s*[0-9]+(?:[.,][0-9]+)?)*)\s*"
     r"(mg/ml|mg/[0-9.]*\s*ml|mcg/hr|mcg/h|mcg|µg|ug|mg|g|ml|iu|units?|mmol|%)(?![a-z])"
 )
+_GLUED = re.compile(r"([a-z]{3,})([0-9]+(?:[.,][0-9]+)?(?:mg|mcg|g|ml|iu|units?|%))\b")
 _SPLIT = re.compile(r"\s*(?:/|\+|&|,|;|\band\b|\bwith\b|\bplus\b)\s*")
 _WORD = re.compile(r"[a-z0-9µ%][a-z0-9µ%.'/-]*")
 
@@ -161,7 +164,8 @@ def _substance_words(segment: str, *, first: bool = True) -> str:
 
 def parse_entry(entry: str) -> ParsedEntry:
     """Take one medication entry apart (pure; never raises)."""
-    text = normalise_text(entry)
+    # A strength glued to a name ("Eliquis5mg") is a strength all the same.
+    text = _GLUED.sub(r"\1 \2", normalise_text(entry))
     notes = tuple(n for n in (_substance_words(m) for m in re.findall(r"[(\[]([^)\]]*)[)\]]", text)) if n)
     main = re.sub(r"[(\[][^)\]]*[)\]]?", " ", text)
     strength_match = _STRENGTH.search(text)

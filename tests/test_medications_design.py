@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from needlescreen import RuleFileError, load_ruleset
+from needlescreen import load_ruleset
 from needlescreen.medications import MedicationClassifier, _NoGlobals, drug_dictionary
 from needlescreen.medparse import parse_entry
 
@@ -191,10 +191,18 @@ def _ruleset_without(tmp_path: Path, rule_id: str) -> Path:
     return dst
 
 
-def test_a_ruleset_without_the_unrecognised_rule_is_refused(tmp_path: Path) -> None:
-    """Without that rule an unrecognised drug would silently read as "no class"."""
-    with pytest.raises(RuleFileError, match=r"meds\.unrecognised"):
-        load_ruleset(_ruleset_without(tmp_path, "MEDICATION_UNRECOGNISED"))
+def test_without_the_unrecognised_rule_an_unknown_drug_keeps_every_class_unknown(tmp_path: Path) -> None:
+    """A clinic's ruleset with no rule standing in for an unknown drug gets the cautious reading: nothing
+    is ruled out, so the anticoagulant rules cannot decide (never a silent "no")."""
+    from needlescreen import Screener
+
+    rs = load_ruleset(_ruleset_without(tmp_path, "MEDICATION_UNRECOGNISED"))
+    assert not rs.medications.guarded
+    assert load_ruleset().medications.guarded
+    result = Screener(rs, engine="plain").screen(changed(meds("zyxoplan")))
+    undecided = {f.rule_id for f in result.findings if f.status == "unknown"}
+    assert {"ANTICOAG_VKA", "ANTICOAG_OTHER", "ANTIPLATELET", "IMMUNOSUPPRESSION"} <= undecided
+    assert result.verdict != "clear"
 
 
 def test_the_dictionary_is_read_as_plain_data_only() -> None:

@@ -282,8 +282,10 @@ def _patient_facts(intake: Intake, meds: MedicationClassifier) -> tuple[FactSet,
     # Medications: a class is "yes" when a listed drug belongs to it, "no" when the list is complete and no
     # listed drug belongs to it, unknown otherwise or when an entry names only a class ("blood thinner").
     # An unrecognised entry does not make the classes unknown: it sets meds.unrecognised, whose one caution
-    # (MEDICATION_UNRECOGNISED, required by MedicationClassifier.check_rules) stands in for it.
+    # (MEDICATION_UNRECOGNISED; see MedicationClassifier.guarded_by) stands in for it.
     counts, uncertain, unrecognised = meds.classify_all((m.name, m.atc) for m in intake.medications.items)
+    if unrecognised and not meds.guarded:
+        uncertain = frozenset(meds.classes)  # no rule stands in for the unknown drug: nothing is ruled out
     complete = intake.medications.complete == "yes"
     _set(f, "meds.list_complete", _answer(intake.medications.complete))
     for cls in meds.classes:

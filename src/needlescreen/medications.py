@@ -23,8 +23,9 @@ unknown drug no longer floods the result with every class rule as "missing". Thi
 caution is guaranteed, so:
 
 - ``meds.unrecognised`` is always set (never absent), and any entry with an unknown part sets it;
-- :meth:`MedicationClassifier.check_rules` (called by the ruleset loader) refuses a ruleset that reads a
-  medication class but has no rule giving at least caution when ``meds.unrecognised`` is yes;
+- the ruleset loader asks :meth:`MedicationClassifier.guarded_by` whether a rule gives at least caution on
+  ``meds.unrecognised`` alone; in a ruleset without one (a clinic's own rules) an unrecognised drug keeps
+  every class unknown, as before;
 - a dictionary drug is accepted as *known with no class* only if no risk stem of ``medications.yaml``
   matches it (a new "-xaban" stays unrecognised until the YAML classes it);
 - a fuzzy match is never accepted: the entry stays unrecognised, and a close match to a risk-class drug also
@@ -44,7 +45,7 @@ import io
 import pickle
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -237,6 +238,8 @@ class MedicationClassifier:
     _class_words: dict[str, frozenset[str]]
     _stems: tuple[str, ...]
     _other: frozenset[str]
+    #: A rule of the ruleset stands in for an unrecognised drug (see :meth:`guarded_by`).
+    guarded: bool = False
     # Caches: filled on use (a plain dict write is atomic, so threads need no lock; a Ruleset still pickles).
     _cache: dict[tuple[str, str | None], MedicationMatch] = field(default_factory=dict, compare=False, repr=False)
     _vocab: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
@@ -314,32 +317,22 @@ class MedicationClassifier:
             _other=frozenset(normalise_name(n) for n in parsed.recognised_other.names),
         )
 
-    # -- rules that must exist for the design above to be safe ------------------------------------------
+    # -- the rule that must exist for the design above to be safe ---------------------------------------------
 
-    def check_rules(self, rules: Iterable[Any], *, file: str = "rules") -> None:
-        """Refuse a ruleset that reads a class but would let an unrecognised drug pass silently.
+    def guarded_by(self, rules: Iterable[Any]) -> MedicationClassifier:
+        """This classifier, told whether ``rules`` stand in for an unrecognised drug.
 
-        Class facts ignore unrecognised drugs (see the module docstring); that is safe only while a rule
-        gives at least caution whenever ``meds.unrecognised`` is yes.
-
-        Raises:
-            RuleFileError: no such rule.
+        Class facts may ignore an unrecognised drug only while a patient rule gives at least caution on
+        ``meds.unrecognised`` alone. A ruleset without one (a clinic's own rules) gets the cautious reading:
+        an unrecognised drug leaves every class unknown.
         """
-        rules = list(rules)
-        reads_class = any(n.startswith("meds.") and n.split(".", 1)[1] in self.classes for r in rules for n in r.reads)
-        # The guard must hold on that one fact alone, whatever else is known.
         guard = any(
             r.scope == "patient"
             and r.verdict in ("caution", "refer")
             and evaluate(r.condition, {"meds.unrecognised": "yes"}) is Truth.TRUE
             for r in rules
         )
-        if reads_class and not guard:
-            raise RuleFileError(
-                "a rule reads a medication class, so a rule with `when: {fact: meds.unrecognised, eq: yes}` "
-                "at caution or refer is required (an unrecognised drug does not make the classes unknown)",
-                file=file,
-            )
+        return replace(self, guarded=guard)
 
     # -- one entry -----------------------------------------------------------------------------------------
 

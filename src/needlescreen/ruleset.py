@@ -527,7 +527,8 @@ def load_ruleset(
                 )
             seen[rule.id] = rel
             rules.append(rule)
-    meds.check_rules(rules, file=str(root / "rules"))
+    # An unrecognised drug may leave the classes "no" only under a rule that cautions on it.
+    meds = meds.guarded_by(rules)
     return Ruleset(
         name=manifest.name,
         revision=manifest.revision,

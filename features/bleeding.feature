@@ -98,6 +98,50 @@ Feature: Bleeding and anticoagulation
     And rule MEDICATION_UNRECOGNISED fires with verdict caution
     And the result names the unrecognised medication "zyxoplan"
 
+  Scenario: An unrecognised drug is one reason, not every medication class as missing
+    Given the patient takes zyxoplan
+    When the patient is screened
+    Then rule MEDICATION_UNRECOGNISED fires with verdict caution
+    And rule ANTICOAG_VKA does not fire
+    And rule ANTICOAG_OTHER does not fire
+    And rule ANTIPLATELET does not fire
+    And rule IMMUNOSUPPRESSION does not fire
+    And rule ACTIVE_CHEMO does not fire
+
+  Scenario: A dose written with the name does not hide warfarin
+    Given the patient takes warfarin 5 mg
+    And an INR of 4.1 with no recorded target range, taken 2 days ago
+    When the patient is screened
+    Then the verdict is refer
+    And rule ANTICOAG_VKA_HIGH fires with verdict refer
+    And rule MEDICATION_UNRECOGNISED does not fire
+
+  Scenario: A misspelt anticoagulant is read as one, and verified
+    Given the patient takes warfrin
+    And an INR of 4.1 with no recorded target range, taken 2 days ago
+    When the patient is screened
+    Then rule ANTICOAG_VKA_HIGH fires with verdict refer
+    And rule MEDICATION_UNRECOGNISED fires with verdict caution
+    And the result names the unrecognised medication "warfrin"
+
+  Scenario: A gel is not a systemic NSAID
+    Given the patient takes Eliquis 5mg and diclofenac gel
+    When the patient is screened
+    Then rule ANTICOAG_OTHER fires with verdict caution
+    And rule MULTI_ANTITHROMBOTIC does not fire
+    And rule MEDICATION_UNRECOGNISED does not fire
+
+  Scenario: An SNRI with an anticoagulant is a combination, like an SSRI
+    Given the patient takes apixaban 5 mg bid and Cymbalta 60mg
+    When the patient is screened
+    Then rule MULTI_ANTITHROMBOTIC fires with verdict caution
+
+  Scenario: A chemotherapy regimen by name
+    Given the patient takes FOLFOX
+    When the patient is screened
+    Then rule ACTIVE_CHEMO fires with verdict caution
+    And rule MEDICATION_UNRECOGNISED does not fire
+
   Scenario: A drug recognised by its ATC code alone
     Given the patient takes Pradaxa (B01AE07)
     When the patient is screened

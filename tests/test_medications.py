@@ -91,11 +91,20 @@ def test_an_unknown_drug_is_reported_and_asks_for_verification(name: str, screen
     assert any("verify" in m.lower() for f in result.findings for m in f.modifications)
 
 
-def test_an_unknown_drug_keeps_every_class_unknown(screen_all: Any) -> None:
-    """An unrecognised drug might be a blood thinner: the anticoagulant rules cannot decide."""
+def test_an_unknown_drug_gives_one_reason_not_every_class_as_missing(screen_all: Any) -> None:
+    """Issue 10: one unknown drug used to list about nine "information missing" cautions.
+
+    Now MEDICATION_UNRECOGNISED ("confirm it is not an anticoagulant, antiplatelet, immunosuppressant,
+    steroid or chemotherapy") is the only medication finding, at caution.
+    """
     result = screen_all(changed(meds("zyxoplan")))
-    undecided = {f.rule_id for f in result.findings if f.status == "unknown"}
-    assert {"ANTICOAG_VKA", "ANTICOAG_OTHER", "ANTIPLATELET"} <= undecided
+    med_findings = [f for f in result.findings if any(n.startswith("meds.") for n in (*f.facts, *f.missing))]
+    assert [(f.rule_id, f.verdict, f.status) for f in med_findings] == [("MEDICATION_UNRECOGNISED", "caution", "fired")]
+    assert not [m.fact for m in result.missing if m.fact.startswith("meds.")]
+    assert result.verdict == "caution"
+    summary = result.findings[0].summary.lower()
+    for word in ("anticoagulant", "antiplatelet", "immunosuppressant", "steroid", "chemotherapy"):
+        assert word in summary
 
 
 @pytest.mark.parametrize(("generic", "brand", "atc", "cls"), [row for row in SECTION_2 if row[3] == "vka"])

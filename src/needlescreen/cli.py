@@ -32,6 +32,7 @@ from rich.text import Text
 from .conditions import All, Atom, Condition, Not, Truth, evaluate
 from .errors import EngineError, IntakeError, NeedlescreenError, RuleFileError
 from .facts import DEVICE_GROUPS
+from .medications import did_you_mean
 from .result import ScreeningResult
 from .ruleset import CompiledRule, Ruleset, load_ruleset
 
@@ -169,7 +170,9 @@ def render(result: ScreeningResult, console: Console) -> None:
         for item in result.missing:
             console.print(Text(f"  - {item.question}  [{item.fact}; {', '.join(item.rules)}]"))
     if result.unrecognised_medications:
-        console.print(Text(f"Unrecognised medications (verify): {', '.join(result.unrecognised_medications)}"))
+        hints = [(n, did_you_mean(n)) for n in result.unrecognised_medications]
+        names = ", ".join(f"{n} (did you mean {h}?)" if h else n for n, h in hints)
+        console.print(Text(f"Unrecognised medications (verify): {names}"))
     if cited:
         console.print(Text("Sources", style="bold underline"))
         for key, citation in sorted(cited.items()):

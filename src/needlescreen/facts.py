@@ -107,7 +107,7 @@ _MED_QUESTIONS = {
     "heparin": "Is the patient on heparin, a low-molecular-weight heparin or fondaparinux?",
     "antiplatelet": "Is the patient taking an antiplatelet (aspirin, clopidogrel, prasugrel, ticagrelor)?",
     "nsaid": "Is the patient taking an NSAID?",
-    "ssri": "Is the patient taking an SSRI?",
+    "ssri": "Is the patient taking an SSRI or SNRI antidepressant (e.g. sertraline, duloxetine, venlafaxine)?",
     "antineoplastic": "Is the patient taking chemotherapy (antineoplastic) drugs?",
     "immunosuppressant": "Is the patient taking immunosuppressants?",
     "systemic_steroid": "Is the patient taking systemic steroids?",
@@ -299,17 +299,21 @@ def _patient_facts(intake: Intake, meds: MedicationClassifier) -> tuple[FactSet,
     _set(f, "patient.cancer_history", _answer(p.cancer_history))
     _set(f, "patient.chest_wall_condition", _answer(p.chest_wall_condition))
 
-    # Medications: a class is "yes" when a listed drug belongs to it, "no" only when the list is complete
-    # and every drug on it was recognised; otherwise unknown.
-    counts, unrecognised = meds.classify_all((m.name, m.atc) for m in intake.medications.items)
-    complete = intake.medications.complete == "yes" and not unrecognised
+    # Medications: a class is "yes" when a listed drug belongs to it, "no" when the list is complete and no
+    # listed drug belongs to it, unknown otherwise or when an entry names only a class ("blood thinner").
+    # An unrecognised entry does not make the classes unknown: it sets meds.unrecognised, whose one caution
+    # (MEDICATION_UNRECOGNISED; see MedicationClassifier.guarded_by) stands in for it.
+    counts, uncertain, unrecognised = meds.classify_all((m.name, m.atc) for m in intake.medications.items)
+    if unrecognised and not meds.guarded:
+        uncertain = frozenset(meds.classes)  # no rule stands in for the unknown drug: nothing is ruled out
+    complete = intake.medications.complete == "yes"
     _set(f, "meds.list_complete", _answer(intake.medications.complete))
     for cls in meds.classes:
-        _set(f, f"meds.{cls}", "yes" if counts[cls] else ("no" if complete else None))
-    # The count is exact only for a complete, fully recognised list. Otherwise it is a lower bound, which
-    # still decides "two or more" when two are listed; below that it is unknown.
+        _set(f, f"meds.{cls}", "yes" if counts[cls] else ("no" if complete and cls not in uncertain else None))
+    # The count is exact for a complete list with no undecided antithrombotic class. Otherwise it is a lower
+    # bound, which still decides "two or more" when two are listed; below that it is unknown.
     listed = sum(counts[c] for c in meds.antithrombotic)
-    if complete or listed >= 2:
+    if (complete and not uncertain & meds.antithrombotic) or listed >= 2:
         f["meds.antithrombotic_count"] = float(listed)
     f["meds.unrecognised"] = "yes" if unrecognised else "no"
 

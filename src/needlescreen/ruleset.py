@@ -536,6 +536,8 @@ def load_ruleset(
                 )
             seen[rule.id] = rel
             rules.append(rule)
+    # An unrecognised drug may leave the classes "no" only under a rule that cautions on it.
+    meds = meds.guarded_by(rules)
     return Ruleset(
         name=manifest.name,
         revision=manifest.revision,

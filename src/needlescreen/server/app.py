@@ -183,7 +183,9 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     if service is None:
         if not migrated:
             migrate(settings.database_url)
-        service = Service(settings, make_screener(settings), Store(settings.database_url))
+        service = Service(
+            settings, make_screener(settings), Store(settings.database_url, sqlite_sync=settings.sqlite_sync)
+        )
     svc = service
 
     @asynccontextmanager

@@ -52,6 +52,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     #: The most records one list request returns.
     max_page: int = _MAX_PAGE
+    #: SQLite only: NORMAL survives a killed worker; FULL also a power loss (about half the stored throughput).
+    sqlite_sync: Literal["NORMAL", "FULL"] = "NORMAL"
 
     def check(self) -> None:
         """Refuse settings that would expose the service.
@@ -109,4 +111,5 @@ class Settings:
             max_body=int(get("max_body") or _MAX_BODY),
             cors_origins=listed("cors_origins"),
             max_page=int(get("max_page") or _MAX_PAGE),
+            sqlite_sync="FULL" if (get("sqlite_sync") or "").upper() == "FULL" else "NORMAL",
         )

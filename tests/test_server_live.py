@@ -8,9 +8,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import sys
 import threading
 import time
 from collections import Counter
@@ -187,3 +189,68 @@ def test_quick_load_benchmark_reports_its_figures(tmp_path: Path, capsys: pytest
     assert figures["dry_run"]["statuses"] == {200: figures["dry_run"]["requests"]}
     assert figures["stored"]["statuses"] == {201: figures["stored"]["requests"]}
     assert json.loads((tmp_path / "load.json").read_text())["workers"] == 2
+
+
+# --- the README's commands -----------------------------------------------------------------------------------
+
+
+def _readme_commands() -> tuple[str, str, str]:
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("<!-- section:service -->") : text.index("<!-- /section:service -->")]
+    lines = [line.split("#", 1)[0].strip() for line in section.splitlines()]
+    serve = next(line for line in lines if line.startswith("needlescreen serve"))
+    curl = next(line for line in lines if line.startswith("curl "))
+    pg = next(line for line in lines if line.startswith("NEEDLESCREEN_DATABASE_URL=postgresql://"))
+    return serve, curl, pg
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_the_readme_commands_start_the_service_and_screen_the_example(tmp_path: Path, database: str) -> None:
+    import shutil
+    import subprocess
+
+    from .server_helpers import REPO, free_port, postgres_cluster, wait_until
+
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    serve, curl, pg = _readme_commands()
+    shutil.copytree(REPO / "examples", tmp_path / "examples")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEEDLESCREEN_")}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    with contextlib.ExitStack() as stack:
+        command = serve
+        if database == "postgresql":
+            url = stack.enter_context(postgres_cluster())
+            assert " needlescreen serve" in pg
+            env["NEEDLESCREEN_DATABASE_URL"] = url
+            command = pg.split(" ", 1)[1]
+        proc = subprocess.Popen(
+            f"{command} --port {port}",
+            shell=True,
+            cwd=tmp_path,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_until(lambda: httpx.get(f"{base}/ready", timeout=2).status_code == 200, 90, "the README's service")
+            out = subprocess.run(
+                curl.replace("127.0.0.1:8000", f"127.0.0.1:{port}"),
+                shell=True,
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=60,
+            ).stdout
+            result = json.loads(out)
+            assert result["verdict"] == "refer" and result["ruleset"]["revision"]
+            assert httpx.get(f"{base}/screenings/{result['decision_id']}").json()["result"] == result
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)
+    assert (tmp_path / "needlescreen.db").exists() == (database == "sqlite")

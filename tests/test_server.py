@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -408,3 +409,23 @@ def test_openapi_publishes_every_endpoint(client: TestClient) -> None:
     body = doc["paths"]["/screenings"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/Intake"}
     assert "Intake" in doc["components"]["schemas"] and "Problem" in doc["components"]["schemas"]
+
+
+def test_workers_read_back_the_settings_they_were_given(tmp_path: Path) -> None:
+    keys_file = tmp_path / "keys"
+    keys_file.write_text(f"{KEY}2\n\n")
+    given = Settings(
+        database_url="postgresql://u@127.0.0.1:5/db",
+        host="0.0.0.0",
+        api_keys=(KEY,),
+        engine="plain",
+        max_body=8192,
+        cors_origins=("https://a.example", "https://b.example"),
+        sqlite_sync="FULL",
+    )
+    env = given.to_env() | {"NEEDLESCREEN_API_KEYS_FILE": str(keys_file)}
+    back = Settings.from_env(env)
+    assert back == dataclasses.replace(given, api_keys=(KEY, f"{KEY}2"))
+    for bad in ("short", "a,b" + "x" * 20, " " + "x" * 20, "x" * 20 + "\n"):
+        with pytest.raises(ValueError, match="API key"):
+            Settings(api_keys=(bad,)).check()

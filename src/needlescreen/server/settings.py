@@ -68,6 +68,8 @@ class Settings:
             )
         if any(len(k) < 16 for k in self.api_keys):
             raise ValueError("every API key must be at least 16 characters long")
+        if any("," in k or not k.isprintable() or k != k.strip() for k in self.api_keys):
+            raise ValueError("an API key may not contain commas, spaces at its ends or control characters")
         if not 1024 <= self.max_body <= 16 * 1024 * 1024:
             raise ValueError("max_body must be between 1 KiB and 16 MiB")
 

@@ -24,7 +24,7 @@ def fingerprint(key: str) -> str:
     return "key:" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def caller(
+async def caller(
     request: Request,
     api_key: Annotated[str | None, Security(_API_KEY)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],

@@ -26,7 +26,7 @@ READY_PROBE: dict[str, Any] = {
 }
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
     """The worker's service state (a FastAPI dependency)."""
     svc: Service = request.app.state.service
     return svc

@@ -15,6 +15,8 @@ import pytest
 pytest.importorskip("fastapi", reason="the server extra is not installed")
 
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -25,6 +27,8 @@ from needlescreen.errors import EngineError
 from needlescreen.intake import MAX_SITES
 from needlescreen.server import Settings, create_app
 from needlescreen.testing import baseline_intake, comparable, with_changes
+
+from .strategies import intakes
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "cipn-electrical.json"
 KEY = "k" * 8 + "-test-key-0123456789"
@@ -429,3 +433,34 @@ def test_workers_read_back_the_settings_they_were_given(tmp_path: Path) -> None:
     for bad in ("short", "a,b" + "x" * 20, " " + "x" * 20, "x" * 20 + "\n"):
         with pytest.raises(ValueError, match="API key"):
             Settings(api_keys=(bad,)).check()
+
+
+# --- generated intakes ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def module_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    with _client(tmp_path_factory.mktemp("generated")) as c:
+        yield c
+
+
+_RECORD_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), min_size=1, max_size=30).filter(
+    lambda s: s.strip() != ""
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(intake=intakes(), ref=_RECORD_TEXT, clinician=_RECORD_TEXT)
+def test_generated_intakes_get_the_library_answer_stored_or_not(
+    module_client: TestClient, intake: dict[str, Any], ref: str, clinician: str
+) -> None:
+    library = module_client.app.state.service.screener  # type: ignore[attr-defined]
+    expected = comparable(library.screen(intake))
+    dry = _post(module_client, intake, dry_run="true")
+    assert dry.status_code == 200
+    assert comparable(parse_result(dry.json())) == expected
+    stored = _post(module_client, intake | {"record": {"patient_ref": ref, "clinician": clinician}})
+    assert stored.status_code == 201
+    assert comparable(parse_result(stored.json())) == expected, "record metadata changed the answer"
+    record = module_client.get(stored.headers["location"]).json()
+    assert record["record"]["patient_ref"] == ref.strip() and record["result"] == stored.json()

@@ -464,3 +464,15 @@ def test_generated_intakes_get_the_library_answer_stored_or_not(
     assert comparable(parse_result(stored.json())) == expected, "record metadata changed the answer"
     record = module_client.get(stored.headers["location"]).json()
     assert record["record"]["patient_ref"] == ref.strip() and record["result"] == stored.json()
+
+
+def test_text_no_database_can_hold_is_422_not_500(client: TestClient) -> None:
+    plan = '"plan": {"technique": "dry_needling", "sites": [{"id": "a", "region": "calf", "side": "left"}]}'
+    for body, path in (
+        ('{"medications": {"items": [{"name": "ab\\ud800c"}]}, ' + plan + "}", "medications.items[0].name"),
+        ('{"record": {"patient_ref": "ab\\udc00"}, ' + plan + "}", "record.patient_ref"),
+    ):
+        for params in ({}, {"dry_run": "true"}):
+            r = client.post("/screenings", content=body, params=params)
+            assert r.status_code == 422
+            assert [e["path"] for e in r.json()["errors"]] == [path]

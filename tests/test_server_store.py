@@ -121,6 +121,7 @@ def test_filters_and_cursor(url: str) -> None:
         window = store.list(limit=100, date_from=dt.date(2026, 11, 3), date_to=dt.date(2026, 11, 4))
         assert [r.id for r in window.items] == [made[3].id, made[2].id]
         assert store.list(limit=5, date_to=dt.date.max).items, "the largest date is not an error"
+        assert [r.id for r in store.list(limit=9, encounter_date=dt.date(2026, 11, 5)).items] == [made[4].id]
     finally:
         store.close()
 

@@ -179,6 +179,7 @@ class Store:
         verdict: str | None = None,
         date_from: dt.date | None = None,
         date_to: dt.date | None = None,
+        encounter_date: dt.date | None = None,
     ) -> Page:
         """Records newest first, filtered; ``date_from``/``date_to`` bound the screening date (UTC), inclusive."""
         query = select(ScreeningRecord).order_by(ScreeningRecord.seq.desc()).limit(limit + 1)
@@ -188,6 +189,8 @@ class Store:
             query = query.where(ScreeningRecord.patient_ref == patient_ref)
         if verdict is not None:
             query = query.where(ScreeningRecord.verdict == verdict)
+        if encounter_date is not None:
+            query = query.where(ScreeningRecord.encounter_date == encounter_date)
         if date_from is not None:
             start = dt.datetime.combine(date_from, dt.time.min, tzinfo=dt.UTC)
             query = query.where(ScreeningRecord.created_at >= start)

@@ -165,10 +165,11 @@ def list_screenings(
     verdict: Literal["clear", "caution", "refer"] | None = None,
     date_from: Annotated[dt.date | None, Query(description="screened on or after (UTC date)")] = None,
     date_to: Annotated[dt.date | None, Query(description="screened on or before (UTC date)")] = None,
+    encounter_date: Annotated[dt.date | None, Query(description="the record's encounter date")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[int | None, Query(ge=1, le=2**62, description="next_cursor of the previous page")] = None,
 ) -> Response:
-    """Records filtered by patient reference, verdict and screening date, a page at a time."""
+    """Records filtered by patient reference, verdict, screening date and encounter date, a page at a time."""
     page = svc.store.list(
         limit=min(limit, svc.settings.max_page),
         cursor=cursor,
@@ -176,6 +177,7 @@ def list_screenings(
         verdict=verdict,
         date_from=date_from,
         date_to=date_to,
+        encounter_date=encounter_date,
     )
     return _json({"items": [_summary(r) for r in page.items], "next_cursor": page.next_cursor})
 

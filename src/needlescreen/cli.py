@@ -1,8 +1,9 @@
 """The ``needlescreen`` command line (typer and rich): the clinician's adapter around :func:`screen`.
 
 Commands: ``check`` (one intake file), ``ask`` (the questionnaire in the terminal), ``explain`` (every rule and
-the facts it read), ``rules list|show|check|vocabulary`` (the catalogue and the site names), ``batch`` (a day's
-list on every core) and ``schema`` (JSON Schemas for integrators).
+the facts it read), ``rules list|show|check|body|vocabulary`` (the catalogue, the body model and the site
+names), ``batch`` (a day's list on every core), ``schema`` (JSON Schemas for integrators) and ``serve`` (the
+HTTP service, an optional extra).
 
 Exit codes a script can use: 0 clear, 10 caution, 20 refer, 2 invalid input or rule files, 3 engine error.
 A person's mistake (a bad file, a wrong answer) prints ``error: <where>: <field>: <what>`` and never a
@@ -825,6 +826,59 @@ def schema(
 
     model = Intake if which == "intake" else ScreeningResult
     sys.stdout.write(json.dumps(model.model_json_schema(), indent=2) + "\n")
+
+
+# --- serve ----------------------------------------------------------------------------------------------------
+
+_SERVER_MODULES = {"fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "orjson", "psycopg"}
+
+
+@app.command()
+def serve(
+    *,
+    host: Annotated[str, typer.Option(help="Address to bind; other than loopback only with --auth.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes, each with its own engine")] = 2,
+    auth: Annotated[
+        list[str] | None, typer.Option(help="An accepted API key or bearer token (repeat for several).")
+    ] = None,
+    auth_file: Annotated[Path | None, typer.Option(help="A file of accepted keys, one a line.")] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(envvar="NEEDLESCREEN_DATABASE_URL", help="SQLAlchemy URL; default sqlite:///needlescreen.db"),
+    ] = None,
+    cors_origin: Annotated[list[str] | None, typer.Option(help="An origin CORS allows (none by default).")] = None,
+    engine: EngineOpt = "auto",
+    rules: RulesOpt = None,
+    policy: PolicyOpt = None,
+) -> None:
+    """Run the HTTP service (needs the server extra): screenings, stored records, rules, schema, questionnaire."""
+    try:
+        from .server.run import serve as run
+        from .server.settings import DEFAULT_DATABASE_URL, Settings
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in _SERVER_MODULES:
+            raise
+        raise _fail("error: the service needs the server extra: pip install 'needlescreen[server]'", 2) from None
+    keys = list(auth or [])
+    if auth_file is not None:
+        text, _ = _read(str(auth_file))
+        keys += [line.strip() for line in text.splitlines() if line.strip()]
+    settings = Settings(
+        database_url=database_url or DEFAULT_DATABASE_URL,
+        host=host,
+        api_keys=tuple(keys),
+        rules_dir=str(rules) if rules else None,
+        policy_file=str(policy) if policy else None,
+        engine=engine,
+        cors_origins=tuple(cors_origin or ()),
+    )
+    try:
+        settings.check()
+    except ValueError as exc:
+        raise _fail(f"error: {exc}", EXIT_CODES["invalid"]) from None
+    with _user_errors():
+        run(settings, port=port, workers=workers)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ what the clinician entered.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictStr, StringConstraints, model_validator
@@ -34,6 +35,7 @@ __all__ = [
     "Patient",
     "Plan",
     "Pregnancy",
+    "Record",
     "Side",
     "Site",
     "SiteTechnique",
@@ -327,6 +329,28 @@ class CodedCondition(_Model):
     ]
 
 
+# Record text is stored in database columns as well as in the intake's JSON: no control characters.
+RecordText = Annotated[
+    StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+RecordText64 = Annotated[
+    StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+
+
+class Record(_Model):
+    """Who and what a screening record is about (a service stores it); never read by any rule.
+
+    Kept apart from ``patient`` so that no fact, and so no verdict, can depend on it. ``patient_ref`` is the
+    clinic's own reference (a chart number, not a name); logs never carry any of these fields.
+    """
+
+    patient_ref: RecordText64 | None = None
+    clinician: RecordText | None = None
+    encounter_date: date | None = None
+    clinic: RecordText | None = None
+
+
 class Intake(_Model):
     """Everything needlescreen needs to screen one patient for one planned session."""
 
@@ -338,3 +362,4 @@ class Intake(_Model):
     findings: Findings = Findings()
     conditions: Annotated[tuple[CodedCondition, ...], Field(max_length=MAX_CONDITIONS)] = ()
     plan: Plan
+    record: Record | None = None

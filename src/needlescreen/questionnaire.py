@@ -140,10 +140,16 @@ def _resolves(path: str, model: type[BaseModel] = Intake) -> bool:
     return True
 
 
+#: Intake fields no question sets: the record metadata (who, when, where) comes from the software storing it.
+_NOT_SCREENING = frozenset({"record"})
+
+
 def intake_leaf_paths(model: type[BaseModel] = Intake, prefix: str = "") -> list[str]:
     """Every field of the intake a question can set: nested models are walked, lists are one field."""
     out: list[str] = []
     for name, info in model.model_fields.items():
+        if not prefix and name in _NOT_SCREENING:
+            continue
         inner = _unwrap(info.annotation)
         path = f"{prefix}{name}"
         if isinstance(inner, type) and issubclass(inner, BaseModel):

@@ -1,0 +1,159 @@
+"""The service's response models: what the OpenAPI document publishes for records, pages and changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from needlescreen import Intake, ScreeningResult
+
+__all__ = [
+    "Change",
+    "Changes",
+    "RecordMeta",
+    "RecordOut",
+    "RecordPage",
+    "RecordSummary",
+    "RuleDetail",
+    "RuleSummary",
+    "diff_results",
+]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Change(_Out):
+    """A value before and after a re-screening."""
+
+    before: str | float | None
+    after: str | float | None
+
+
+class Changes(_Out):
+    """What a re-screening changed against the record it re-screened (empty lists and nulls: no change)."""
+
+    changed: bool
+    verdict: Change | None
+    ruleset_revision: Change | None
+    content_hash: Change | None
+    engine: Change | None
+    policy: dict[str, Change]
+    findings_added: list[str] = Field(description="RULE_ID:status[@site or circuit] now found, not before")
+    findings_removed: list[str]
+    missing_added: list[str] = Field(description="facts now missing that were not")
+    missing_removed: list[str]
+
+
+class RecordMeta(_Out):
+    """The record metadata of the intake (null when it gave none)."""
+
+    patient_ref: str | None
+    clinician: str | None
+    encounter_date: dt.date | None
+    clinic: str | None
+
+
+class RecordSummary(_Out):
+    """One stored screening in a list."""
+
+    id: str
+    created_at: dt.datetime
+    submitted_by: str
+    verdict: Literal["clear", "caution", "refer"]
+    technique: str
+    ruleset_revision: str
+    previous_id: str | None
+    record: RecordMeta
+
+
+class RecordOut(RecordSummary):
+    """One stored screening in full: the intake as screened, the result as returned, and what changed."""
+
+    intake: Intake
+    result: ScreeningResult
+    changes: Changes | None
+
+
+class RecordPage(_Out):
+    """A page of records, newest first; pass ``next_cursor`` as ``cursor`` for the next page."""
+
+    items: list[RecordSummary]
+    next_cursor: int | None
+
+
+class RuleSummary(_Out):
+    """A rule of the loaded ruleset."""
+
+    id: str
+    title: str
+    classification: str
+    verdict: str
+    unknown: str
+    scope: str
+    topic: str
+    summary: str
+
+
+class Scenario(_Out):
+    """A Gherkin scenario that exercises a rule."""
+
+    file: str
+    line: int
+    title: str
+
+
+class RuleDetail(RuleSummary):
+    """A rule in full: condition, facts read, policy, advice, sources and scenarios."""
+
+    file: str
+    condition: str
+    reads: list[str]
+    policy: dict[str, str | float]
+    detail: str
+    modifications: list[str]
+    references: list[dict[str, str]]
+    scenarios: list[Scenario]
+
+
+def _finding_key(f: dict[str, Any]) -> str:
+    where = ""
+    if f.get("site"):
+        where = "@" + str(f["site"]["id"])
+    elif f.get("circuit"):
+        where = "@" + "-".join(f["circuit"])
+    return f"{f['rule_id']}:{f['status']}{where}"
+
+
+def _change(before: Any, after: Any) -> dict[str, Any] | None:
+    return None if before == after else {"before": before, "after": after}
+
+
+def diff_results(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """What changed between two results (as JSON data) of the same intake."""
+    old_f = {_finding_key(f) for f in old["findings"]}
+    new_f = {_finding_key(f) for f in new["findings"]}
+    old_m = {m["fact"] for m in old["missing"]}
+    new_m = {m["fact"] for m in new["missing"]}
+    names = sorted(set(old["policy"]) | set(new["policy"]))
+    policy = {
+        n: {"before": old["policy"].get(n), "after": new["policy"].get(n)}
+        for n in names
+        if old["policy"].get(n) != new["policy"].get(n)
+    }
+    out: dict[str, Any] = {
+        "verdict": _change(old["verdict"], new["verdict"]),
+        "ruleset_revision": _change(old["ruleset"]["revision"], new["ruleset"]["revision"]),
+        "content_hash": _change(old["ruleset"]["content_hash"], new["ruleset"]["content_hash"]),
+        "engine": _change(old["engine"], new["engine"]),
+        "policy": policy,
+        "findings_added": sorted(new_f - old_f),
+        "findings_removed": sorted(old_f - new_f),
+        "missing_added": sorted(new_m - old_m),
+        "missing_removed": sorted(old_m - new_m),
+    }
+    out["changed"] = any(out.values())
+    return out

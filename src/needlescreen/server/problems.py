@@ -1,0 +1,95 @@
+"""Errors as problem details (RFC 9457, ``application/problem+json``), never as verdicts.
+
+An invalid intake answers 422 with the same JSON paths as :class:`needlescreen.IntakeError` (``errors`` lists
+``{path, message}``, e.g. ``plan.sites[0].side``); a body too large answers 413 naming ``body``; an engine or
+internal failure answers 500 with a body that carries no verdict and no decision id. ``code`` is the stable
+error code of ``docs/errors.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict
+from starlette.responses import Response
+
+__all__ = ["PROBLEM_RESPONSES", "Problem", "ProblemField", "json_response", "problem", "problem_response"]
+
+MEDIA_TYPE = "application/problem+json"
+_TITLES = {
+    400: "Bad request",
+    401: "Authentication required",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    500: "Internal error: no verdict was given",
+    503: "Not ready",
+}
+
+
+class ProblemField(BaseModel):
+    """One field at fault: a JSON path (as in ``IntakeError``) and what is wrong with it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem; ``errors`` names every field at fault."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[ProblemField] = []
+
+
+def problem(status: int, code: str, detail: str, errors: Iterable[tuple[str, str]] = ()) -> dict[str, Any]:
+    """A problem body as plain data."""
+    return {
+        "type": f"urn:needlescreen:error:{code}",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "errors": [{"path": p, "message": m} for p, m in errors],
+    }
+
+
+def problem_response(
+    status: int,
+    code: str,
+    detail: str,
+    errors: Sequence[tuple[str, str]] = (),
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """A problem as a response with the problem+json media type."""
+    body = orjson.dumps(problem(status, code, detail, errors))
+    return Response(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """A JSON response serialised by orjson (validated models are dumped by pydantic before this)."""
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
+
+
+def _doc(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+#: The problem responses every route documents in the OpenAPI document.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _doc("Missing or wrong API key or bearer token"),
+    413: _doc("The request body is larger than the service accepts"),
+    422: _doc("Invalid input; errors name every field at fault by its JSON path"),
+    500: _doc("Internal or engine error; no verdict and no decision id"),
+}

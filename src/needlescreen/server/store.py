@@ -1,0 +1,208 @@
+"""The record store: every screening the service answered, append-only, in SQLite or PostgreSQL.
+
+A record keeps what a clinic must be able to show later, as it keeps a consent form: the intake as received, the
+result as returned (verdict, reasons, ruleset revision and hash, policy, engine, decision id, timestamp), who
+submitted it, and for a re-screening the record it replaces and what changed. Records are never updated or
+deleted; a correction is a new record. The migration adds database triggers that refuse ``UPDATE`` and
+``DELETE``, so this holds for any client of the database, not only for this module.
+
+Each worker process builds its own :class:`Store` (its own SQLAlchemy engine and connection pool). A record is
+committed before the service answers 2xx, so a killed worker loses no acknowledged record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+__all__ = ["Base", "Page", "ScreeningRecord", "Store", "migrate", "normalise_url"]
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the store's tables."""
+
+
+class ScreeningRecord(Base):
+    """One screening as answered: intake and result as JSON text, with the columns a list is filtered by."""
+
+    __tablename__ = "screening_records"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)  # the result's decision id
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    submitted_by: Mapped[str] = mapped_column(String(64))
+    patient_ref: Mapped[str | None] = mapped_column(String(64))
+    clinician: Mapped[str | None] = mapped_column(String(200))
+    clinic: Mapped[str | None] = mapped_column(String(200))
+    encounter_date: Mapped[dt.date | None] = mapped_column(Date)
+    verdict: Mapped[str] = mapped_column(String(8))
+    technique: Mapped[str] = mapped_column(String(16))
+    ruleset_name: Mapped[str] = mapped_column(String(200))
+    ruleset_revision: Mapped[str] = mapped_column(String(64))
+    ruleset_hash: Mapped[str] = mapped_column(String(64))
+    policy_source: Mapped[str] = mapped_column(String(500))
+    engine: Mapped[str] = mapped_column(String(16))
+    package_version: Mapped[str] = mapped_column(String(64))
+    previous_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("screening_records.id"))
+    intake_json: Mapped[str] = mapped_column(Text)
+    result_json: Mapped[str] = mapped_column(Text)
+    changes_json: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_screening_records_patient_ref", "patient_ref", "seq"),
+        Index("ix_screening_records_verdict", "verdict", "seq"),
+        Index("ix_screening_records_created_at", "created_at"),
+    )
+
+
+_COLUMNS = tuple(c for c in ScreeningRecord.__table__.columns if c.key != "seq")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a list, newest first; ``next_cursor`` continues it (None on the last page)."""
+
+    items: Sequence[ScreeningRecord]
+    next_cursor: int | None
+
+
+def normalise_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs given without a driver (``postgresql://`` or ``postgres://``)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _engine(url: str, sqlite_sync: str = "NORMAL") -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(conn: Any, _record: Any) -> None:
+            cur = conn.cursor()
+            # WAL lets readers and one writer work at once across worker processes. In WAL mode NORMAL keeps
+            # every committed record through a crash or kill of the process; only a power loss or OS crash can
+            # lose the last commits. FULL syncs each commit to disk too, at about half the stored throughput.
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA synchronous={sqlite_sync}")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def migrate(url: str) -> None:
+    """Bring the database to the newest schema (Alembic ``upgrade head``), creating it when new."""
+    from alembic import command
+    from alembic.config import Config
+
+    engine = _engine(url)
+    try:
+        with engine.begin() as conn:
+            cfg = Config()
+            cfg.set_main_option("script_location", str(Path(__file__).resolve().parent / "migrations"))
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    finally:
+        engine.dispose()
+
+
+class Store:
+    """Reads and appends screening records; there is no method that changes or removes one."""
+
+    def __init__(self, url: str, *, sqlite_sync: Literal["NORMAL", "FULL"] = "NORMAL") -> None:
+        if sqlite_sync not in ("NORMAL", "FULL"):
+            raise ValueError("sqlite_sync must be NORMAL or FULL")
+        self.url = normalise_url(url)
+        self.engine = _engine(self.url, sqlite_sync)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite takes one writer at a time and makes a waiting writer sleep and retry (1 ms, 2 ms, 5 ms, ...):
+        # threads of one worker queue on a lock instead, so only the workers themselves ever contend.
+        self._write_lock = threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    def ping(self) -> None:
+        """Raise unless the database answers and holds the records table."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT count(*) FROM screening_records WHERE seq < 0"))
+
+    def add(self, record: ScreeningRecord) -> ScreeningRecord:
+        """Append one record and commit it (the caller answers 2xx only after this returns)."""
+        # A Core INSERT of the mapped columns: the ORM's unit of work costs more than the write itself here.
+        values = {c.key: getattr(record, c.key) for c in _COLUMNS}
+        with self._write_lock, self.engine.begin() as conn:
+            conn.execute(insert(ScreeningRecord), values)
+        return record
+
+    def get(self, record_id: str) -> ScreeningRecord | None:
+        """A record by its id (the decision id of its result)."""
+        with self._sessions() as session:
+            return session.scalars(select(ScreeningRecord).where(ScreeningRecord.id == record_id)).first()
+
+    def list(
+        self,
+        *,
+        limit: int,
+        cursor: int | None = None,
+        patient_ref: str | None = None,
+        verdict: str | None = None,
+        date_from: dt.date | None = None,
+        date_to: dt.date | None = None,
+        encounter_date: dt.date | None = None,
+    ) -> Page:
+        """Records newest first, filtered; ``date_from``/``date_to`` bound the screening date (UTC), inclusive."""
+        query = select(ScreeningRecord).order_by(ScreeningRecord.seq.desc()).limit(limit + 1)
+        if cursor is not None:
+            query = query.where(ScreeningRecord.seq < cursor)
+        if patient_ref is not None:
+            query = query.where(ScreeningRecord.patient_ref == patient_ref)
+        if verdict is not None:
+            query = query.where(ScreeningRecord.verdict == verdict)
+        if encounter_date is not None:
+            query = query.where(ScreeningRecord.encounter_date == encounter_date)
+        if date_from is not None:
+            start = dt.datetime.combine(date_from, dt.time.min, tzinfo=dt.UTC)
+            query = query.where(ScreeningRecord.created_at >= start)
+        if date_to is not None and date_to < dt.date.max:
+            end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
+            query = query.where(ScreeningRecord.created_at < end)
+        with self._sessions() as session:
+            rows = list(session.scalars(query))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(rows, rows[-1].seq if more and rows else None)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.engine.dispose()

@@ -48,6 +48,12 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
         yield c
 
 
+def _lymphoedema_calf() -> dict[str, Any]:
+    """Baseline patient with lymphoedema of the leg where the needle goes (refer, whatever the policy)."""
+    finding = {"lymphedema": {"answer": "yes", "locations": [{"region": "calf", "side": "right"}]}}
+    return with_changes(baseline_intake(), {"findings": finding})
+
+
 def _at_risk_calf() -> dict[str, Any]:
     """Baseline patient with a limb at risk of lymphoedema where the needle goes (policy decides refer/caution)."""
     finding = {"at_risk_limb": {"answer": "yes", "locations": [{"region": "calf", "side": "right"}]}}
@@ -119,7 +125,7 @@ def test_list_filters_by_patient_verdict_and_date_and_pages_through(client: Test
     made: dict[str, list[str]] = {"A": [], "B": []}
     for i in range(7):
         ref = "A" if i % 2 == 0 else "B"
-        intake = (_at_risk_calf() if i % 3 == 0 else baseline_intake()) | {"record": {"patient_ref": ref}}
+        intake = (_lymphoedema_calf() if i % 3 == 0 else baseline_intake()) | {"record": {"patient_ref": ref}}
         made[ref].append(_post(client, intake).json()["decision_id"])
     seen: list[str] = []
     cursor = None
@@ -144,11 +150,11 @@ def test_list_filters_by_patient_verdict_and_date_and_pages_through(client: Test
 def test_rescreen_links_a_new_record_and_says_what_changed(tmp_path: Path) -> None:
     with _client(tmp_path) as c:
         first = _post(c, _at_risk_calf() | {"record": RECORD}).json()
-        assert first["verdict"] == "refer"
+        assert first["verdict"] == "caution"  # the reference's suggested default for an at-risk limb
         same = c.post(f"/screenings/{first['decision_id']}/rescreen").json()
         assert same["previous_id"] == first["decision_id"] and same["changes"]["changed"] is False
     policy = tmp_path / "clinic.yaml"
-    policy.write_text("schema: needlescreen.policy-override/1\nsettings:\n  at_risk_limb_verdict: caution\n")
+    policy.write_text("schema: needlescreen.policy-override/1\nsettings:\n  at_risk_limb_verdict: refer\n")
     with _client(tmp_path, policy_file=str(policy)) as c:
         r = c.post(f"/screenings/{first['decision_id']}/rescreen")
         assert r.status_code == 201
@@ -159,8 +165,8 @@ def test_rescreen_links_a_new_record_and_says_what_changed(tmp_path: Path) -> No
         assert again["record"] == RECORD, "the record metadata travels with the intake"
         changes = again["changes"]
         assert changes["changed"] is True
-        assert changes["verdict"] == {"before": "refer", "after": "caution"}
-        assert changes["policy"] == {"at_risk_limb_verdict": {"before": "refer", "after": "caution"}}
+        assert changes["verdict"] == {"before": "caution", "after": "refer"}
+        assert changes["policy"] == {"at_risk_limb_verdict": {"before": "caution", "after": "refer"}}
         # The old record is untouched: a correction is a new record.
         old = c.get(f"/screenings/{first['decision_id']}").json()
         assert old["result"] == first and old["changes"] is None

@@ -30,14 +30,14 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .conditions import All, Atom, Condition, Not, Truth, evaluate
+from .catalogue import features_dir, rule_document
+from .conditions import Truth, evaluate
 from .errors import EngineError, IntakeError, NeedlescreenError, RuleFileError
-from .facts import DEVICE_GROUPS
 from .medications import did_you_mean
 from .result import ScreeningResult
 from .ruleset import CompiledRule, Ruleset, load_ruleset
 
-__all__ = ["EXIT_CODES", "app", "describe", "main", "render", "scenarios_for"]
+__all__ = ["EXIT_CODES", "app", "main", "render"]
 
 EXIT_CODES = {"clear": 0, "caution": 10, "refer": 20, "invalid": 2, "engine": 3}
 _COLOURS = {"clear": "bold white on green", "caution": "bold black on yellow", "refer": "bold white on red"}
@@ -214,17 +214,6 @@ def check(
 
 
 # --- explain ------------------------------------------------------------------------------------------------
-
-
-def describe(cond: Condition) -> str:
-    """A condition in words close to its YAML, for ``rules show``."""
-    if isinstance(cond, Atom):
-        value = list(cond.value) if isinstance(cond.value, tuple) else cond.value
-        return f"{cond.fact} {cond.op} {value}"
-    if isinstance(cond, Not):
-        return f"not ({describe(cond.part)})"
-    word = " and " if isinstance(cond, All) else " or "
-    return "(" + word.join(describe(p) for p in cond.parts) + ")"
 
 
 def _shown(value: object) -> object:
@@ -429,31 +418,6 @@ def ask(  # noqa: PLR0917 - typer maps each parameter to a command-line option
 # --- rules ----------------------------------------------------------------------------------------------------
 
 
-def _features_dir(ruleset_dir: str) -> Path:
-    return Path(ruleset_dir).resolve().parent / "features"
-
-
-def scenarios_for(rule_id: str, features: Path) -> list[tuple[str, int, str]]:
-    """Scenarios in ``features/*.feature`` that mention a rule id: (file, line, scenario title)."""
-    found: list[tuple[str, int, str]] = []
-    if not features.is_dir():
-        return found
-    pattern = re.compile(rf"\b{re.escape(rule_id)}\b")
-    for path in sorted(features.glob("**/*.feature")):
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
-            continue
-        title, start = None, 0
-        for number, line in enumerate(lines, start=1):
-            stripped = line.strip()
-            if stripped.startswith(("Scenario:", "Scenario Outline:", "Example:")):
-                title, start = stripped.split(":", 1)[1].strip(), number
-            elif title and pattern.search(line) and (not found or found[-1][:2] != (path.name, start)):
-                found.append((path.name, start, title))
-    return found
-
-
 @rules_app.command("list")
 def rules_list(output: FormatOpt = "text", rules: RulesOpt = None, policy: PolicyOpt = None) -> None:
     """The catalogue as a table: id, classification, verdict, scope and summary."""
@@ -512,28 +476,9 @@ def rules_show(
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise _fail(f"error: no rule {rule_id!r}{hint}", EXIT_CODES["invalid"])
     rule: CompiledRule = ruleset.rule(rule_id.upper())
-    scenarios = scenarios_for(rule.id, _features_dir(ruleset.directory))
+    doc = rule_document(rule, ruleset)
     if output == "json":
-        data = {
-            "id": rule.id,
-            "title": rule.title,
-            "classification": rule.classification,
-            "verdict": rule.verdict,
-            "unknown": rule.unknown_verdict,
-            "scope": rule.scope,
-            "topic": rule.topic,
-            "file": rule.file,
-            "condition": describe(rule.condition),
-            "reads": list(rule.reads),
-            "policy": dict(rule.policy),
-            "summary": rule.summary,
-            "detail": rule.detail,
-            "modifications": list(rule.modifications),
-            "references": [{"key": s.key, "citation": s.citation, "evidence": s.evidence} for s in rule.references],
-            "scenarios": [{"file": f, "line": n, "title": t} for f, n, t in scenarios],
-            "body_model": ruleset.body.explain_facts(rule.reads, DEVICE_GROUPS),
-        }
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
         return
     console = _console()
     console.print(Text(f"{rule.id}: {rule.title}", style="bold"))
@@ -543,7 +488,7 @@ def rules_show(
         ("scope", rule.scope),
         ("topic", rule.topic),
         ("file", rule.file),
-        ("when", describe(rule.condition)),
+        ("when", doc["condition"]),
         ("policy", ", ".join(f"{k}={v}" for k, v in rule.policy.items()) or "none"),
         ("summary", rule.summary),
         ("detail", rule.detail),
@@ -554,16 +499,15 @@ def rules_show(
     console.print(Text("Sources", style="bold underline"))
     for s in rule.references:
         console.print(Text(f"  {s.key} [{s.evidence}]: {s.citation}"))
-    body = ruleset.body.explain_facts(rule.reads, DEVICE_GROUPS)
-    if body:
+    if doc["body_model"]:
         console.print(Text("Body model (rules/body.yaml)", style="bold underline"))
-        for line in body:
+        for line in doc["body_model"]:
             console.print(Text(f"  {line}"))
     console.print(Text("Scenarios", style="bold underline"))
-    if not scenarios:
+    if not doc["scenarios"]:
         console.print(Text("  no scenarios found"))
-    for f, n, t in scenarios:
-        console.print(Text(f"  {f}:{n}: {t}"))
+    for sc in doc["scenarios"]:
+        console.print(Text(f"  {sc['file']}:{sc['line']}: {sc['title']}"))
 
 
 @rules_app.command("vocabulary")
@@ -634,7 +578,7 @@ def _lint(directory: Path | None) -> list[dict[str, Any]]:
     except ModuleNotFoundError:  # pragma: no cover - the linter ships with the package; kept for older trees
         lint = None
     check_rules = getattr(lint, "check_rules", None)
-    features = _features_dir(str(root))  # an installed package has no scenarios: nothing to cover then
+    features = features_dir(str(root))  # an installed package has no scenarios: nothing to cover then
     problems = [_problem(p) for p in check_rules(root, features if features.is_dir() else None)] if check_rules else []
     try:
         ruleset = load_ruleset(root)

@@ -30,7 +30,7 @@ from needlescreen import EngineError, Intake, IntakeError
 from .logs import configure, elapsed_ms, log_event
 from .problems import Problem, problem_response
 from .routes import health, questionnaire, rules, schema, screenings
-from .service import Service, make_screener
+from .service import READY_PROBE, Service, make_screener
 from .settings import Settings
 from .store import Store, migrate
 
@@ -190,6 +190,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        svc.screen(READY_PROBE)  # warm the engine and the drug dictionary; an engine error stops the start
         log_event("started", engine=svc.screener.engine.name, revision=svc.screener.ruleset.revision)
         yield
         svc.close()

@@ -116,6 +116,7 @@ class RuleDetail(RuleSummary):
     detail: str
     modifications: list[str]
     references: list[dict[str, str]]
+    body_model: list[str]
     scenarios: list[Scenario]
 
 

@@ -20,9 +20,12 @@ from .store import Store
 
 __all__ = ["READY_PROBE", "Service", "get_service", "make_screener"]
 
-#: A fixed intake screened by ``/ready``: the engine must still answer (an engine that failed closed raises).
+#: A fixed intake screened at start and by ``/ready``: the engine must still answer (an engine that failed closed
+#: raises). Its brand name is not in ``medications.yaml``, so the first screening also loads the drug dictionary
+#: (about a second) before the worker takes requests, not inside a patient's request.
 READY_PROBE: dict[str, Any] = {
-    "plan": {"technique": "dry_needling", "sites": [{"id": "probe", "region": "calf", "side": "left"}]}
+    "medications": {"complete": "yes", "items": [{"name": "Lipitor 20 mg"}]},
+    "plan": {"technique": "dry_needling", "sites": [{"id": "probe", "region": "calf", "side": "left"}]},
 }
 
 

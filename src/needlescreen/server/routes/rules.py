@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path as FsPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 from starlette.responses import Response
 
+from needlescreen.catalogue import rule_document, rule_summary
 from needlescreen.server.auth import caller
 from needlescreen.server.models import RuleDetail, RuleSummary
 from needlescreen.server.problems import PROBLEM_RESPONSES, problem_response
@@ -23,23 +23,10 @@ router = APIRouter(prefix="/rules", tags=["rules"], dependencies=[Depends(caller
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: PROBLEM_RESPONSES[422] | {"description": "No rule with this id"}}
 
 
-def _summary(rule: Any) -> dict[str, Any]:
-    return {
-        "id": rule.id,
-        "title": rule.title,
-        "classification": rule.classification,
-        "verdict": rule.verdict,
-        "unknown": rule.unknown_verdict,
-        "scope": rule.scope,
-        "topic": rule.topic,
-        "summary": rule.summary,
-    }
-
-
 @router.get("", response_model=list[RuleSummary], summary="The rule catalogue", responses=PROBLEM_RESPONSES)
 def list_rules(svc: Annotated[Service, Depends(service)]) -> Response:
     """Every rule of the ruleset this worker screens with."""
-    return _json([_summary(r) for r in svc.screener.ruleset.rules])
+    return _json([rule_summary(r) for r in svc.screener.ruleset.rules])
 
 
 @router.get(
@@ -53,22 +40,9 @@ def get_rule(
     svc: Annotated[Service, Depends(service)],
 ) -> Response:
     """A rule with its condition, sources and the Gherkin scenarios that exercise it."""
-    from needlescreen.cli import describe, scenarios_for
-
     ruleset = svc.screener.ruleset
     try:
         rule = ruleset.rule(rule_id.upper())
     except KeyError:
         return problem_response(404, "NS404", f"no rule {rule_id!r} in ruleset {ruleset.revision}")
-    features = FsPath(ruleset.directory).resolve().parent / "features"
-    data = _summary(rule) | {
-        "file": rule.file,
-        "condition": describe(rule.condition),
-        "reads": list(rule.reads),
-        "policy": dict(rule.policy),
-        "detail": rule.detail,
-        "modifications": list(rule.modifications),
-        "references": [{"key": s.key, "citation": s.citation, "evidence": s.evidence} for s in rule.references],
-        "scenarios": [{"file": f, "line": n, "title": t} for f, n, t in scenarios_for(rule.id, features)],
-    }
-    return _json(data)
+    return _json(rule_document(rule, ruleset))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Literal
 
 from .codes import CodeMap, bundled_codes
@@ -227,10 +228,14 @@ class Facts:
 
 
 def _num(x: float) -> float:
-    # durable_rules rejects floats that JSON writes with an exponent (1e-05), so keep every number in a
-    # plain decimal range; intake bounds already cap magnitudes.
-    value = round(float(x), 4)
-    return 0.0 if abs(value) < 1e-4 else value
+    # Exactly as entered: 17.99999 years is a minor and an INR of 3.50001 is above 3.5. (The durable_rules
+    # adapter spells every number without an exponent, which that engine refuses.)
+    return float(x)
+
+
+def _difference(a: float, b: float) -> float:
+    """``a - b`` as the decimal numbers the clinician typed: 3.6 - 3.1 is 0.5, not 0.5000000000000004."""
+    return float(Decimal(repr(float(a))) - Decimal(repr(float(b))))
 
 
 def _answer(value: str) -> str | None:
@@ -299,7 +304,7 @@ def _patient_facts(intake: Intake, meds: MedicationClassifier) -> tuple[FactSet,
         _set(f, "labs.inr_age_days", None if labs.inr.age_days is None else _num(labs.inr.age_days))
         if labs.inr.target_high is not None:
             f["labs.inr_target_high"] = _num(labs.inr.target_high)
-            f["labs.inr_above_target_by"] = _num(labs.inr.value - labs.inr.target_high)
+            f["labs.inr_above_target_by"] = _difference(labs.inr.value, labs.inr.target_high)
     for name in ("platelets", "anc"):
         lab = getattr(labs, name)
         if lab is not None:

@@ -189,6 +189,11 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
         "caution",
     ),
     "MEDICATION_UNRECOGNISED": (meds("zyxoplan"), meds("Zoloft"), "caution"),
+    "INCONSISTENT_ANSWERS": (
+        {"medications": {"complete": "yes", "items": [], "vka": "yes"}},
+        {"medications": {"complete": "no", "items": [], "vka": "yes"}},
+        "caution",
+    ),
     "DEEP_NONCOMPRESSIBLE_SITE": (
         merge(meds("Xarelto"), at("iliopsoas")),
         merge(meds("Xarelto"), at("thigh", "right")),

@@ -36,6 +36,7 @@ from needlescreen.intake import (
     DeviceKind,
     Devices,
     Findings,
+    Medications,
     Patient,
 )
 from needlescreen.ruleset import Ruleset, load_ruleset
@@ -88,6 +89,8 @@ DEVICE_KINDS: tuple[str, ...] = tuple(typing.get_args(DeviceKind))
 SIDES = ("left", "right", "both", "midline")
 #: Whether a device list can say that other, unlisted devices may exist (``devices.others``).
 DEVICE_OTHERS = "others" in Devices.model_fields
+#: Whether the intake holds the "blood thinner that needs INR checks" answer apart from the list.
+MEDICATIONS_VKA = "vka" in Medications.model_fields
 
 # --- toward risk, as data -----------------------------------------------------------------------------------
 #
@@ -386,6 +389,9 @@ def patient(draw: Draw, calm: int = 0) -> dict[str, Any]:
     status = p.get("pregnancy", {}).get("status")
     if status in ("pregnant", "possibly") and draw(_ints(0, 3)):
         p["pregnancy"]["gestational_weeks"] = draw(number(0, 45))
+    elif not calm and draw(_ints(0, 9)) == 0:
+        # Weeks with "not pregnant" or an unknown status: contradictory or incomplete answers, not an error.
+        p.setdefault("pregnancy", {})["gestational_weeks"] = draw(number(0, 45))
     return p
 
 
@@ -415,6 +421,9 @@ def intakes(draw: Draw, max_sites: int = 5) -> Intake:
         "complete": unknown_or("yes") if calm else draw(_choice(("yes", "yes", "no", "unknown"))),
         "items": [] if calm else draw(st.lists(medication(), max_size=4)),
     }
+    if MEDICATIONS_VKA:
+        # The separate "blood thinner that needs INR checks" answer, which may contradict the list.
+        out["medications"]["vka"] = unknown_or("no") if calm else draw(_choice(("yes", "no", "unknown")))
     labs: dict[str, Any] = {}
     if not calm and draw(st.booleans()):
         labs["inr"] = draw(inr_lab())
@@ -712,6 +721,8 @@ def risk_moves() -> dict[str, Move]:
         if order is not None and path not in SPECIAL_ENUMS:
             moves[f"answer:{path}"] = _answer_move(path, order)
     moves["answer:medications.complete"] = _answer_move("medications.complete", PROTECTIVE_ORDER)
+    if MEDICATIONS_VKA:
+        moves["answer:medications.vka"] = _answer_move("medications.vka", RISK_FACTOR)
     moves["pregnancy"] = _pregnancy
     moves["lab:platelets lower"] = _lower("labs.platelets.value", 0, 150)
     moves["lab:anc lower"] = _lower("labs.anc.value", 0, 2.0)
@@ -775,6 +786,7 @@ _OPS_BY_TYPE = {
     "enum": ("eq", "ne", "in", "not_in", "known"),
     "number": ("lt", "le", "gt", "ge", "known"),
     "region": ("within", "not_within"),
+    "list": ("known",),
 }
 _FACT_SCOPE = {"patient": "patient", "electrical": "patient", "site": "site", "electrical_site": "site"}
 

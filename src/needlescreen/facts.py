@@ -23,7 +23,7 @@ from .regions import MuscleError, RegionMap
 
 __all__ = ["ALWAYS_KNOWN", "FACTS", "FactSet", "FactSpec", "FactValue", "Facts", "normalise"]
 
-FactType = Literal["answer", "enum", "number", "region"]
+FactType = Literal["answer", "enum", "number", "region", "list"]
 Scope = Literal["patient", "site", "circuit"]
 FactValue = str | float | frozenset[str]
 
@@ -158,6 +158,9 @@ _CATALOGUE: tuple[FactSpec, ...] = (
     *(_a(f"meds.{c}", q) for c, q in _MED_QUESTIONS.items()),
     _n("meds.antithrombotic_count", "How many anticoagulant or antiplatelet drugs does the patient take?"),
     _a("meds.unrecognised", "Which medications need verifying? (a listed medication was not recognised)"),
+    # A set of texts, each naming two answers that contradict each other; absent when there is none. Rules test
+    # only its presence (`known`), and a finding shows its entries.
+    FactSpec("patient.inconsistent_answers", "list", "Which answers contradict each other? Resolve them first."),
     _n("labs.inr", "What is the latest INR?"),
     _n("labs.inr_target_high", "What is the upper bound of the patient's INR target range?"),
     _n("labs.inr_above_target_by", "By how much does the INR exceed its target range?"),
@@ -323,6 +326,43 @@ def _patient_facts(intake: Intake, meds: MedicationClassifier) -> tuple[FactSet,
     return f, tuple(unrecognised)
 
 
+def _reconcile(f: FactSet, intake: Intake, coded: tuple[str, ...]) -> None:
+    """Apply the answers the medication list does not carry, and name every pair of answers that contradict.
+
+    The blood-thinner-that-needs-INR-checks answer (``medications.vka``) is a vitamin K antagonist even when the
+    list does not name one; weeks of gestation contradict "not pregnant" (pregnancy is then unknown: neither
+    answer can be relied on); ``coded`` are the answers coded diagnoses contradicted. Each contradiction is
+    one entry of ``patient.inconsistent_answers``.
+    """
+    notes = list(coded)
+    meds = intake.medications
+    listed_vka = f.get("meds.vka") == "yes"
+    if meds.vka == "yes" and not listed_vka:
+        if meds.complete == "yes":
+            listed = ", ".join(sorted({m.name for m in meds.items})) or "none"
+            notes.append(
+                f"medications: {listed} (list complete) / medications.vka: yes (a blood thinner that needs INR checks)"
+            )
+        f["meds.vka"] = "yes"
+        if "meds.antithrombotic_count" in f:
+            f["meds.antithrombotic_count"] = float(f["meds.antithrombotic_count"]) + 1.0  # type: ignore[arg-type]
+        elif any(f.get(f"meds.{c}") == "yes" for c in ("doac", "heparin", "antiplatelet")):
+            f["meds.antithrombotic_count"] = 2.0  # a lower bound: one listed, and this one
+    elif meds.vka == "no":
+        if listed_vka:
+            notes.append("medications: a vitamin K antagonist is listed / medications.vka: no")
+        else:
+            f.setdefault("meds.vka", "no")
+    p = intake.patient
+    weeks = p.pregnancy.gestational_weeks
+    if weeks is not None and (p.pregnancy.status == "not_pregnant" or f.get("patient.pregnancy") == "not_pregnant"):
+        said = "patient.pregnancy.status: not_pregnant" if p.pregnancy.status == "not_pregnant" else "patient.sex: male"
+        notes.append(f"{said} / patient.pregnancy.gestational_weeks: {weeks:g}")
+        f.pop("patient.pregnancy", None)
+    if notes:
+        f["patient.inconsistent_answers"] = frozenset(notes)
+
+
 def _rid(site: Site) -> str:
     # normalise() places every site (a muscle becomes its region) before anything reads the region.
     if site.region is None:  # pragma: no cover - guarded by _place_sites
@@ -483,8 +523,9 @@ def normalise(intake: Intake, regions: RegionMap, meds: MedicationClassifier, co
     """
     intake, problems = _place_sites(intake, regions)
     _check_places(intake, regions, problems)
-    intake = (codes if codes is not None else bundled_codes()).apply(intake)
+    intake, coded = (codes if codes is not None else bundled_codes()).apply_noting(intake)
     patient, unrecognised = _patient_facts(intake, meds)
+    _reconcile(patient, intake, coded)
     plan = intake.plan
     in_circuit = {end for pair in plan.circuits for end in pair}
     thorax_sides = {s.side or "midline" for s in plan.sites if "thorax" in regions[_rid(s)].within}

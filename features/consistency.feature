@@ -66,3 +66,10 @@ Feature: Answers that contradict each other
     When the patient is screened
     Then rule DVT_ACUTE fires with verdict refer for the site at the right calf
     And rule INCONSISTENT_ANSWERS does not fire
+
+  Scenario: Weeks of gestation with the pregnancy status not known are no contradiction, and still asked about
+    Given the patient's pregnancy status is not known
+    And the record gives 10 weeks of gestation
+    When the patient is screened
+    Then rule INCONSISTENT_ANSWERS does not fire
+    And rule PREG_T1 cannot decide and gives caution

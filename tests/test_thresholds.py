@@ -182,6 +182,46 @@ def test_a_millionth_either_side_of_a_threshold_lands_on_the_operators_side(
     assert _status(screen_all(intake), rule_id) == (when_holds if holds else None), (rule_id, fact, op, value)
 
 
+ANTITHROMBOTICS = ("aspirin", "clopidogrel", "apixaban", "enoxaparin")
+
+
+def _on_drugs(n: int, *others: str) -> dict[str, Any]:
+    return meds(*ANTITHROMBOTICS[:n], *others)
+
+
+def _thorax_sides(n: int) -> dict[str, Any]:
+    sides = ("left", "right")[:n]
+    sites = [{"id": f"t{i}", "region": "upper_trapezius", "side": side} for i, side in enumerate(sides)]
+    return {"plan": {"technique": "dry_needling", "sites": sites or [{"id": "c", "region": "calf", "side": "right"}]}}
+
+
+#: (rule, count fact, threshold) -> (a patient with n of the thing counted, the rule's status when it holds)
+COUNT_BASES: dict[tuple[str, str, float], tuple[Callable[[int], dict[str, Any]], str]] = {
+    ("MULTI_ANTITHROMBOTIC", "meds.antithrombotic_count", 2.0): (_on_drugs, "fired"),
+    ("MULTI_ANTITHROMBOTIC", "meds.antithrombotic_count", 1.0): (lambda n: _on_drugs(n, "ibuprofen"), "fired"),
+    ("MULTI_ANTITHROMBOTIC_TRIPLE", "meds.antithrombotic_count", 3.0): (_on_drugs, "fired"),
+    ("BILATERAL_THORAX", "plan.thorax_sides", 2.0): (_thorax_sides, "fired"),
+}
+COUNT_THRESHOLDS = [t for t in THRESHOLDS if t[1] in COUNTS]
+
+
+def test_every_count_threshold_has_a_deciding_patient() -> None:
+    assert sorted((r, f, t) for r, f, _op, t, _n in COUNT_THRESHOLDS) == sorted(COUNT_BASES)
+
+
+@pytest.mark.parametrize("where", COUNT_THRESHOLDS, ids=[f"{r}-{f}-{op}-{t:g}" for r, f, op, t, _ in COUNT_THRESHOLDS])
+@pytest.mark.parametrize("step", [-1, 0, 1])
+def test_one_either_side_of_a_count_threshold_lands_on_the_operators_side(
+    where: tuple[str, str, str, float, bool], step: int, screen_all: Any
+) -> None:
+    rule_id, fact, op, threshold, negated = where
+    build, when_holds = COUNT_BASES[(rule_id, fact, threshold)]
+    n = int(threshold) + step
+    assert n >= 0 and float(int(threshold)) == threshold, "count thresholds are whole numbers from 1"
+    holds = _COMPARE[op](float(n), threshold) != negated
+    assert _status(screen_all(changed(build(n))), rule_id) == (when_holds if holds else None), (rule_id, n)
+
+
 #: Clinical statements from the issue: numbers that rounding put on the wrong side.
 EXACT_CASES = [
     ("a 17.99999-year-old is a minor", {"patient": {"age": 17.99999}}, "MINOR", "fired"),

@@ -221,7 +221,16 @@ class CodeMap:
             problems.extend(FieldProblem(path, message) for message in applied.run())
         if problems:
             raise IntakeError(problems)
-        return Intake.model_validate(data), tuple(dict.fromkeys(notes))
+        try:
+            applied_intake = Intake.model_validate(data)
+        except ValidationError as exc:  # a code map entry the loader could not foresee; fail closed and say so
+            raise IntakeError(
+                [
+                    FieldProblem("conditions", f"the coded conditions give an invalid intake at {_loc(e)}: {e['msg']}")
+                    for e in exc.errors()
+                ]
+            ) from None
+        return applied_intake, tuple(dict.fromkeys(notes))
 
 
 def _check_structure(e: _Entry, prefix: str, *, file: str, where: str) -> None:
@@ -369,6 +378,10 @@ class _Applied:
             self.problems.append(f"code {self.label} adds a medication to a list at its limit of {MAX_MEDICATIONS}")
             return
         medications["items"] = meds
+
+
+def _loc(error: Any) -> str:
+    return ".".join(str(p) for p in error["loc"])
 
 
 def _same_place(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:

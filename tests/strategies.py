@@ -597,6 +597,25 @@ def _site_depth(intake: Intake, draw: Draw) -> tuple[Intake, Intake]:
     return before, after
 
 
+def _no_inr_to_explain(move: Move) -> Move:
+    """The move with any raised INR brought into the normal range on both sides.
+
+    An anticoagulant explains a raised INR (INR_UNEXPLAINED refers only when none is listed; on a listed one the
+    target-range rules decide, e.g. caution for an INR of 1.6 on warfarin). So adding one, or answering "yes"
+    to a blood thinner that needs INR checks, is a step toward risk only when there is no raised INR to explain.
+    """
+
+    def explained(intake: Intake, draw: Draw) -> tuple[Intake, Intake]:
+        before, after = move(intake, draw)
+        for side in (before, after):
+            inr = side.get("labs", {}).get("inr")
+            if inr is not None and inr["value"] > 1.2:
+                inr["value"] = 1.0
+        return before, after
+
+    return explained
+
+
 def _add_medication(intake: Intake, draw: Draw) -> tuple[Intake, Intake]:
     before = copy.deepcopy(intake)
     items = before.setdefault("medications", {}).setdefault("items", [])
@@ -722,7 +741,7 @@ def risk_moves() -> dict[str, Move]:
             moves[f"answer:{path}"] = _answer_move(path, order)
     moves["answer:medications.complete"] = _answer_move("medications.complete", PROTECTIVE_ORDER)
     if MEDICATIONS_VKA:
-        moves["answer:medications.vka"] = _answer_move("medications.vka", RISK_FACTOR)
+        moves["answer:medications.vka"] = _no_inr_to_explain(_answer_move("medications.vka", RISK_FACTOR))
     moves["pregnancy"] = _pregnancy
     moves["lab:platelets lower"] = _lower("labs.platelets.value", 0, 150)
     moves["lab:anc lower"] = _lower("labs.anc.value", 0, 2.0)
@@ -737,7 +756,7 @@ def risk_moves() -> dict[str, Move]:
     moves["bmi lower"] = _lower_bmi
     moves["site deeper"] = _site_depth
     moves["surgery more recent"] = _surgery_recent
-    moves["add medication"] = _add_medication
+    moves["add medication"] = _no_inr_to_explain(_add_medication)
     moves["add coded condition"] = _add_condition
     moves["devices"] = _devices
     moves["finding"] = _finding

@@ -217,6 +217,13 @@ def check_unknowing(screener: Screener, intake: dict[str, Any], name: str, chang
     # of a male patient reads as not pregnant (facts.py). Reported for clinical review; exempt here.
     if name.startswith("patient.pregnancy") and intake.get("patient", {}).get("sex") == "male":
         return
+    # Of two answers that contradict each other, making one unknown lets the other decide (an empty complete
+    # medication list rules a blood thinner out once the "yes" to it is gone): the contradiction is resolved,
+    # unknown is not read as no. The result must still never be clear while anything is undecided.
+    contradicted = " ".join(sorted(screener.facts(intake)[1].patient.get("patient.inconsistent_answers", ())))  # type: ignore[arg-type]
+    if name in contradicted:
+        check_unknown_is_never_clear(screener, after_intake)
+        return
     for key, truth in before.items():
         if truth is Truth.TRUE and not _has_known_test(rules[key[0]]):
             assert after[key] is not Truth.FALSE, f"{key[0]}: making {name} unknown turned it off"

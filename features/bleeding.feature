@@ -179,3 +179,53 @@ Feature: Bleeding and anticoagulation
     When the patient is screened
     Then rule THROMBOCYTOPENIA_SEVERE cannot decide and gives caution
     And the result asks "platelet count"
+
+  Scenario: An INR of 6.0 with no anticoagulant listed is referred
+    Given an INR of 6.0 with no recorded target range, taken 2 days ago
+    When the patient is screened
+    Then the verdict is refer
+    And rule INR_UNEXPLAINED fires with verdict refer
+
+  Scenario Outline: A raised INR without an anticoagulant is referred above 1.5
+    Given an INR of <inr> with no recorded target range, taken 2 days ago
+    When the patient is screened
+    Then the verdict is <verdict>
+    And rule INR_UNEXPLAINED <outcome>
+
+    Examples:
+      | inr | verdict | outcome                       |
+      | 1.1 | clear   | does not fire                 |
+      | 1.5 | clear   | does not fire                 |
+      | 1.6 | refer   | fires with verdict refer      |
+
+  Scenario: An incomplete medication list does not explain a raised INR
+    Given the medication list is incomplete
+    And an INR of 2.8 with no recorded target range, taken 2 days ago
+    When the patient is screened
+    Then rule INR_UNEXPLAINED fires with verdict refer
+
+  Scenario: A medication list nobody checked does not explain a raised INR either
+    Given the patient answers "unknown" to "complete medication list"
+    And an INR of 2.8 with no recorded target range, taken 2 days ago
+    When the patient is screened
+    Then rule INR_UNEXPLAINED fires with verdict refer
+
+  Scenario Outline: An anticoagulant on the list explains the INR; its own rules decide
+    Given the patient takes <drug>
+    And an INR of 2.5 with a target range of 2.0 to 3.0, taken 3 days ago
+    When the patient is screened
+    Then rule INR_UNEXPLAINED does not fire
+    And rule <rule> fires with verdict caution
+
+    Examples:
+      | drug        | rule           |
+      | warfarin    | ANTICOAG_VKA   |
+      | apixaban    | ANTICOAG_OTHER |
+      | enoxaparin  | ANTICOAG_OTHER |
+
+  Scenario: The clinic sets the INR above which an unexplained INR refers
+    Given the clinic policy sets "inr_unexplained_above" to "2.0"
+    And an INR of 1.8 with no recorded target range, taken 2 days ago
+    When the patient is screened
+    Then rule INR_UNEXPLAINED does not fire
+    And the result records the policy "inr_unexplained_above" as "2.0"

@@ -1,6 +1,8 @@
 Feature: Coded conditions (ICD-10-CM)
   A code in the record sets the same answers as the questionnaire, so it gives the same verdict. A code for a
-  regional finding without a location means "yes, location unknown".
+  regional finding without a location means "yes, location unknown". A side is read only from the character
+  of the code that holds it. (These patients answered "no" to everything, so each code also contradicts an
+  answer: see consistency.feature.)
 
   Background:
     Given a patient who answers no to every screening question
@@ -39,4 +41,27 @@ Feature: Coded conditions (ICD-10-CM)
     Given the patient's record has the ICD-10-CM code I97.2
     And dry needling is planned at the right calf
     When the patient is screened
-    Then the verdict is clear
+    Then rule LYMPHEDEMA_LIMB does not fire
+    And rule LYMPHEDEMA_ADJACENT does not fire
+
+  Scenario Outline: The side of a coded DVT is its sixth character, never the vein
+    Given the patient answers "unknown" to "complete medication list"
+    And the patient's record has the ICD-10-CM code <code>
+    And dry needling is planned at the left calf
+    When the patient is screened
+    Then rule DVT_ACUTE <outcome>
+
+    Examples:
+      | code    | outcome                                 |
+      | I82.402 | fires with verdict refer                |
+      | I82.412 | fires with verdict refer                |
+      | I82.401 | does not fire                           |
+      | I82.41  | cannot decide and gives caution         |
+      | I82.42  | cannot decide and gives caution         |
+
+  Scenario: A coded DVT adds its leg to the clinician's
+    Given an acute DVT in the left calf
+    And the patient's record has the ICD-10-CM code I82.411
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then rule DVT_ACUTE fires with verdict refer for the site at the right calf

@@ -171,6 +171,11 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
         "caution",
     ),
     "ANTICOAG_OTHER": (meds("Eliquis"), meds("paracetamol"), "caution"),
+    "INR_UNEXPLAINED": (
+        {"labs": {"inr": {"value": 6.0, "age_days": 2.0}}},
+        {"labs": {"inr": {"value": 1.5, "age_days": 2.0}}},
+        "refer",
+    ),
     "ANTIPLATELET": (meds("clopidogrel"), meds("paracetamol"), "caution"),
     "MULTI_ANTITHROMBOTIC": (meds("aspirin", "ibuprofen"), meds("aspirin", "paracetamol"), "caution"),
     "MULTI_ANTITHROMBOTIC_TRIPLE": (
@@ -184,6 +189,11 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
         "caution",
     ),
     "MEDICATION_UNRECOGNISED": (meds("zyxoplan"), meds("Zoloft"), "caution"),
+    "INCONSISTENT_ANSWERS": (
+        {"medications": {"complete": "yes", "items": [], "vka": "yes"}},
+        {"medications": {"complete": "no", "items": [], "vka": "yes"}},
+        "caution",
+    ),
     "DEEP_NONCOMPRESSIBLE_SITE": (
         merge(meds("Xarelto"), at("iliopsoas")),
         merge(meds("Xarelto"), at("thigh", "right")),

@@ -32,6 +32,7 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
     "frailty": ("patient", "frailty"),
     "able to keep still": ("patient", "can_keep_still"),
     "complete medication list": ("medications", "complete"),
+    "a blood thinner that needs INR checks": ("medications", "vka"),
     "implanted devices": ("devices", "answer"),
     "psychological or movement problems": ("patient", "cooperation_problem"),
     "poor circulation": ("patient", "vascular_disease"),
@@ -179,6 +180,11 @@ def _pregnant_weeks_unknown(intake: dict[str, Any]) -> None:
 def _pregnancy_status(intake: dict[str, Any], what: str) -> None:
     status = "possibly" if what == "may be pregnant" else "not_pregnant"
     _set(intake["value"], ("patient", "pregnancy"), {"status": status})
+
+
+@given(parsers.parse("the record gives {weeks:g} weeks of gestation"))
+def _weeks_only(intake: dict[str, Any], weeks: float) -> None:
+    _set(intake["value"], ("patient", "pregnancy", "gestational_weeks"), float(weeks))
 
 
 @given("the patient's pregnancy status is not known")
@@ -449,3 +455,9 @@ def _policy_recorded(result: Any, name: str, value: str) -> None:
 @then(parsers.re(r'the result names the unrecognised medication "(?P<name>[^"]+)"'))
 def _unrecognised(result: Any, name: str) -> None:
     assert name in result.unrecognised_medications, result.unrecognised_medications
+
+
+@then(parsers.re(r'the result names the inconsistent answers "(?P<first>[^"]+)" and "(?P<second>[^"]+)"'))
+def _inconsistent(result: Any, first: str, second: str) -> None:
+    details = [f.detail for f in result.findings if f.rule_id == "INCONSISTENT_ANSWERS" and f.status == "fired"]
+    assert any(first in d and second in d for d in details), details

@@ -36,6 +36,7 @@ from needlescreen.intake import (
     DeviceKind,
     Devices,
     Findings,
+    Medications,
     Patient,
 )
 from needlescreen.ruleset import Ruleset, load_ruleset
@@ -88,6 +89,8 @@ DEVICE_KINDS: tuple[str, ...] = tuple(typing.get_args(DeviceKind))
 SIDES = ("left", "right", "both", "midline")
 #: Whether a device list can say that other, unlisted devices may exist (``devices.others``).
 DEVICE_OTHERS = "others" in Devices.model_fields
+#: Whether the intake holds the "blood thinner that needs INR checks" answer apart from the list.
+MEDICATIONS_VKA = "vka" in Medications.model_fields
 
 # --- toward risk, as data -----------------------------------------------------------------------------------
 #
@@ -396,6 +399,9 @@ def patient(draw: Draw, calm: int = 0) -> dict[str, Any]:
     status = p.get("pregnancy", {}).get("status")
     if status in ("pregnant", "possibly") and draw(_ints(0, 3)):
         p["pregnancy"]["gestational_weeks"] = draw(number(0, 45))
+    elif not calm and draw(_ints(0, 9)) == 0:
+        # Weeks with "not pregnant" or an unknown status: contradictory or incomplete answers, not an error.
+        p.setdefault("pregnancy", {})["gestational_weeks"] = draw(number(0, 45))
     return p
 
 
@@ -425,6 +431,9 @@ def intakes(draw: Draw, max_sites: int = 5) -> Intake:
         "complete": unknown_or("yes") if calm else draw(_choice(("yes", "yes", "no", "unknown"))),
         "items": [] if calm else draw(st.lists(medication(), max_size=4)),
     }
+    if MEDICATIONS_VKA:
+        # The separate "blood thinner that needs INR checks" answer, which may contradict the list.
+        out["medications"]["vka"] = unknown_or("no") if calm else draw(_choice(("yes", "no", "unknown")))
     labs: dict[str, Any] = {}
     if not calm and draw(st.booleans()):
         labs["inr"] = draw(inr_lab())
@@ -598,6 +607,25 @@ def _site_depth(intake: Intake, draw: Draw) -> tuple[Intake, Intake]:
     return before, after
 
 
+def _no_inr_to_explain(move: Move) -> Move:
+    """The move with any raised INR brought into the normal range on both sides.
+
+    An anticoagulant explains a raised INR (INR_UNEXPLAINED refers only when none is listed; on a listed one the
+    target-range rules decide, e.g. caution for an INR of 1.6 on warfarin). So adding one, or answering "yes"
+    to a blood thinner that needs INR checks, is a step toward risk only when there is no raised INR to explain.
+    """
+
+    def explained(intake: Intake, draw: Draw) -> tuple[Intake, Intake]:
+        before, after = move(intake, draw)
+        for side in (before, after):
+            inr = side.get("labs", {}).get("inr")
+            if inr is not None and inr["value"] > 1.2:
+                inr["value"] = 1.0
+        return before, after
+
+    return explained
+
+
 def _add_medication(intake: Intake, draw: Draw) -> tuple[Intake, Intake]:
     before = copy.deepcopy(intake)
     items = before.setdefault("medications", {}).setdefault("items", [])
@@ -722,6 +750,8 @@ def risk_moves() -> dict[str, Move]:
         if order is not None and path not in SPECIAL_ENUMS:
             moves[f"answer:{path}"] = _answer_move(path, order)
     moves["answer:medications.complete"] = _answer_move("medications.complete", PROTECTIVE_ORDER)
+    if MEDICATIONS_VKA:
+        moves["answer:medications.vka"] = _no_inr_to_explain(_answer_move("medications.vka", RISK_FACTOR))
     moves["pregnancy"] = _pregnancy
     moves["lab:platelets lower"] = _lower("labs.platelets.value", 0, 150)
     moves["lab:anc lower"] = _lower("labs.anc.value", 0, 2.0)
@@ -736,7 +766,7 @@ def risk_moves() -> dict[str, Move]:
     moves["bmi lower"] = _lower_bmi
     moves["site deeper"] = _site_depth
     moves["surgery more recent"] = _surgery_recent
-    moves["add medication"] = _add_medication
+    moves["add medication"] = _no_inr_to_explain(_add_medication)
     moves["add coded condition"] = _add_condition
     moves["devices"] = _devices
     moves["finding"] = _finding
@@ -785,6 +815,7 @@ _OPS_BY_TYPE = {
     "enum": ("eq", "ne", "in", "not_in", "known"),
     "number": ("lt", "le", "gt", "ge", "known"),
     "region": ("within", "not_within"),
+    "list": ("known",),
 }
 _FACT_SCOPE = {"patient": "patient", "electrical": "patient", "site": "site", "electrical_site": "site"}
 

@@ -10,8 +10,11 @@ from typing import Any
 
 import pytest
 
-from needlescreen import IntakeError
-from needlescreen.codes import bundled_codes
+from needlescreen import IntakeError, parse_intake
+from needlescreen.codes import CodeMap, bundled_codes
+from needlescreen.errors import RuleFileError
+from needlescreen.intake import MAX_DEVICES, MAX_LOCATIONS, MAX_MEDICATIONS
+from needlescreen.result import worst
 
 from .cases import EDN_CALF_PAIR, at, finding, meds, merge
 from .conftest import changed
@@ -84,19 +87,42 @@ CLEAR_FOR_THIS_PLAN = {"I82.402", "Z85.3", "Z92.21"}
 
 def _outcome(result: Any) -> tuple[str, list[tuple[Any, ...]]]:
     findings = sorted(
-        (f.rule_id, f.status, f.verdict, f.site.id if f.site else None, f.circuit) for f in result.findings
+        (f.rule_id, f.status, f.verdict, f.site.id if f.site else None, f.circuit)
+        for f in result.findings
+        if f.rule_id != "INCONSISTENT_ANSWERS"
     )
-    return result.verdict, findings
+    return worst(*(f[2] for f in findings)), findings
+
+
+def _contradictions(result: Any) -> list[str]:
+    return [f.detail for f in result.findings if f.rule_id == "INCONSISTENT_ANSWERS"]
 
 
 @pytest.mark.parametrize("code", sorted(EQUIVALENTS))
 def test_a_code_gives_the_same_screening_as_its_answers(code: str, screen_all: Any) -> None:
+    """On a patient who answered "no" to everything: the same findings as the answers, and the contradiction
+    between the code and the "no" it overrides is a reason of its own, naming the code."""
     answers, plan = EQUIVALENTS[code]
     by_code = screen_all(changed(merge(plan, {"conditions": [{"system": "ICD-10-CM", "code": code}]})))
     by_answer = screen_all(changed(merge(plan, answers)))
     assert _outcome(by_code) == _outcome(by_answer)
     # A history of cancer alone, and a finding on the other limb, leave a fully answered patient clear.
-    assert (by_code.verdict == "clear") == (code in CLEAR_FOR_THIS_PLAN), code
+    assert (by_answer.verdict == "clear") == (code in CLEAR_FOR_THIS_PLAN), code
+    (detail,) = _contradictions(by_code)
+    assert f"ICD-10-CM {code}" in detail
+    assert by_code.verdict != "clear"
+
+
+@pytest.mark.parametrize("code", sorted(EQUIVALENTS))
+def test_a_code_on_an_unanswered_questionnaire_is_its_answers(code: str, screen_all: Any) -> None:
+    answers, plan = EQUIVALENTS[code]
+    if "medications" in answers:  # a code names a drug; it does not say the list is complete
+        answers = merge(answers, {"medications": {"complete": "unknown"}})
+    base = merge(at("calf", "right"), plan)
+    by_code = screen_all(merge(base, {"conditions": [{"code": code}]}))
+    by_answer = screen_all(merge(base, answers))
+    assert not _contradictions(by_code)
+    assert _outcome(by_code) == _outcome(by_answer)
 
 
 def test_every_mapped_section_2_code_is_checked() -> None:
@@ -138,3 +164,220 @@ def test_a_device_code_leaves_other_devices_unknown(screen_all: Any) -> None:
     result = screen_all(intake)
     assert result.verdict == "refer"
     assert {f.rule_id for f in result.findings if f.status == "unknown"} >= {"CARDIAC_DEVICE_ES", "ACTIVE_IMPLANT_ES"}
+
+
+# --- the side comes only from where the code structure carries it ------------------------------------------
+
+LEGS = {
+    "plan": {
+        "technique": "dry_needling",
+        "sites": [{"id": "r", "region": "calf", "side": "right"}, {"id": "l", "region": "calf", "side": "left"}],
+    }
+}
+UNKNOWN_DVT = {"findings": {"dvt": {"answer": "unknown"}}}
+
+
+def _dvt_at(result: Any) -> dict[str, str | None]:
+    """Per calf: "fired", "unknown" or None (the DVT rule does not concern that leg)."""
+    out: dict[str, str | None] = {"r": None, "l": None}
+    for f in result.findings:
+        if f.rule_id == "DVT_ACUTE" and f.site:
+            out[f.site.id] = f.status
+    return out
+
+
+@pytest.mark.parametrize(
+    ("code", "right", "left", "why"),
+    [
+        ("I82.401", "fired", None, "unspecified deep vein (5th 0), right leg (6th 1)"),
+        ("I82.402", None, "fired", "unspecified deep vein, left leg (6th 2)"),
+        ("I82.403", "fired", "fired", "bilateral (6th 3)"),
+        ("I82.409", "unknown", "unknown", "side unspecified (6th 9)"),
+        ("I82.411", "fired", None, "femoral vein (5th 1), right leg"),
+        ("I82.412", None, "fired", "femoral vein, left leg"),
+        ("I82.41", "unknown", "unknown", "femoral vein, side not coded: 1 is the vein, not the right side"),
+        ("I82.42", "unknown", "unknown", "iliac vein, side not coded: 2 is the vein, not the left side"),
+        ("I82.4", "unknown", "unknown", "family only"),
+        ("I82.4Z2", None, "fired", "unspecified distal vein, left leg"),
+        ("I82.621", None, None, "upper limb DVT: not a leg"),
+    ],
+)
+def test_a_coded_dvt_is_placed_by_its_sixth_character_only(
+    code: str, right: str | None, left: str | None, why: str, screen_all: Any
+) -> None:
+    result = screen_all(changed(merge(LEGS, UNKNOWN_DVT, {"conditions": [{"code": code}]})))
+    assert _dvt_at(result) == {"r": right, "l": left}, why
+
+
+@pytest.mark.parametrize(
+    ("code", "side"),
+    [("Z96.641", "right"), ("Z96.642", "left"), ("Z96.643", "both"), ("Z96.649", None), ("Z96.64", None)],
+)
+def test_a_hip_prosthesis_code_sides_by_its_sixth_character(code: str, side: str | None) -> None:
+    intake = parse_intake(merge(at("calf", "right"), {"conditions": [{"code": code}]}))
+    (device,) = bundled_codes().apply(intake).devices.items
+    assert device.kind == "joint_prosthesis"
+    assert device.location is not None and device.location.region == "hip" and device.location.side == side
+
+
+@pytest.mark.parametrize(
+    ("code", "locations"),
+    [
+        ("I83.91", [("lower_limb", "right")]),
+        ("I83.92", [("lower_limb", "left")]),
+        ("I83.90", [("lower_limb", None)]),
+        ("I83.9", [("lower_limb", None)]),
+        ("L03.113", [("upper_limb", "right")]),
+        ("L03.116", [("lower_limb", "left")]),
+        ("L03.111", [("axilla", "right")]),
+        ("L03.125", [("lower_limb", "right")]),
+        ("L03.119", [("upper_limb", None), ("lower_limb", None), ("axilla", None)]),
+        ("I89.0", []),
+        ("I97.2", [("upper_limb", None)]),
+    ],
+)
+def test_coded_findings_are_placed_as_their_family_documents(code: str, locations: list[Any]) -> None:
+    intake = parse_intake(merge(at("calf", "right"), {"conditions": [{"code": code}]}))
+    applied = bundled_codes().apply(intake).findings
+    (kind,) = [k for k in type(applied).model_fields if getattr(applied, k).answer == "yes"]
+    got = [(loc.region, loc.side) for loc in getattr(applied, kind).locations]
+    assert got == locations
+
+
+def test_every_code_that_places_something_documents_its_structure() -> None:
+    for entry in bundled_codes().entries:
+        if entry.sets.findings or entry.sets.device_location is not None:
+            assert entry.structure, entry.code
+
+
+def _codes_file(entry: dict[str, Any]) -> dict[str, Any]:
+    return {"schema": "needlescreen.codes/1", "system": "ICD-10-CM", "codes": [entry]}
+
+
+@pytest.mark.parametrize(
+    ("entry", "field", "message"),
+    [
+        (
+            {"code": "I82.4", "title": "DVT leg", "evidence": "background", "sets": {"findings": {"dvt": {}}}},
+            "structure",
+            "document its structure",
+        ),
+        (
+            {
+                "code": "I82.41",
+                "title": "DVT femoral",
+                "evidence": "background",
+                "structure": "the 5th character is the vein",
+                "laterality": {"position": 5, "values": {"1": "right"}},
+                "sets": {"findings": {"dvt": {}}},
+            },
+            "laterality.position",
+            "inside the family prefix",
+        ),
+    ],
+)
+def test_a_code_map_that_could_misread_a_side_is_refused(entry: dict[str, Any], field: str, message: str) -> None:
+    with pytest.raises(RuleFileError, match=message) as err:
+        CodeMap.from_data(_codes_file(entry))
+    assert err.value.field is not None and field in err.value.field
+
+
+# --- a code never drops an answer of the same kind ------------------------------------------------------
+
+
+def test_a_coded_dvt_and_the_clinicians_dvt_are_both_kept(screen_all: Any) -> None:
+    """The clinician names the left calf; the record codes a right femoral DVT: both legs refer."""
+    intake = changed(merge(LEGS, finding("dvt", "calf", "left"), {"conditions": [{"code": "I82.411"}]}))
+    result = screen_all(intake)
+    assert _dvt_at(result) == {"r": "fired", "l": "fired"}
+    assert not _contradictions(result), "a yes and a code of the same finding agree"
+
+
+def test_a_coded_lymphoedema_without_a_side_adds_its_limb(screen_all: Any) -> None:
+    """Left arm lymphoedema answered, I97.2 coded (an arm, side not coded): the right forearm is undecided."""
+    intake = changed(
+        merge(finding("lymphedema", "upper_limb", "left"), at("forearm", "right"), {"conditions": [{"code": "I97.2"}]})
+    )
+    statuses = {f.status for f in screen_all(intake).findings if f.rule_id == "LYMPHEDEMA_LIMB"}
+    assert statuses == {"unknown"}
+
+
+def test_a_coded_prosthesis_is_added_to_a_listed_one() -> None:
+    intake = parse_intake(
+        changed(
+            {
+                "devices": {
+                    "answer": "yes",
+                    "items": [{"kind": "joint_prosthesis", "location": {"region": "knee", "side": "left"}}],
+                },
+                "conditions": [{"code": "Z96.641"}],
+            }
+        )
+    )
+    got = [(d.kind, d.location.region if d.location else None) for d in bundled_codes().apply(intake).devices.items]
+    assert got == [("joint_prosthesis", "knee"), ("joint_prosthesis", "hip")]
+
+
+# --- a clinician's "no" contradicted by a code is a reason ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "answer"),
+    [
+        ("I82.401", "findings.dvt: no"),
+        ("Z95.0", "devices.answer: no"),
+        ("F40.231", "patient.needle_phobia: no"),
+        ("D66", "patient.bleeding_disorder: none"),
+        ("Z33.1", "patient.pregnancy.status: not_pregnant"),
+        ("R50.9", "patient.fever.answer: no"),
+        ("Z79.82", "medications: none (list complete)"),
+    ],
+)
+def test_a_code_that_contradicts_an_answer_names_both(code: str, answer: str, screen_all: Any) -> None:
+    result = screen_all(changed({"conditions": [{"code": code}]}))
+    (detail,) = _contradictions(result)
+    assert answer in detail and f"ICD-10-CM {code}" in detail
+    assert result.verdict in ("caution", "refer")
+
+
+def test_a_code_agreeing_with_an_answer_is_no_contradiction(screen_all: Any) -> None:
+    result = screen_all(changed({"patient": {"needle_phobia": "yes"}, "conditions": [{"code": "F40.231"}]}))
+    assert not _contradictions(result)
+
+
+# --- a code past a list's limit is an intake error naming the code and the limit -------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "code", "limit"),
+    [
+        (
+            {"medications": {"complete": "yes", "items": [{"name": f"drug {i}"} for i in range(MAX_MEDICATIONS)]}},
+            "Z79.82",
+            MAX_MEDICATIONS,
+        ),
+        (
+            {"devices": {"answer": "yes", "items": [{"kind": "metal_fixation"}] * MAX_DEVICES}},
+            "Z95.0",
+            MAX_DEVICES,
+        ),
+        (
+            {
+                "findings": {
+                    "dvt": {
+                        "answer": "yes",
+                        "locations": [{"region": "calf", "side": "left"}] * MAX_LOCATIONS,
+                    }
+                }
+            },
+            "I82.401",
+            MAX_LOCATIONS,
+        ),
+    ],
+)
+def test_a_code_past_a_list_limit_is_an_intake_error(changes: Any, code: str, limit: int, screen_all: Any) -> None:
+    with pytest.raises(IntakeError) as err:
+        screen_all(changed({**changes, "conditions": [{"code": "L23.0"}, {"code": code}]}))
+    (problem,) = err.value.problems
+    assert problem.path == "conditions[1].code"
+    assert code in problem.message and f"limit of {limit}" in problem.message

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import json
 import random
 from pathlib import Path
 from typing import Any, get_args
@@ -224,11 +225,13 @@ def test_follow_ups_open_only_when_an_answer_opens_them(questionnaire: Questionn
     assert q.enabled(q.item("gestational_weeks"), {"pregnancy": "pregnant"})
     assert not q.enabled(q.item("pregnancy"), {"sex": "male"})
     assert q.enabled(q.item("pregnancy"), {"sex": None}), "an unknown sex must still ask about pregnancy"
-    assert not q.enabled(q.item("inr"), {"vka": "no"})
-    assert not q.enabled(q.item("inr"), {"vka": None})
-    assert q.enabled(q.item("inr"), {"vka": "yes"})
-    assert q.enabled(q.item("inr_age_days"), {"vka": "yes", "inr": 2.5})
+    # An INR is asked of everyone: a raised INR with no anticoagulant listed is a reason of its own.
+    assert q.enabled(q.item("inr"), {"vka": "no"})
+    assert q.enabled(q.item("inr"), {"vka": None})
+    assert q.enabled(q.item("inr_age_days"), {"vka": "no", "inr": 2.5})
     assert not q.enabled(q.item("inr_age_days"), {"vka": "yes", "inr": None})
+    assert q.enabled(q.item("inr_target_high"), {"vka": "yes", "inr": 2.5})
+    assert not q.enabled(q.item("inr_target_high"), {"vka": "no", "inr": 2.5})
     assert q.enabled(q.item("guardian_consent"), {"age": 15.0})
     assert q.enabled(q.item("guardian_consent"), {"age": None}), "an unknown age must ask for the guardian"
     assert not q.enabled(q.item("guardian_consent"), {"age": 40.0})
@@ -326,3 +329,73 @@ def test_unquoted_yes_in_a_gate_is_caught(tmp_path: Path, ruleset: Ruleset) -> N
             item["enable_when"][0]["answer"] = True  # what `answer: yes` becomes in YAML
     with pytest.raises(RuleFileError, match="quote yes and no"):
         load_questionnaire(_write(tmp_path, data), regions=ruleset.regions)
+
+
+# --- every answer lands in the saved intake -------------------------------------------------------------------
+
+
+def _saved(q: Questionnaire, answers: dict[str, Any]) -> dict[str, Any]:
+    """What ``needlescreen ask --save-intake`` writes for these answers."""
+    saved: dict[str, Any] = parse_intake(q.build(answers)).model_dump(mode="json", exclude_none=True)
+    return saved
+
+
+def _enabled_answers(q: Questionnaire, item: Item) -> dict[str, Any]:
+    answers: dict[str, Any] = {"technique": "dry_needling", "sites": q.parse(q.item("sites"), "right calf", {})}
+    _enable(q, baseline_intake(), answers, item)
+    if item.type == "circuits":
+        answers["technique"] = "electrical"
+        answers["sites"] = q.parse(q.item("sites"), "right calf, right ankle", answers)
+    return answers
+
+
+def test_every_question_changes_the_saved_intake(questionnaire: Questionnaire) -> None:
+    """Each question, answered, is saved: its answers give different saved intakes, and a known answer differs
+    from "unknown". A question whose answer lands nowhere fails here (the blood thinner that needs INR checks
+    once did, so a warfarin answer was lost)."""
+    q = questionnaire
+    for item in q.items:
+        answers = _enabled_answers(q, item)
+        saved: dict[str, list[str]] = {}
+        for text in sample_texts(item):
+            value = q.parse(item, text, answers)
+            key = json.dumps(_saved(q, {**answers, item.id: value}), sort_keys=True)
+            saved.setdefault(key, []).append(text)
+        assert len(saved) >= 2, f"{item.id}: every answer gives the same saved intake"
+        if item.type in ("answer", "choice"):
+            clash = [texts for texts in saved.values() if len(texts) > 1]
+            assert not clash, f"{item.id}: different answers saved alike: {clash}"
+        if not item.required:
+            unknown = json.dumps(_saved(q, {**answers, item.id: None}), sort_keys=True)
+            known = [t for t in sample_texts(item) if q.parse(item, t, answers) is not None]
+            landed = [
+                t
+                for t in known
+                if json.dumps(_saved(q, {**answers, item.id: q.parse(item, t, answers)}), sort_keys=True) != unknown
+            ]
+            # "none" for the medication list is an empty list, as unknown is; the completeness question differs.
+            assert set(known) - set(landed) <= {"none"}, (
+                f"{item.id}: answers saved as if unknown: {set(known) - set(landed)}"
+            )
+
+
+def test_the_intake_holds_every_answer_the_questions_ask(questionnaire: Questionnaire) -> None:
+    asked_nowhere = [item.id for item in questionnaire.items if item.path is None]
+    assert not asked_nowhere, f"questions whose answer is saved nowhere: {asked_nowhere}"
+
+
+def test_ask_no_medications_then_warfarin_with_a_high_inr_refers_and_saves_the_answer(tmp_path: Path) -> None:
+    """The issue's case: "no medications, list complete", then yes to a blood thinner that needs INR checks and an
+    INR of 4.5 above a target of 3. It screened clear and the warfarin answer was saved nowhere."""
+    from .test_cli import answer_lines, run
+
+    lines = answer_lines(medications="none", medications_complete="yes", vka="yes", inr="4.5", inr_target_high="3")
+    proc = run("ask", "--save-intake", "intake.json", "--format", "json", stdin="\n".join(lines) + "\n", cwd=tmp_path)
+    assert proc.returncode == 20, proc.stderr
+    result = json.loads(proc.stdout)
+    fired = {f["rule_id"]: f for f in result["findings"] if f["status"] == "fired"}
+    assert fired["ANTICOAG_VKA_HIGH"]["verdict"] == "refer"
+    assert "medications: none (list complete)" in fired["INCONSISTENT_ANSWERS"]["detail"]
+    saved = json.loads((tmp_path / "intake.json").read_text(encoding="utf-8"))
+    assert saved["medications"] == {"complete": "yes", "items": [], "vka": "yes"}
+    assert saved["labs"]["inr"]["value"] == 4.5 and saved["labs"]["inr"]["target_high"] == 3.0

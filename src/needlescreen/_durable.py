@@ -18,7 +18,9 @@ What ``../shared/durable-rules-notes.md`` measured shapes every choice here:
 * Each shard has a catch-all sentinel rule on the patient fact, so every session runs an action (deleting an
   actionless session can segfault) and "no rule matched" is an ordinary, checked outcome.
 * Answer and enum facts carry an explicit unknown sentinel (see :func:`needlescreen.conditions.dnf`); numbers
-  are absent when unknown; numbers never use exponent notation (error 204) because normalisation rounds them.
+  are absent when unknown. Numbers are written in plain decimal notation by :func:`encode` (durable_rules
+  refuses an exponent such as ``1e-07`` with error 204), exactly: the shortest digits that read back as the
+  same double, so 17.99999 years or an INR of 3.50001 are compared as entered.
 * One screening is one session (a fresh ``sid``) per shard, deleted in ``finally``; screenings are serialised by
   a process-wide lock (the C extension never releases the GIL and is not thread-safe).
 * Any error while matching or while collecting firings raises :class:`~needlescreen.errors.EngineError`.
@@ -28,8 +30,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import threading
 from collections.abc import Sequence
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -41,7 +45,7 @@ from .errors import EngineError
 from .facts import Facts, FactSet
 from .ruleset import DOMAINS, CompiledRule, Ruleset
 
-__all__ = ["STACK_LIMIT", "DurableEngine", "stack_bound"]
+__all__ = ["STACK_LIMIT", "DurableEngine", "encode", "stack_bound"]
 
 #: The engine's alpha stack holds 64 entries (events.c MAX_STACK_SIZE); keep a margin.
 STACK_LIMIT = 56
@@ -56,6 +60,45 @@ _SIDS = itertools.count(1)
 _NAMES = itertools.count(1)
 _SCOPES: tuple[FactScope, ...] = ("patient", "site", "circuit")
 _ELECTRICAL_SCOPES = frozenset({"electrical", "electrical_site", "circuit"})
+
+
+def _number(x: float) -> str:
+    if not math.isfinite(x):
+        raise EngineError(f"durable_rules cannot compare the number {x!r}")
+    # repr() is the shortest text that reads back as the same double; Decimal re-spells it without an exponent.
+    text = format(Decimal(repr(x)), "f")
+    return text if "." in text else f"{text}.0"
+
+
+def encode(value: Any) -> str:
+    """JSON text for durable_rules: like ``json.dumps``, but every float in plain decimal notation, exactly.
+
+    Raises:
+        EngineError: a value JSON cannot hold (a non-finite number, an unsupported type).
+    """
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise EngineError(f"no durable_rules form for {value!r}: {exc}") from None
+    # json.dumps spells a float with an exponent only as "e-" or "e+"; without either (almost always) it is exact
+    # as it stands, and the C encoder is much faster than the exact walk below.
+    return text if "e-" not in text and "e+" not in text else _exact(value)
+
+
+def _exact(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _number(value)
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_exact(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{_exact(v)}" for k, v in value.items()) + "}"
+    raise EngineError(f"no durable_rules form for a value of type {type(value).__name__}")
 
 
 def _record(sink: list[tuple[str, str]], rule_name: str, fid: str) -> None:
@@ -290,7 +333,7 @@ class DurableEngine:
             _check_health()
             for shard in shards:
                 shard.seal()
-                shard.text = json.dumps(shard.definition, ensure_ascii=False)
+                shard.text = encode(shard.definition)
                 shard.handle = _create(shard.name, shard.text)
         self._shards: tuple[_Shard, ...] = tuple(shards)
         self._self_check(ruleset)
@@ -347,7 +390,7 @@ class DurableEngine:
         if handle is None:
             raise EngineError(f"ruleset {shard.name} is closed")
         sid = str(next(_SIDS))
-        text = json.dumps(shard.payload(facts, sid), ensure_ascii=False)
+        text = encode(shard.payload(facts, sid))
         try:
             code, state = _c.assert_facts(handle, text)[:2]
         except Exception as exc:

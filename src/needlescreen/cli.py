@@ -16,7 +16,7 @@ import importlib
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Annotated, Any, Literal
@@ -133,6 +133,13 @@ def _screener(rules: Path | None, policy: Path | None, engine: str) -> Any:
     return Screener(load_ruleset(rules, policy_file=policy), engine=engine)  # type: ignore[arg-type]
 
 
+def _listed(facts: Mapping[str, Any]) -> list[str]:
+    """The entries of the list facts a finding read (e.g. the two answers that contradict each other)."""
+    from .facts import FACTS
+
+    return [str(e) for n, v in facts.items() if n in FACTS and FACTS[n].type == "list" for e in v]
+
+
 def render(result: ScreeningResult, console: Console) -> None:
     """Print a result for a clinician: verdict first, then reasons, alternatives, sources and what is missing."""
     console.print(Panel(Text(_WORDS[result.verdict], justify="center"), style=_COLOURS[result.verdict]))
@@ -160,6 +167,8 @@ def render(result: ScreeningResult, console: Console) -> None:
         head.append(f" {f.verdict.upper()} ", style=_COLOURS[f.verdict])
         head.append(f" {f.summary}{status}{where}  [{f.rule_id}, {f.classification}]")
         console.print(head)
+        for entry in _listed(f.facts):
+            console.print(Text(f"    {entry}"))
         for m in f.modifications:
             console.print(Text(f"    instead: {m}"))
         if f.missing:

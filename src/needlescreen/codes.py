@@ -4,7 +4,16 @@ The map lives in ``rules/codes.yaml`` (data, not code). A code sets the same int
 give on the questionnaire, so "code given" and "answer given" reach the same facts and the same verdict. Codes
 only ever add information: an answer becomes "yes", a grade rises (none < unknown < mild < severe), a device or
 medication is added, a regional finding becomes "yes" (where the code gives no location, "location unknown",
-which every site rule treats as unknown). A code the map does not know is rejected, never ignored.
+which every site rule treats as unknown). A code is never dropped because an answer of the same kind exists:
+its locations and devices are merged with the clinician's. When the clinician answered "no" (or "none", or
+"not pregnant", or an empty complete medication list) the code still wins, and the pair is reported as an
+inconsistency (:meth:`CodeMap.apply_noting`), which a rule turns into a reason. A code the map does not know,
+or one that would push a list past its limit, is rejected naming the code, never ignored.
+
+The side of a coded finding comes only from a family whose code structure carries it: the entry's
+``laterality`` names the character position (1-based, without the dot) and what each character there means,
+e.g. I82.4- where the 5th character is the vein and the 6th the side. A code too short to reach that position
+carries no side.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import _bundled, _yaml
 from .errors import FieldProblem, IntakeError, RuleFileError
-from .intake import DeviceKind, Findings, Intake, Patient
+from .intake import MAX_DEVICES, MAX_LOCATIONS, MAX_MEDICATIONS, DeviceKind, Findings, Intake, Patient
 from .medications import normalise_name
 
 __all__ = ["CodeEntry", "CodeMap", "bundled_codes", "normalise_code"]
@@ -73,12 +82,19 @@ class _Sets(BaseModel):
     medications: list[_Med] = []
 
 
+class _Laterality(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    position: int = Field(ge=4, le=7)
+    values: dict[str, Literal["left", "right", "both"]] = Field(min_length=1)
+
+
 class _Entry(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
     code: str = Field(pattern=r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{0,4})?$")
     title: str = Field(min_length=3)
     evidence: Literal["verified", "background"]
-    laterality: dict[str, Literal["left", "right", "both"]] = {}
+    structure: str | None = Field(default=None, min_length=10)
+    laterality: _Laterality | None = None
     sets: _Sets
 
 
@@ -91,14 +107,22 @@ class _CodesFile(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class CodeEntry:
-    """One code family: its prefix (without the dot), title and what it sets."""
+    """One code family: its prefix (without the dot), title, what it sets and where its side is coded."""
 
     prefix: str
     code: str
     title: str
     evidence: str
-    laterality: Mapping[str, str]
     sets: _Sets
+    side_position: int | None = None
+    sides: Mapping[str, str] | None = None
+    structure: str | None = None
+
+    def side(self, code: str) -> str | None:
+        """The side a full code carries (normalised, no dot), or ``None`` when its structure has none."""
+        if self.side_position is None or self.sides is None or len(code) < self.side_position:
+            return None
+        return self.sides.get(code[self.side_position - 1])
 
 
 class CodeMap:
@@ -145,7 +169,20 @@ class CodeMap:
             for kind in e.sets.devices:
                 if kind not in _DEVICE_KINDS:
                     raise RuleFileError(f"unknown device kind {kind!r}", file=file, field=f"{where}.sets.devices")
-            entries.append(CodeEntry(prefix, e.code, e.title, e.evidence, dict(e.laterality), e.sets))
+            _check_structure(e, prefix, file=file, where=where)
+            lat = e.laterality
+            entries.append(
+                CodeEntry(
+                    prefix,
+                    e.code,
+                    e.title,
+                    e.evidence,
+                    e.sets,
+                    lat.position if lat else None,
+                    dict(lat.values) if lat else None,
+                    e.structure,
+                )
+            )
         return cls(entries)
 
     def lookup(self, code: str) -> CodeEntry | None:
@@ -157,81 +194,200 @@ class CodeMap:
         return None
 
     def apply(self, intake: Intake) -> Intake:
-        """The intake with every coded condition applied as questionnaire answers.
+        """The intake with every coded condition applied as questionnaire answers (see :meth:`apply_noting`)."""
+        return self.apply_noting(intake)[0]
+
+    def apply_noting(self, intake: Intake) -> tuple[Intake, tuple[str, ...]]:
+        """The intake with every coded condition applied, and each answer a code contradicts.
+
+        Each contradiction names both sides, e.g. ``findings.dvt: no / ICD-10-CM I82.41 (...)``.
 
         Raises:
-            IntakeError: a code that no entry of the map matches (named by its JSON path).
+            IntakeError: a code that no entry of the map matches, or one that would push a list (devices,
+                a finding's locations, medications) past its limit; named by its JSON path.
         """
         if not intake.conditions:
-            return intake
+            return intake, ()
         data = intake.model_dump(mode="python", exclude={"conditions"})
         problems: list[FieldProblem] = []
+        notes: list[str] = []
         for i, cond in enumerate(intake.conditions):
+            path = f"conditions[{i}].code"
             entry = self.lookup(cond.code)
             if entry is None:
-                problems.append(
-                    FieldProblem(
-                        f"conditions[{i}].code", f"code {cond.code!r} is not in the code map (rules/codes.yaml)"
-                    )
-                )
+                problems.append(FieldProblem(path, f"code {cond.code!r} is not in the code map (rules/codes.yaml)"))
                 continue
-            _apply_entry(data, entry, normalise_code(cond.code))
+            applied = _Applied(data, entry, cond.code, notes)
+            problems.extend(FieldProblem(path, message) for message in applied.run())
         if problems:
             raise IntakeError(problems)
-        return Intake.model_validate(data)
+        try:
+            applied_intake = Intake.model_validate(data)
+        except ValidationError as exc:  # a code map entry the loader could not foresee; fail closed and say so
+            raise IntakeError(
+                [
+                    FieldProblem("conditions", f"the coded conditions give an invalid intake at {_loc(e)}: {e['msg']}")
+                    for e in exc.errors()
+                ]
+            ) from None
+        return applied_intake, tuple(dict.fromkeys(notes))
 
 
-def _apply_entry(data: dict[str, Any], entry: CodeEntry, code: str) -> None:
-    sets = entry.sets
-    patient = data["patient"]
-    for name, value in sets.patient.items():
-        if name in _RANKS:
-            ranks = _RANKS[name]
-            if ranks.index(value) > ranks.index(patient[name]):
-                patient[name] = value
-        else:
-            patient[name] = "yes"
-    if sets.fever:
-        patient["fever"]["answer"] = "yes"
-    if sets.pregnancy:
-        preg = patient["pregnancy"]
-        if preg["status"] != "pregnant":
+def _check_structure(e: _Entry, prefix: str, *, file: str, where: str) -> None:
+    """A code that places something documents its structure, and its side comes from a position past the family."""
+    places = bool(e.sets.findings) or e.sets.device_location is not None
+    if (places or e.laterality is not None) and e.structure is None:
+        raise RuleFileError(
+            "a code that places a finding or device must document its structure (which character, if any, is the side)",
+            file=file,
+            field=f"{where}.structure",
+        )
+    lat = e.laterality
+    if lat is None:
+        return
+    if lat.position <= len(prefix):
+        raise RuleFileError(
+            f"the side is character {lat.position}, inside the family prefix {e.code!r}",
+            file=file,
+            field=f"{where}.laterality.position",
+            expected=f"a position after character {len(prefix)}",
+        )
+    if any(len(k) != 1 for k in lat.values):
+        raise RuleFileError("each side is one character of the code", file=file, field=f"{where}.laterality.values")
+    if not places:
+        raise RuleFileError("laterality without a location to place", file=file, field=f"{where}.laterality")
+
+
+class _Applied:
+    """One code applied to the intake data (a mutable dump), collecting contradictions and limit problems."""
+
+    def __init__(self, data: dict[str, Any], entry: CodeEntry, given: str, notes: list[str]) -> None:
+        self.data, self.entry, self.notes = data, entry, notes
+        self.code = normalise_code(given)
+        self.problems: list[str] = []
+        self.label = f"ICD-10-CM {given.strip().upper()} ({entry.title})"
+
+    def conflict(self, answer: str) -> None:
+        self.notes.append(f"{answer} / {self.label}")
+
+    def run(self) -> list[str]:
+        self.patient()
+        self.findings()
+        self.devices()
+        self.medications()
+        return self.problems
+
+    def patient(self) -> None:
+        sets, patient = self.entry.sets, self.data["patient"]
+        for name, value in sets.patient.items():
+            if name in _RANKS:
+                ranks = _RANKS[name]
+                if patient[name] == "none":
+                    self.conflict(f"patient.{name}: none")
+                if ranks.index(value) > ranks.index(patient[name]):
+                    patient[name] = value
+            else:
+                if patient[name] == "no":
+                    self.conflict(f"patient.{name}: no")
+                patient[name] = "yes"
+        if sets.fever:
+            if patient["fever"]["answer"] == "no":
+                self.conflict("patient.fever.answer: no")
+            patient["fever"]["answer"] = "yes"
+        if sets.pregnancy:
+            preg = patient["pregnancy"]
+            if preg["status"] == "not_pregnant":
+                self.conflict("patient.pregnancy.status: not_pregnant")
             preg["status"] = "pregnant"
-        m = re.fullmatch(r"Z3A([0-9]{2})", code)
-        if sets.weeks_from_code and m and 8 <= int(m[1]) <= 42 and preg.get("gestational_weeks") is None:
-            preg["gestational_weeks"] = float(m[1])
-    side = entry.laterality.get(code[-1]) if len(code) > len(entry.prefix) else None
-    for kind, fs in sets.findings.items():
-        current = data["findings"][kind]
-        if current["answer"] == "yes":
-            continue  # the clinician's own answer (and location) is more specific than the code
-        locations = []
-        for loc in fs.locations:
-            item: dict[str, Any] = {"region": loc.region}
-            if loc.side or side:
-                item["side"] = loc.side or side
-            locations.append(item)
-        data["findings"][kind] = {"answer": "yes", "locations": locations, "weeks_ago": current.get("weeks_ago")}
-    if sets.devices:
-        devices = data["devices"]
+            m = re.fullmatch(r"Z3A([0-9]{2})", self.code)
+            if sets.weeks_from_code and m and 8 <= int(m[1]) <= 42:
+                coded = float(m[1])
+                weeks = preg.get("gestational_weeks")
+                if weeks is not None and abs(weeks - coded) >= 1:
+                    self.conflict(f"patient.pregnancy.gestational_weeks: {weeks:g}")
+                # Of two different gestations the earlier is the riskier (first trimester).
+                preg["gestational_weeks"] = coded if weeks is None else min(weeks, coded)
+
+    def findings(self) -> None:
+        side = self.entry.side(self.code)
+        for kind, fs in self.entry.sets.findings.items():
+            current = self.data["findings"][kind]
+            coded = []
+            for loc in fs.locations:
+                item: dict[str, Any] = {"region": loc.region}
+                if loc.side or side:
+                    item["side"] = loc.side or side
+                coded.append(item)
+            if current["answer"] == "no":
+                self.conflict(f"findings.{kind}: no")
+            if current["answer"] == "yes" and current["locations"]:
+                # The clinician's places stay; the code's are added (without a place, it adds none).
+                locations = list(current["locations"])
+                locations += [c for c in coded if not any(_same_place(c, have) for have in locations)]
+            else:
+                locations = coded  # "present, place not given" is read as the coded finding, placed by the code
+            if len(locations) > MAX_LOCATIONS:
+                self.problems.append(
+                    f"code {self.label} adds a location to findings.{kind}, which is at its limit of "
+                    f"{MAX_LOCATIONS} locations"
+                )
+                continue
+            self.data["findings"][kind] = {
+                "answer": "yes",
+                "locations": locations,
+                "weeks_ago": current.get("weeks_ago"),
+            }
+
+    def devices(self) -> None:
+        sets = self.entry.sets
+        if not sets.devices:
+            return
+        devices = self.data["devices"]
+        if devices["answer"] == "no":
+            self.conflict("devices.answer: no")
         items = list(devices["items"]) if devices["answer"] == "yes" else []
         location = None
         if sets.device_location is not None:
-            location = {"region": sets.device_location.region, "side": sets.device_location.side or side}
+            side = sets.device_location.side or self.entry.side(self.code)
+            location = {"region": sets.device_location.region, "side": side}
         for kind in sets.devices:
-            if not any(d["kind"] == kind for d in items):
-                items.append({"kind": kind, "location": location})
+            item = {"kind": kind, "location": location}
+            if not any(d["kind"] == kind and _same_place(d["location"], location) for d in items):
+                items.append(item)
+        if len(items) > MAX_DEVICES:
+            self.problems.append(f"code {self.label} adds a device to a list at its limit of {MAX_DEVICES}")
+            return
         # Only the coded device is known: unless the clinician answered "yes" with a list, other devices stay
         # unknown (a code must never turn "not asked" into "no other device").
         others = devices["others"] if devices["answer"] == "yes" else "unknown"
-        data["devices"] = {"answer": "yes", "items": items, "others": others}
-    if sets.medications:
-        meds = list(data["medications"]["items"])
+        self.data["devices"] = {"answer": "yes", "items": items, "others": others}
+
+    def medications(self) -> None:
+        sets = self.entry.sets
+        if not sets.medications:
+            return
+        medications = self.data["medications"]
+        meds = list(medications["items"])
+        if medications["complete"] == "yes" and not meds:
+            self.conflict("medications: none (list complete)")
         have = {normalise_name(m["name"]) for m in meds}
         for med in sets.medications:
             if normalise_name(med.name) not in have:
                 meds.append({"name": med.name, "atc": med.atc})
-        data["medications"]["items"] = meds
+        if len(meds) > MAX_MEDICATIONS:
+            self.problems.append(f"code {self.label} adds a medication to a list at its limit of {MAX_MEDICATIONS}")
+            return
+        medications["items"] = meds
+
+
+def _loc(error: Any) -> str:
+    return ".".join(str(p) for p in error["loc"])
+
+
+def _same_place(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return bool(a.get("region") == b.get("region") and a.get("side") == b.get("side"))
 
 
 @lru_cache(maxsize=1)

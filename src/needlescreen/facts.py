@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
 
@@ -37,7 +38,7 @@ __all__ = [
     "normalise",
 ]
 
-FactType = Literal["answer", "enum", "number", "region"]
+FactType = Literal["answer", "enum", "number", "region", "list"]
 Scope = Literal["patient", "site", "circuit"]
 FactValue = str | float | frozenset[str]
 
@@ -173,7 +174,14 @@ _CATALOGUE: tuple[FactSpec, ...] = (
     _a("meds.list_complete", "Is the medication list complete?"),
     *(_a(f"meds.{c}", q) for c, q in _MED_QUESTIONS.items()),
     _n("meds.antithrombotic_count", "How many anticoagulant or antiplatelet drugs does the patient take?"),
+    _n(
+        "meds.antithrombotic_listed",
+        "How many anticoagulant or antiplatelet drugs are on the list (at least; the list may be incomplete)?",
+    ),
     _a("meds.unrecognised", "Which medications need verifying? (a listed medication was not recognised)"),
+    # A set of texts, each naming two answers that contradict each other; absent when there is none. Rules test
+    # only its presence (`known`), and a finding shows its entries.
+    FactSpec("patient.inconsistent_answers", "list", "Which answers contradict each other? Resolve them first."),
     _n("labs.inr", "What is the latest INR?"),
     _n("labs.inr_target_high", "What is the upper bound of the patient's INR target range?"),
     _n("labs.inr_above_target_by", "By how much does the INR exceed its target range?"),
@@ -227,7 +235,9 @@ _CATALOGUE: tuple[FactSpec, ...] = (
 FACTS: Mapping[str, FactSpec] = {f.name: f for f in _CATALOGUE}
 
 #: Facts normalisation always sets, so conditions on them are never unknown.
-ALWAYS_KNOWN: frozenset[str] = frozenset({"meds.unrecognised", "plan.technique", "plan.thorax_sides", "site.region"})
+ALWAYS_KNOWN: frozenset[str] = frozenset(
+    {"meds.unrecognised", "meds.antithrombotic_listed", "plan.technique", "plan.thorax_sides", "site.region"}
+)
 
 #: The id of the one circuit an electrical plan without lead pairs is screened as: every circuit fact is
 #: unknown there, so every circuit rule gives its unknown verdict and the result asks for the pairs.
@@ -247,10 +257,14 @@ class Facts:
 
 
 def _num(x: float) -> float:
-    # durable_rules rejects floats that JSON writes with an exponent (1e-05), so keep every number in a
-    # plain decimal range; intake bounds already cap magnitudes.
-    value = round(float(x), 4)
-    return 0.0 if abs(value) < 1e-4 else value
+    # Exactly as entered: 17.99999 years is a minor and an INR of 3.50001 is above 3.5. (The durable_rules
+    # adapter spells every number without an exponent, which that engine refuses.)
+    return float(x)
+
+
+def _difference(a: float, b: float) -> float:
+    """``a - b`` as the decimal numbers the clinician typed: 3.6 - 3.1 is 0.5, not 0.5000000000000004."""
+    return float(Decimal(repr(float(a))) - Decimal(repr(float(b))))
 
 
 def _answer(value: str) -> str | None:
@@ -310,10 +324,12 @@ def _patient_facts(intake: Intake, meds: MedicationClassifier) -> tuple[FactSet,
     _set(f, "meds.list_complete", _answer(intake.medications.complete))
     for cls in meds.classes:
         _set(f, f"meds.{cls}", "yes" if counts[cls] else ("no" if complete and cls not in uncertain else None))
-    # The count is exact for a complete list with no undecided antithrombotic class. Otherwise it is a lower
-    # bound, which still decides "two or more" when two are listed; below that it is unknown.
+    # The count is exact only for a complete list with no undecided antithrombotic class (an unrecognised drug
+    # is covered by MEDICATION_UNRECOGNISED, as for the classes). What is listed is always a lower bound: with
+    # an incomplete list, two listed blood thinners decide "two or more" but not "fewer than three".
     listed = sum(counts[c] for c in meds.antithrombotic)
-    if (complete and not uncertain & meds.antithrombotic) or listed >= 2:
+    f["meds.antithrombotic_listed"] = float(listed)
+    if complete and not uncertain & meds.antithrombotic:
         f["meds.antithrombotic_count"] = float(listed)
     f["meds.unrecognised"] = "yes" if unrecognised else "no"
 
@@ -323,7 +339,7 @@ def _patient_facts(intake: Intake, meds: MedicationClassifier) -> tuple[FactSet,
         _set(f, "labs.inr_age_days", None if labs.inr.age_days is None else _num(labs.inr.age_days))
         if labs.inr.target_high is not None:
             f["labs.inr_target_high"] = _num(labs.inr.target_high)
-            f["labs.inr_above_target_by"] = _num(labs.inr.value - labs.inr.target_high)
+            f["labs.inr_above_target_by"] = _difference(labs.inr.value, labs.inr.target_high)
     for name in ("platelets", "anc"):
         lab = getattr(labs, name)
         if lab is not None:
@@ -340,6 +356,42 @@ def _patient_facts(intake: Intake, meds: MedicationClassifier) -> tuple[FactSet,
     f["plan.technique"] = intake.plan.technique
     _set(f, "plan.advanced_training", _answer(intake.plan.advanced_training))
     return f, tuple(unrecognised)
+
+
+def _reconcile(f: FactSet, intake: Intake, coded: tuple[str, ...]) -> None:
+    """Apply the answers the medication list does not carry, and name every pair of answers that contradict.
+
+    The blood-thinner-that-needs-INR-checks answer (``medications.vka``) is a vitamin K antagonist even when the
+    list does not name one; weeks of gestation contradict "not pregnant" (pregnancy is then unknown: neither
+    answer can be relied on); ``coded`` are the answers coded diagnoses contradicted. Each contradiction is
+    one entry of ``patient.inconsistent_answers``.
+    """
+    notes = list(coded)
+    meds = intake.medications
+    listed_vka = f.get("meds.vka") == "yes"
+    if meds.vka == "yes" and not listed_vka:
+        if meds.complete == "yes":
+            listed = ", ".join(sorted({m.name for m in meds.items})) or "none"
+            notes.append(
+                f"medications: {listed} (list complete) / medications.vka: yes (a blood thinner that needs INR checks)"
+            )
+        f["meds.vka"] = "yes"
+        for name in ("meds.antithrombotic_count", "meds.antithrombotic_listed"):
+            if name in f:
+                f[name] = float(f[name]) + 1.0  # type: ignore[arg-type]
+    elif meds.vka == "no":
+        if listed_vka:
+            notes.append("medications: a vitamin K antagonist is listed / medications.vka: no")
+        else:
+            f.setdefault("meds.vka", "no")
+    p = intake.patient
+    weeks = p.pregnancy.gestational_weeks
+    if weeks is not None and (p.pregnancy.status == "not_pregnant" or f.get("patient.pregnancy") == "not_pregnant"):
+        said = "patient.pregnancy.status: not_pregnant" if p.pregnancy.status == "not_pregnant" else "patient.sex: male"
+        notes.append(f"{said} / patient.pregnancy.gestational_weeks: {weeks:g}")
+        f.pop("patient.pregnancy", None)
+    if notes:
+        f["patient.inconsistent_answers"] = frozenset(notes)
 
 
 def _rid(site: Site) -> str:
@@ -569,8 +621,9 @@ def normalise(
     intake = _place_nerves(intake, body, problems)
     problems += _limb_midline(intake, regions)
     _check_places(intake, regions, problems)
-    intake = (codes if codes is not None else bundled_codes()).apply(intake)
+    intake, coded = (codes if codes is not None else bundled_codes()).apply_noting(intake)
     patient, unrecognised = _patient_facts(intake, meds)
+    _reconcile(patient, intake, coded)
     plan = intake.plan
     findings = intake.findings
     in_circuit = {end for pair in plan.circuits for end in pair}

@@ -95,16 +95,15 @@ class _Model(BaseModel):
 
 
 class Pregnancy(_Model):
-    """Pregnancy status; ``gestational_weeks`` is asked only when pregnant."""
+    """Pregnancy status; ``gestational_weeks`` is asked only when pregnant.
+
+    Weeks given with "not pregnant" are accepted, not rejected: two answers that contradict each other are a
+    reason in the result ("inconsistent answers", caution or worse), which a clinician can act on, where a
+    validation error would only stop the screening. With weeks and an unknown status, the status stays unknown.
+    """
 
     status: Literal["pregnant", "not_pregnant", "possibly", "unknown"] = "unknown"
     gestational_weeks: Annotated[StrictFloat, Field(ge=0, le=45)] | None = None
-
-    @model_validator(mode="after")
-    def _weeks_need_pregnancy(self) -> Pregnancy:
-        if self.gestational_weeks is not None and self.status not in ("pregnant", "possibly"):
-            raise ValueError("gestational_weeks is only meaningful when status is 'pregnant' or 'possibly'")
-        return self
 
 
 class Consent(_Model):
@@ -162,10 +161,16 @@ class Medication(_Model):
 
 
 class Medications(_Model):
-    """The medication list and whether it is complete (an incomplete list cannot rule a drug out)."""
+    """The medication list and whether it is complete (an incomplete list cannot rule a drug out).
+
+    ``vka`` answers "does the patient take warfarin or another blood thinner that needs INR checks?" (a vitamin K
+    antagonist) on its own: "yes" counts even when the list does not name the drug, and "yes" against a complete
+    list without one is reported as inconsistent answers.
+    """
 
     complete: Answer = "unknown"
     items: Annotated[tuple[Medication, ...], Field(max_length=MAX_MEDICATIONS)] = ()
+    vka: Answer = "unknown"
 
 
 class Lab(_Model):

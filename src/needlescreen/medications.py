@@ -546,18 +546,28 @@ class MedicationClassifier:
         return m.classes if m.recognised else None
 
     def classify_all(self, meds: Iterable[tuple[str, str | None]]) -> tuple[dict[str, int], frozenset[str], list[str]]:
-        """Count listed drugs per class, the classes left undecided, and the entries to verify."""
-        counts = dict.fromkeys(self.classes, 0)
+        """Count the distinct drugs listed per class, the classes left undecided, and the entries to verify.
+
+        A drug listed twice ("warfarin 5 mg", "Coumadin") counts once; a combination ("clopidogrel/aspirin")
+        counts each of its drugs in its own class, so two blood thinners in one tablet are two.
+        """
+        members: dict[str, set[str]] = {c: set() for c in self.classes}
         uncertain: set[str] = set()
         unrecognised: list[str] = []
         for name, atc in meds:
             m = self.match(name, atc)
-            for c in m.classes:
-                counts[c] += 1
+            placed: set[str] = set()
+            for substance in m.substances:
+                own = self.match(substance).classes & m.classes  # the entry's route may discount a class
+                for c in own:
+                    members[c].add(substance)
+                placed |= own
+            for c in m.classes - placed:  # a class known from a code, a class word or a look-alike only
+                members[c].add(f"entry:{normalise_name(name)}")
             uncertain |= m.uncertain
             if not m.recognised:
                 unrecognised.append(name)
-        return counts, frozenset(uncertain), unrecognised
+        return {c: len(v) for c, v in members.items()}, frozenset(uncertain), unrecognised
 
 
 @cache

@@ -62,6 +62,7 @@ _OPS_BY_TYPE = {
     "enum": {"eq", "ne", "in", "not_in", "known"},
     "number": {"lt", "le", "gt", "ge", "known"},
     "region": {"within", "not_within"},
+    "list": {"known"},
 }
 
 

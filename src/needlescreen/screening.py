@@ -25,7 +25,7 @@ from ._version import package_version
 from .conditions import Truth
 from .engine import Engine, EngineName, Firing, make_engine
 from .errors import FieldProblem, IntakeError
-from .facts import FACTS, UNPAIRED, Facts, FactValue, normalise
+from .facts import FACTS, UNPAIRED, Facts, FactSet, FactValue, normalise
 from .intake import Intake, Site
 from .result import (
     ScreeningResult,
@@ -165,6 +165,12 @@ def _shown(value: FactValue) -> str | float | list[str]:
     return sorted(value) if isinstance(value, frozenset) else value
 
 
+def _detail(detail: str, reads: tuple[str, ...], fs: FactSet) -> str:
+    """The rule's detail, followed by the entries of any list fact it read (e.g. which answers contradict)."""
+    entries = [e for n in reads if FACTS[n].type == "list" and n in fs for e in sorted(fs[n])]  # type: ignore[arg-type]
+    return detail if not entries else f"{detail.rstrip()} " + "; ".join(f"[{e}]" for e in entries)
+
+
 def aggregate(
     intake: Intake, facts: Facts, firings: Iterable[Firing], ruleset: Ruleset, engine: EngineName
 ) -> ScreeningResult:
@@ -223,7 +229,7 @@ def aggregate(
             "topic": rule.topic,
             "scope": rule.scope,
             "summary": rule.summary,
-            "detail": rule.detail,
+            "detail": _detail(rule.detail, rule.reads, fs),
             "modifications": rule.modifications,
             "site": site_ref,
             "circuit": circuit,

@@ -23,7 +23,7 @@ from needlescreen.conditions import Any as AnyOf
 from needlescreen.engine import available_engines
 from needlescreen.ruleset import Ruleset, load_ruleset
 
-from .cases import EDN_ABDOMEN, EDN_CALF_PAIR, at, finding, meds, merge
+from .cases import EDN_ABDOMEN, EDN_CALF_PAIR, at, edn, finding, meds, merge
 from .conftest import changed
 
 EPSILON = Decimal("0.000001")
@@ -66,7 +66,7 @@ SETTERS: dict[str, Callable[[dict[str, Any], float], None]] = {
     "site.surgery_weeks_ago": _put("findings", "recent_surgery", "weeks_ago"),
 }
 #: Counts of things (drugs, sides of the chest): whole numbers, never a millionth either side.
-COUNTS = frozenset({"meds.antithrombotic_count", "plan.thorax_sides"})
+COUNTS = frozenset({"meds.antithrombotic_count", "meds.antithrombotic_listed", "plan.thorax_sides"})
 
 WARFARIN = meds("warfarin")
 PREGNANCY_UNKNOWN = {"patient": {"pregnancy": {"status": "unknown"}}}
@@ -112,6 +112,10 @@ BASES: dict[tuple[str, str], tuple[dict[str, Any], str]] = {
     ("PREG_REGIONS", "patient.age"): (merge(PREGNANCY_UNKNOWN, at("lumbar")), "unknown"),
     ("PREG_ELECTRICAL_TRUNK", "patient.age"): (merge(PREGNANCY_UNKNOWN, EDN_ABDOMEN), "unknown"),
     ("PREG_ELECTRICAL_LIMB", "patient.age"): (merge(PREGNANCY_UNKNOWN, EDN_CALF_PAIR), "unknown"),
+    ("PREG_CURRENT_THROUGH_TRUNK", "patient.age"): (
+        merge(PREGNANCY_UNKNOWN, edn(("calf", "left"), ("calf", "right"))),
+        "unknown",
+    ),
     ("PTX_RISK_FACTORS", "patient.bmi"): (at("interscapular", "left"), "fired"),
     ("PROHIBITED_SITE", "patient.age"): (
         merge({"patient": {"consent": {"guardian_consent": "yes"}}}, at("scalp")),
@@ -198,8 +202,10 @@ def _thorax_sides(n: int) -> dict[str, Any]:
 #: (rule, count fact, threshold) -> (a patient with n of the thing counted, the rule's status when it holds)
 COUNT_BASES: dict[tuple[str, str, float], tuple[Callable[[int], dict[str, Any]], str]] = {
     ("MULTI_ANTITHROMBOTIC", "meds.antithrombotic_count", 2.0): (_on_drugs, "fired"),
-    ("MULTI_ANTITHROMBOTIC", "meds.antithrombotic_count", 1.0): (lambda n: _on_drugs(n, "ibuprofen"), "fired"),
     ("MULTI_ANTITHROMBOTIC_TRIPLE", "meds.antithrombotic_count", 3.0): (_on_drugs, "fired"),
+    ("MULTI_ANTITHROMBOTIC", "meds.antithrombotic_listed", 2.0): (_on_drugs, "fired"),
+    ("MULTI_ANTITHROMBOTIC", "meds.antithrombotic_listed", 1.0): (lambda n: _on_drugs(n, "ibuprofen"), "fired"),
+    ("MULTI_ANTITHROMBOTIC_TRIPLE", "meds.antithrombotic_listed", 3.0): (_on_drugs, "fired"),
     ("BILATERAL_THORAX", "plan.thorax_sides", 2.0): (_thorax_sides, "fired"),
 }
 COUNT_THRESHOLDS = [t for t in THRESHOLDS if t[1] in COUNTS]

@@ -399,3 +399,30 @@ def test_ask_no_medications_then_warfarin_with_a_high_inr_refers_and_saves_the_a
     saved = json.loads((tmp_path / "intake.json").read_text(encoding="utf-8"))
     assert saved["medications"] == {"complete": "yes", "items": [], "vka": "yes"}
     assert saved["labs"]["inr"]["value"] == 4.5 and saved["labs"]["inr"]["target_high"] == 3.0
+
+
+#: Sites as a physiotherapist types them at the table, and what each becomes (written from the vocabulary's
+#: meaning, not read from it).
+TYPED_SITES = [
+    ("L gastroc", {"muscle": "L gastroc", "side": "left"}),
+    ("right UT 20mm", {"muscle": "UT", "side": "right", "depth_mm": 20.0}),
+    ("lower back", {"muscle": "lower back"}),
+    ("left calf (soleus)", {"region": "calf", "side": "left", "muscle": "soleus"}),
+    ("left tibial nerve", {"nerve": "tibial", "technique": "perineural", "side": "left"}),
+]
+
+
+@pytest.mark.parametrize(("typed", "site"), TYPED_SITES)
+def test_a_site_is_typed_as_a_clinician_says_it(ruleset: Ruleset, typed: str, site: dict[str, Any]) -> None:
+    q = load_questionnaire(regions=ruleset.regions, vocabulary=ruleset.vocabulary)
+    assert q.parse(q.item("sites"), typed, {}) == [{"id": "s1", **site}]
+
+
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [("gastrocnemus left", "did you mean 'gastrocnemius'"), ("gastroc", "say left or right"), ("ITB", "ITB")],
+)
+def test_a_mistyped_site_is_asked_again_with_a_suggestion(ruleset: Ruleset, typed: str, says: str) -> None:
+    q = load_questionnaire(regions=ruleset.regions, vocabulary=ruleset.vocabulary)
+    with pytest.raises(AnswerError, match=says):
+        q.parse(q.item("sites"), typed, {})

@@ -403,7 +403,7 @@ def ask(  # noqa: PLR0917 - typer maps each parameter to a command-line option
         qfile = questionnaire_file
         if qfile is None and rules is not None and (rules / "questionnaire.yaml").is_file():
             qfile = rules / "questionnaire.yaml"
-        questionnaire = load_questionnaire(qfile, regions=ruleset.regions)
+        questionnaire = load_questionnaire(qfile, regions=ruleset.regions, vocabulary=ruleset.vocabulary)
         from .screening import Screener
 
         screener = Screener(ruleset, engine=engine)
@@ -411,7 +411,12 @@ def ask(  # noqa: PLR0917 - typer maps each parameter to a command-line option
     if interactive:
         prompts.print(Text(questionnaire.title, style="bold"))
         prompts.print(Text("Answer each question; press Enter or type ? when it is not known.", style="dim"))
-    answers = _ask_all(questionnaire, _Answers(sys.stdin, interactive, prompts), prompts)
+    try:
+        answers = _ask_all(questionnaire, _Answers(sys.stdin, interactive, prompts), prompts)
+    except KeyboardInterrupt:
+        # Stopped half-way: a partial screening would look like a verdict, so nothing is screened or saved.
+        sys.stderr.write("\ninterrupted: nothing was screened or saved\n")
+        raise typer.Exit(130) from None
     data = questionnaire.build(answers)
     with _user_errors():
         intake = parse_intake(data, source="the answers")

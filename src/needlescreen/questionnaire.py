@@ -26,6 +26,7 @@ from .errors import RuleFileError
 from .intake import MAX_LOCATIONS, MAX_MEDICATIONS, MAX_SITES, DeviceKind, Intake
 from .regions import RegionMap
 from .ruleset import default_rules_dir
+from .vocabulary import Vocabulary, VocabularyError
 
 __all__ = [
     "UNKNOWN_WORDS",
@@ -168,8 +169,9 @@ class _Place:
 class Questionnaire:
     """A validated questionnaire bound to a region vocabulary (to check places as they are typed)."""
 
-    def __init__(self, spec: _File, regions: RegionMap, *, file: str) -> None:
+    def __init__(self, spec: _File, regions: RegionMap, *, file: str, vocabulary: Vocabulary | None = None) -> None:
         self.title = spec.title
+        self.vocabulary = vocabulary
         self.items = tuple(spec.items)
         self.not_asked = tuple(spec.not_asked)
         self.file = file
@@ -353,6 +355,11 @@ class Questionnaire:
             if depth is not None:
                 out_nerve["depth_mm"] = depth
             return out_nerve
+        named = self._named_site(text, number)
+        if named is not None:
+            if depth is not None:
+                named["depth_mm"] = depth
+            return named
         place = self._place(text)
         region = self.regions[place.region]
         if region.group:
@@ -368,6 +375,26 @@ class Questionnaire:
             out["muscle"] = muscle
         if depth is not None:
             out["depth_mm"] = depth
+        return out
+
+    def _named_site(self, text: str, number: int) -> dict[str, Any] | None:
+        """A site typed as a muscle, abbreviation or body word ("left gastroc", "R UT", "lower back"), or None
+        when the text names a region of the vocabulary (or there is no site vocabulary)."""
+        words = [t for t in text.lower().replace("-", " ").split() if t not in _SIDES]
+        if self.vocabulary is None or not words or "_".join(words) in self.regions:
+            return None
+        sides = [t for t in text.lower().split() if t in _SIDES]
+        try:
+            placed = self.vocabulary.place(text, side=sides[0] if sides else None)
+        except VocabularyError as exc:
+            raise AnswerError(f"site {number}: {exc}") from None
+        region = self.regions[placed.region]
+        if region.sided and placed.side not in ("left", "right"):
+            raise AnswerError(f"site {number}: say left or right for {text.strip()!r}")
+        name = " ".join(w for w in text.split() if w.lower() not in _SIDES)
+        out: dict[str, Any] = {"id": f"s{number}", "muscle": name}
+        if placed.side is not None:
+            out["side"] = placed.side
         return out
 
     def _circuits(self, parts: Sequence[str], answers: Mapping[str, Any]) -> list[list[str]]:
@@ -471,8 +498,13 @@ def _check_gate(cond: EnableWhen, ref: Item, *, file: str, where: str) -> None:
         raise _fail(f"{ref.type} items can only be gated on with 'exists'", file=file, field=f"{where}.operator")
 
 
-def load_questionnaire(path: str | Path | None = None, *, regions: RegionMap | None = None) -> Questionnaire:
+def load_questionnaire(
+    path: str | Path | None = None, *, regions: RegionMap | None = None, vocabulary: Vocabulary | None = None
+) -> Questionnaire:
     """Load and validate a questionnaire file (the bundled ``rules/questionnaire.yaml`` by default).
+
+    With a site ``vocabulary``, a site may be typed as a clinician says it ("left gastroc", "lower back"): the
+    name is checked as it is typed, with suggestions, and placed when the intake is screened.
 
     Raises:
         RuleFileError: the file is unreadable or malformed; the message names the file, item and field.
@@ -496,6 +528,7 @@ def load_questionnaire(path: str | Path | None = None, *, regions: RegionMap | N
     if regions is None:
         from .ruleset import load_ruleset
 
-        regions = load_ruleset().regions
+        ruleset = load_ruleset()
+        regions, vocabulary = ruleset.regions, vocabulary or ruleset.vocabulary
     _check(spec, name)
-    return Questionnaire(spec, regions, file=name)
+    return Questionnaire(spec, regions, file=name, vocabulary=vocabulary)

@@ -145,7 +145,7 @@ Feature: The body model: limbs, neighbours, devices, nerves and current paths
 
     Scenario: CIPN patient 1: numb feet, electrical stimulation at the tibial and common fibular nerves
       Given the patient answers "yes" to "cancer history"
-      And reduced sensation in the both foot
+      And reduced sensation in both feet
       And electrical dry needling is planned between the left tibial nerve and the left common fibular nerve
       When the patient is screened
       Then the verdict is caution
@@ -155,7 +155,7 @@ Feature: The body model: limbs, neighbours, devices, nerves and current paths
 
     Scenario: CIPN patient 2: numb feet, both legs treated, each lead pair on one leg
       Given the patient answers "yes" to "cancer history"
-      And reduced sensation in the both foot
+      And reduced sensation in both feet
       And electrical dry needling is planned between the right tibial nerve and the right common fibular nerve
       And electrical dry needling is planned between the left tibial nerve and the left common fibular nerve
       When the patient is screened
@@ -165,8 +165,8 @@ Feature: The body model: limbs, neighbours, devices, nerves and current paths
 
     Scenario: CIPN patient 3: numbness in feet and hands, still on chemotherapy
       Given the patient answers "yes" to "active chemotherapy"
-      And reduced sensation in the both foot
-      And reduced sensation in the both hand
+      And reduced sensation in both feet
+      And reduced sensation in both hands
       And electrical dry needling is planned between the left tibial nerve and the left common fibular nerve
       When the patient is screened
       Then the verdict is caution
@@ -174,7 +174,7 @@ Feature: The body model: limbs, neighbours, devices, nerves and current paths
       And rule ES_CIPN_ACTIVE_CHEMO fires with verdict caution
 
     Scenario: A nerve whose skin is not numb
-      Given reduced sensation in the both hand
+      Given reduced sensation in both hands
       And electrical dry needling is planned between the left tibial nerve and the left common fibular nerve
       When the patient is screened
       Then rule NERVE_TERRITORY_REDUCED_SENSATION_ES does not fire

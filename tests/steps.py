@@ -247,6 +247,14 @@ def _finding(intake: dict[str, Any], finding: str, where: str, weeks: str | None
     intake["value"]["findings"][kind] = entry
 
 
+_BOTH = {"feet": "foot", "hands": "hand", "legs": "lower_limb", "arms": "upper_limb"}
+
+
+@given(parsers.re(rf"(?P<finding>{_FINDING_WORDS}) in both (?P<where>feet|hands|legs|arms)$"))
+def _finding_both(intake: dict[str, Any], finding: str, where: str) -> None:
+    _finding(intake, finding, f"both {_BOTH[where]}", None)
+
+
 @given(parsers.re(rf"the patient has (?:a|an) (?P<device>{_DEVICE_WORDS})(?: in the (?P<where>.+))?$"))
 def _device(intake: dict[str, Any], device: str, where: str | None) -> None:
     item: dict[str, Any] = {"kind": DEVICES[device]}

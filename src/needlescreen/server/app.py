@@ -11,6 +11,7 @@ handlers map the library's errors: ``IntakeError`` to 422 with its JSON paths, `
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 import traceback
@@ -191,6 +192,10 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         svc.screen(READY_PROBE)  # warm the engine and the drug dictionary; an engine error stops the start
+        # The ruleset, compiled rules, vocabularies and drug dictionary live as long as the worker: move them out
+        # of the cyclic collector's walk, which otherwise costs about 15 ms every few dozen requests (p99).
+        gc.collect()
+        gc.freeze()
         log_event("started", engine=svc.screener.engine.name, revision=svc.screener.ruleset.revision)
         yield
         svc.close()

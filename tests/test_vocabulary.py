@@ -806,3 +806,9 @@ def test_an_unknown_region_is_reported_not_replaced_by_the_muscle(ruleset: Rules
     assert [p.path for p in err.value.problems] == ["plan.sites[0].region"]
     with pytest.raises(VocabularyError, match="unknown body region"):
         vocabulary.place("gastroc", region="calff")
+
+
+def test_a_nerve_written_as_a_muscle_is_refused_even_with_a_region(vocabulary: Vocabulary) -> None:
+    """A perineural site must name its nerve in the nerve field, where its territory counts (rules/body.yaml)."""
+    with pytest.raises(VocabularyError, match="give it as the site's nerve"):
+        vocabulary.place("tibial nerve (perineural)", region="ankle", side="right")

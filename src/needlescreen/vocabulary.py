@@ -252,10 +252,11 @@ class Vocabulary:
             raise VocabularyError(f"{name!r} is not a muscle: {self._not_sites[parsed.key]}")
         term = self._lookup.get(parsed.key)
         if term is None and "nerve" in name_key(name).split():
-            # Nerve names are not muscles: the site's region places a perineural needle, the name is its label.
-            if region is None:
-                raise VocabularyError(f"{name!r} names a nerve, not a muscle: give the site's region too")
-            return Placement(region, side, name)
+            # A nerve written as a muscle would escape the body model's nerve territories (rules/body.yaml).
+            raise VocabularyError(
+                f"{name!r} names a nerve, not a muscle: give it as the site's nerve "
+                "(e.g. nerve 'tibial', technique 'perineural')"
+            )
         if term is None:
             raise VocabularyError(self._unknown(name, parsed.key, region))
         if parsed.side and side and parsed.side != side:

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from needlescreen import Screener, load_ruleset
 from needlescreen.conditions import All, Atom, Truth, evaluate
 from needlescreen.engine import Firing, available_engines, fact_sets
-from needlescreen.facts import _DEVICE_GROUPS, UNPAIRED
+from needlescreen.facts import DEVICE_GROUPS, UNPAIRED
 from needlescreen.result import ScreeningResult, worst
 from needlescreen.ruleset import CompiledRule, Ruleset, default_rules_dir
 from needlescreen.testing import comparable
@@ -383,7 +383,7 @@ def check_scope(screener: Screener, intake: dict[str, Any]) -> None:
                     assert any(_overlaps(ruleset, region, site.side, loc.region, loc.side) for loc in locs), (
                         f"{f.rule_id}: site {site.id} ({region}, {site.side}) is not where {kind} is: {locs}"
                     )
-            for group, kinds in _DEVICE_GROUPS.items():
+            for group, kinds in DEVICE_GROUPS.items():
                 if f.facts.get(f"site.{group}_area") == "yes":
                     # A device whose place is not recorded is never "yes" at a site: only recorded places count.
                     places = [

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -470,13 +471,7 @@ def load_body(path: str | Path, regions: RegionMap) -> BodyModel:
     return BodyModel.from_data(_yaml.load_file(path), regions=regions, file=str(path))
 
 
-_BUNDLED: list[tuple[RegionMap, BodyModel]] = []
-
-
+@lru_cache(maxsize=4)
 def bundled_body(regions: RegionMap) -> BodyModel:
-    """The body model that ships with the package, over ``regions`` (cached for the last region map)."""
-    if _BUNDLED and _BUNDLED[0][0] is regions:
-        return _BUNDLED[0][1]
-    body = load_body(_bundled.rules_dir() / "body.yaml", regions)
-    _BUNDLED[:] = [(regions, body)]
-    return body
+    """The body model that ships with the package, over ``regions`` (cached per region map, as the vocabulary)."""
+    return load_body(_bundled.rules_dir() / "body.yaml", regions)

@@ -40,9 +40,9 @@ from typing import Any
 import durable_rules_engine as _c  # durable_rules' C core
 
 from .conditions import UNKNOWN, Branch, Literal_, Truth
-from .engine import EngineName, FactScope, Firing
 from .errors import EngineError
 from .facts import Facts, FactSet
+from .firings import EngineName, FactScope, Firing
 from .ruleset import DOMAINS, CompiledRule, Ruleset
 
 __all__ = ["STACK_LIMIT", "DurableEngine", "encode", "stack_bound"]
@@ -345,7 +345,7 @@ class DurableEngine:
         rulesets had been created and deleted: a sign that the C engine's memory can go wrong. A ruleset that
         registered but matches differently must not give verdicts, so every new engine proves itself first.
         """
-        from .engine import PlainEngine
+        from .plain import PlainEngine
 
         plain = PlainEngine(ruleset)
         for facts in _canaries(ruleset):
@@ -444,9 +444,9 @@ def _create(name: str, text: str) -> int:
 
 def _canaries(ruleset: Ruleset) -> list[Facts]:
     """Fact sets that exercise most rules: everything unknown, and the baseline patient answering no."""
+    from .baseline import baseline_intake
     from .facts import normalise
     from .intake import Intake
-    from .testing import baseline_intake
 
     electrical = {
         "technique": "electrical",

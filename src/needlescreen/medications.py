@@ -572,10 +572,10 @@ class MedicationClassifier:
 
 @cache
 def _bundled() -> MedicationClassifier:
+    from . import _bundled as bundled
     from . import _yaml
-    from .ruleset import default_rules_dir
 
-    path = default_rules_dir() / "medications.yaml"
+    path = bundled.rules_dir() / "medications.yaml"
     return MedicationClassifier.from_data(_yaml.load(path.read_text(encoding="utf-8")), file=str(path))
 
 

@@ -12,60 +12,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any, get_args
+from typing import Any
 
-from .intake import FindingKind
+from .baseline import baseline_intake
 
 __all__ = ["baseline_intake", "clinic_screener", "comparable", "with_changes"]
-
-_NO_FINDING = {"answer": "no"}
-
-
-def baseline_intake() -> dict[str, Any]:
-    """A 40-year-old woman, not pregnant, who answers no to every screening question.
-
-    Dry needling of the right calf is planned. With the bundled rules this intake is clear: start from it and
-    change one thing to see what that one thing does.
-    """
-    return {
-        "schema_version": "needlescreen.intake/1",
-        "patient": {
-            "age": 40,
-            "sex": "female",
-            "pregnancy": {"status": "not_pregnant"},
-            "consent": {"agrees": "yes", "capacity": "yes", "guardian_consent": "unknown"},
-            "needle_phobia": "no",
-            "fainting_history": "no",
-            "acute_illness": "no",
-            "fever": {"answer": "no"},
-            "bleeding_disorder": "none",
-            "immunocompromised": "no",
-            "active_chemotherapy": "no",
-            "diabetes": "none",
-            "epilepsy": "none",
-            "metal_allergy": "no",
-            "heart_valve_or_endocarditis": "no",
-            "lung_disease": "no",
-            "prior_pneumothorax": "no",
-            "bmi": 23.0,
-            "frailty": "no",
-            "can_keep_still": "yes",
-            "cooperation_problem": "no",
-            "vascular_disease": "no",
-            "cancer_history": "no",
-            "chest_wall_condition": "no",
-        },
-        "medications": {"complete": "yes", "items": []},
-        "labs": {},
-        "devices": {"answer": "no"},
-        "findings": {k: dict(_NO_FINDING) for k in get_args(FindingKind)},
-        "conditions": [],
-        "plan": {
-            "technique": "dry_needling",
-            "sites": [{"id": "s1", "region": "calf", "side": "right"}],
-            "advanced_training": "no",
-        },
-    }
 
 
 def clinic_screener(policy_file: Any = None, **overrides: object) -> Any:

@@ -49,6 +49,23 @@ PARSED: dict[str, tuple[tuple[str, ...], str | None, str | None, str | None]] = 
     "oxycodone 5mg q6h": (("oxycodone",), "5 mg", None, "every 6 hours"),
     "Eliquis5mg": (("eliquis",), "5 mg", None, None),
     "Warfarin 2mg Mon/Wed/Fri": (("warfarin",), "2 mg", None, None),
+    # issue 14 item 13: doses by body size, rate or target, and the schedules of a chemotherapy chart
+    "capecitabine 1250 mg/m2 twice daily d1-14 q21d": (
+        ("capecitabine",),
+        "1250 mg/m2",
+        None,
+        "twice daily, days 1-14, every 21 days",
+    ),
+    "gemcitabine 1000 mg/m² day 1 and 8 q3w": (("gemcitabine",), "1000 mg/m2", None, "days 1 and 8, every 3 weeks"),
+    "carboplatin AUC5": (("carboplatin",), "AUC 5", None, None),
+    "FOLFOX C3D1": (("folfox",), None, None, "day 1"),
+    "methotrexate 25 mg s/c weekly": (("methotrexate",), "25 mg", "parenteral", "weekly"),
+    "dexamethasone 8 mg x2/day": (("dexamethasone",), "8 mg", None, "twice daily"),
+    "adalimumab 40 mg every other week": (("adalimumab",), "40 mg", None, "every 2 weeks"),
+    "noradrenaline 0.1 mcg/kg/min iv": (("noradrenaline",), "0.1 mcg/kg/min", "parenteral", None),
+    "fentanyl 12 mcg/hr patch every 72 hours": (("fentanyl",), "12 mcg/hr", "transdermal", "every 72 hours"),
+    "vitamin D3 1000 IU": (("vitamin d3",), "1000 iu", None, None),
+    "paracetamol 1 g qds PRN": (("paracetamol",), "1 g", None, "four times daily, as needed"),
 }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = ["LOCAL_ROUTES", "ParsedEntry", "normalise_text", "parse_entry"]
@@ -77,6 +78,8 @@ _NOISE_WORDS = (
     "scale clinic inr level levels monitored "
     "mon tue tues wed thu thur thurs fri sat sun monday tuesday wednesday thursday friday saturday sunday "
     "alternating bridging bridge flush taper tapering starter titrating titration "
+    # chemotherapy and infusion charts: "bolus then 2400 mg/m2 over 46 h", "loading dose", "AUC 5"
+    "bolus loading load maintenance then over min mins minute minutes continuous continuously auc target "
 )
 _NOISE: frozenset[str] = frozenset(_NOISE_WORDS.split())
 # Words after which the rest is a note (an indication or comment), not a substance.
@@ -87,11 +90,20 @@ _NOTE_START: frozenset[str] = frozenset(
 _QUANTITY = re.compile(
     r"^(?:[0-9]+(?:[.,][0-9]+)?(?:[-/x][0-9]+(?:[.,][0-9]+)?)*[a-zµ%/]*|q[0-9]+h|x[0-9]+|[0-9]+x|[0-9]+(?:st|nd|rd|th)|q[0-9]+[hdw])$"
 )
+# A dose by body size or rate is still a strength: "80 mg/m2", "1 mg/kg", "0.1 mcg/kg/min", "25 mcg/h",
+# "18 units/kg/h"; a range ("4-6 units") is one strength.
+_NUMBER = r"[0-9]+(?:[.,][0-9]+)?"
+_PER = r"(?:\s*/\s*(?:m2|kg|min|h|hr|hour|24\s*h|day|d|dose|wk|week|[0-9.]*\s*ml))*"
 _STRENGTH = re.compile(
-    r"(?<![a-z])([0-9]+(?:[.,][0-9]+)?(?:\s*/\s*[0-9]+(?:[.,][0-9]+)?)*)\s*"
-    r"(mg/ml|mg/[0-9.]*\s*ml|mcg/hr|mcg/h|mcg|µg|ug|mg|g|ml|iu|units?|mmol|%)(?![a-z])"
+    rf"(?<![a-z0-9.,])({_NUMBER}(?:\s*/\s*{_NUMBER})*(?:\s*(?:-|to)\s*{_NUMBER})?)\s*"
+    rf"(mcg|µg|ug|mg|g|ml|iu|units?|mmol|meq|%)({_PER})(?![a-z0-9])"
 )
+# Carboplatin is dosed to a target area under the curve ("AUC5", "AUC 6", "AUC=5"), not in mg.
+_AUC = re.compile(rf"\bauc\s*[=:]?\s*({_NUMBER})(?![0-9])")
 _GLUED = re.compile(r"([a-z]{3,})([0-9]+(?:[.,][0-9]+)?(?:mg|mcg|g|ml|iu|units?|%))\b")
+# Slashed route abbreviations are one word, not a combination of two substances.
+_ROUTE_SLASHED = re.compile(r"\b(?:s/c|i/v|i/m|s/l)\b")
+_ROUTE_SLASHED_AS = {"s/c": "subcut", "i/v": "iv", "i/m": "im", "s/l": "sublingual"}
 _SPLIT = re.compile(r"\s*(?:/|\+|&|,|;|\band\b|\bwith\b|\bplus\b)\s*")
 _WORD = re.compile(r"[a-z0-9µ%][a-z0-9µ%.'/-]*")
 
@@ -162,24 +174,88 @@ def _substance_words(segment: str, *, first: bool = True) -> str:
     return " ".join(kept)
 
 
+_COUNT = {"one": "1", "two": "2", "three": "3", "four": "4", "once": "1", "twice": "2", "thrice": "3"}
+_TIMES_DAILY = {"1": "once daily", "2": "twice daily", "3": "three times daily", "4": "four times daily"}
+_N = r"([0-9]+|one|two|three|four)"
+
+
+def _every(n: str, unit: str) -> str:
+    n = _COUNT.get(n, n)
+    if n == "1":
+        return {"hour": "hourly", "day": "once daily", "week": "weekly"}[unit]
+    return f"every {n} {unit}s"
+
+
+def _days(spec: str) -> str:
+    numbers = re.findall(r"[0-9]+", spec)
+    if len(numbers) == 1:
+        return f"day {numbers[0]}"
+    if re.search(r"[0-9]\s*(?:-|to)\s*d?(?:ay)?\s*[0-9]", spec) and len(numbers) == 2:
+        return f"days {numbers[0]}-{numbers[1]}"
+    return "days " + ", ".join(numbers[:-1]) + f" and {numbers[-1]}"
+
+
+_DAY_LIST = r"[0-9]{1,2}(?:\s*(?:-|to|,|&|\+|and)\s*(?:d|day)?\s*[0-9]{1,2})*"
+# Schedules written as phrases, read before the words: each is taken out of the substance words. A cycle day
+# is "day 1", "days 1 and 8", "d1-14", "d1,8", "C3D1"; a lone "d3" is a day only where it cannot be vitamin D3.
+_SCHEDULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
+    (re.compile(r"\bc[0-9]{1,2}\s*d([0-9]{1,2})\b"), lambda m: f"day {m[1]}"),
+    (re.compile(rf"\b(?:on\s+)?(?:days?|d)\s*({_DAY_LIST})\b"), lambda m: _days(m[1])),
+    (re.compile(r"\bx\s*([1-4])\s*(?:/|per|a)\s*(?:day|d)\b"), lambda m: _TIMES_DAILY[m[1]]),
+    (
+        re.compile(r"\b([1-4]|one|two|three|four|once|twice|thrice)\s*(?:x|times)?\s*(?:/|per|a)?\s*(?:day|daily)\b"),
+        lambda m: _TIMES_DAILY[_COUNT.get(m[1], m[1])],
+    ),
+    (re.compile(r"\bevery\s+other\s+(day|week)\b"), lambda m: "alternate days" if m[1] == "day" else "every 2 weeks"),
+    (re.compile(rf"\b(?:q|every)\s*{_N}?\s*(?:h|hr|hrs|hours?)\b"), lambda m: _every(m[1] or "1", "hour")),
+    (re.compile(rf"\b(?:q|every)\s*{_N}?\s*(?:d|days?)\b"), lambda m: _every(m[1] or "1", "day")),
+    (re.compile(rf"\b(?:q|every)\s*{_N}?\s*(?:w|wk|wks|weeks?)\b"), lambda m: _every(m[1] or "1", "week")),
+    (re.compile(rf"\b{_N}\s*-?\s*weekly\b"), lambda m: _every(m[1], "week")),
+)
+
+
+def _schedule(text: str) -> tuple[list[tuple[int, str]], str]:
+    """The schedule phrases of ``text`` by position, and the text without them."""
+    found: list[tuple[int, str]] = []
+    for pattern, label in _SCHEDULES:
+
+        def take(m: re.Match[str], label: Callable[[re.Match[str]], str] = label) -> str:
+            if re.search(r"\bvit(?:amin)?\.?\s*$", m.string[: m.start()]):
+                return m[0]  # "vitamin d3" names a vitamin, not day 3
+            found.append((m.start(), label(m)))
+            return " " * len(m[0])
+
+        text = pattern.sub(take, text)
+    return found, text
+
+
 def parse_entry(entry: str) -> ParsedEntry:
     """Take one medication entry apart (pure; never raises)."""
-    # A strength glued to a name ("Eliquis5mg") is a strength all the same.
+    # A strength glued to a name ("Eliquis5mg") is a strength all the same; "s/c", "i/v" and "i/m" are one word.
     text = _GLUED.sub(r"\1 \2", normalise_text(entry))
+    text = _ROUTE_SLASHED.sub(lambda m: _ROUTE_SLASHED_AS[m[0]], text)
     notes = tuple(n for n in (_substance_words(m) for m in re.findall(r"[(\[]([^)\]]*)[)\]]", text)) if n)
     main = re.sub(r"[(\[][^)\]]*[)\]]?", " ", text)
-    strength_match = _STRENGTH.search(text)
-    strength = None
-    if strength_match:
-        strength = f"{strength_match.group(1).replace(' ', '')} {strength_match.group(2)}"
-    # Strengths hold "/" and "," ("30/500 mg", "2,5 mg"): remove them before splitting combinations.
-    main = _STRENGTH.sub(" ", main)
+    written = sorted(
+        [(m.start(), f"{m[1].replace(' ', '')} {m[2]}{m[3].replace(' ', '')}") for m in _STRENGTH.finditer(text)]
+        + [(m.start(), f"AUC {m[1]}") for m in _AUC.finditer(text)]
+    )
+    strength = written[0][1] if written else None
+    # Strengths hold "/" and "," ("30/500 mg", "2,5 mg", "80 mg/m2"): remove them before splitting combinations.
+    bare = _AUC.sub(" ", _STRENGTH.sub(" ", text))
+    main = _AUC.sub(" ", _STRENGTH.sub(" ", main))
+    phrases, bare = _schedule(bare)
+    _, main = _schedule(main)
     words = _WORD.findall(text)
     route = _route_of([w.strip(".'-/") for w in words])
-    frequency = next((_FREQUENCY[w] for w in words if w in _FREQUENCY), None)
-    if frequency is None:
-        m = re.search(r"\bq([0-9]+)h\b", text)
-        frequency = f"every {m.group(1)} hours" if m else None
+    at = 0
+    for w in _WORD.findall(bare):
+        at = bare.index(w, at)
+        if w in _FREQUENCY:
+            phrases.append((at, _FREQUENCY[w]))
+        at += len(w)
+    labels = [label for _, label in sorted(phrases)]
+    frequency = ", ".join(dict.fromkeys(labels)) or None
     segments = _SPLIT.split(main)
     parts = tuple(p for p in (_substance_words(seg, first=i == 0) for i, seg in enumerate(segments)) if p)
     return ParsedEntry(text=text, parts=parts, notes=notes, strength=strength, route=route, frequency=frequency)

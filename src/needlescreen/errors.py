@@ -17,7 +17,7 @@ documented in ``docs/errors.md`` with an example and a fix.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = [
     "EngineError",
@@ -32,10 +32,16 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class FieldProblem:
-    """One thing wrong with an input: where (a JSON path such as ``plan.sites[0].side``) and what."""
+    """One thing wrong with an input: where (a JSON path such as ``plan.sites[0].side``) and what.
+
+    ``suggestions`` are values that would likely be meant, best first, for a form to offer (a misspelt muscle's
+    near names, the region ids an everyday word stands for, the field a misspelt key names); the message says
+    them in words as well. Empty when there is nothing to offer.
+    """
 
     path: str
     message: str
+    suggestions: tuple[str, ...] = field(default=())
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message

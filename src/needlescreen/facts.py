@@ -10,7 +10,6 @@ every fact set; ``site.*`` facts exist once per planned site and ``circuit.*`` o
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -18,6 +17,7 @@ from functools import lru_cache
 from typing import Literal
 
 from . import _bundled, _yaml
+from ._suggest import close
 from .body import BodyModel, Place, Tri, bundled_body, combine
 from .codes import CodeMap, bundled_codes
 from .errors import FieldProblem, IntakeError
@@ -487,7 +487,7 @@ def _place_sites(intake: Intake, vocabulary: Vocabulary) -> tuple[Intake, list[F
         try:
             where = vocabulary.place(s.muscle, region=s.region, side=s.side)
         except VocabularyError as exc:
-            problems.append(FieldProblem(f"{path}.{exc.field}", str(exc)))
+            problems.append(FieldProblem(f"{path}.{exc.field}", str(exc), exc.suggestions))
             if exc.field == "region":
                 problems.append(FieldProblem(f"{path}.muscle", f"disagrees with {path}.region {s.region!r}"))
             placed.append(s)
@@ -505,13 +505,14 @@ def _bundled_vocabulary(regions: RegionMap) -> Vocabulary:
     return Vocabulary.from_data(_yaml.load_file(path), regions, file=str(path))
 
 
-def _check_places(intake: Intake, regions: RegionMap, problems: list[FieldProblem]) -> None:
+def _check_places(intake: Intake, vocabulary: Vocabulary, problems: list[FieldProblem]) -> None:
+    regions = vocabulary.regions
 
     def check(loc_region: str, side: str | None, path: str, *, is_site: bool) -> None:
         if loc_region not in regions:
-            close = [r for r in regions.ids() if loc_region.split("_", maxsplit=1)[0] in r][:5]
-            hint = f"; close: {', '.join(close)}" if close else ""
-            problems.append(FieldProblem(f"{path}.region", f"unknown body region {loc_region!r}{hint}"))
+            close = vocabulary.region_suggestions(loc_region, site=is_site)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            problems.append(FieldProblem(f"{path}.region", f"unknown body region {loc_region!r}{hint}", tuple(close)))
             return
         region = regions[loc_region]
         if is_site:
@@ -549,10 +550,12 @@ def _place_nerves(intake: Intake, body: BodyModel, problems: list[FieldProblem])
             continue
         nerve = body.nerves.get(s.nerve)
         if nerve is None:
-            close = difflib.get_close_matches(s.nerve, list(body.nerves), n=3, cutoff=0.5)
-            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            near = close(s.nerve, sorted(body.nerves), cutoff=60.0)
+            hint = f"; did you mean {', '.join(repr(c) for c in near)}?" if near else ""
             known = ", ".join(sorted(body.nerves))
-            problems.append(FieldProblem(f"plan.sites[{i}].nerve", f"unknown nerve {s.nerve!r}{hint} (known: {known})"))
+            problems.append(
+                FieldProblem(f"plan.sites[{i}].nerve", f"unknown nerve {s.nerve!r}{hint} (known: {known})", tuple(near))
+            )
             placed.append(s)
             continue
         if s.region is None and s.muscle is None:
@@ -617,10 +620,11 @@ def normalise(
             region or side, or a condition code is not in the code map.
     """
     body = body if body is not None else bundled_body(regions)
-    intake, problems = _place_sites(intake, vocabulary if vocabulary is not None else _bundled_vocabulary(regions))
+    vocabulary = vocabulary if vocabulary is not None else _bundled_vocabulary(regions)
+    intake, problems = _place_sites(intake, vocabulary)
     intake = _place_nerves(intake, body, problems)
     problems += _limb_midline(intake, regions)
-    _check_places(intake, regions, problems)
+    _check_places(intake, vocabulary, problems)
     intake, coded = (codes if codes is not None else bundled_codes()).apply_noting(intake)
     patient, unrecognised = _patient_facts(intake, meds)
     _reconcile(patient, intake, coded)

@@ -572,6 +572,25 @@ class MedicationClassifier:
                 unrecognised.append(name)
         return {c: len(v) for c, v in members.items()}, frozenset(uncertain), unrecognised
 
+    def unrecognised(self, meds: Iterable[tuple[str, str | None]]) -> list[dict[str, Any]]:
+        """Each entry not recognised, with its did-you-mean and the classes it is read as (result data).
+
+        The readings are those :meth:`classify_all` counted (cached), so the result shows what the rules read.
+        """
+        out: list[dict[str, Any]] = []
+        for name, atc in meds:
+            m = self.match(name, atc)
+            if not m.recognised:
+                out.append(
+                    {
+                        "entry": name,
+                        "did_you_mean": m.suggestion,
+                        "read_as": sorted(m.classes),
+                        "undecided": sorted(m.uncertain),
+                    }
+                )
+        return out
+
 
 @cache
 def _bundled() -> MedicationClassifier:

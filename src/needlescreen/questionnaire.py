@@ -10,7 +10,6 @@ then validates as usual. Nothing here screens; the questionnaire only gathers.
 
 from __future__ import annotations
 
-import difflib
 import re
 import types
 import typing
@@ -22,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import _yaml
+from ._suggest import close
 from .errors import RuleFileError
 from .intake import MAX_LOCATIONS, MAX_MEDICATIONS, MAX_SITES, DeviceKind, Intake
 from .regions import RegionMap
@@ -49,7 +49,15 @@ _DEVICE_KINDS: tuple[str, ...] = typing.get_args(DeviceKind)
 
 
 class AnswerError(ValueError):
-    """A typed-in answer does not fit its question; the message says what would."""
+    """A typed-in answer does not fit its question; the message says what would.
+
+    ``suggestions`` are answers that would likely be meant, best first (a misspelt place, the precise words for
+    a place of several regions), for a form to offer.
+    """
+
+    def __init__(self, message: str, *, suggestions: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.suggestions = tuple(suggestions)
 
 
 class _Strict(BaseModel):
@@ -292,18 +300,25 @@ class Questionnaire:
         return value
 
     def _place(self, text: str) -> _Place:
+        """A place as typed ("left arm", "R leg", "both feet", "lower back"), by the vocabulary's one reading of
+        locations (:meth:`needlescreen.vocabulary.Vocabulary.locate`); region ids only without a vocabulary."""
+        if self.vocabulary is not None:
+            try:
+                placed = self.vocabulary.locate(text)
+            except VocabularyError as exc:
+                raise AnswerError(f"{text!r}: {exc}", suggestions=exc.suggestions) from None
+            return _Place(placed.region, placed.side)
         tokens = text.lower().replace("-", " ").split()
         sides = [t for t in tokens if t in _SIDES]
         if len(sides) > 1:
             raise AnswerError(f"{text!r}: give one side")
-        words = [t for t in tokens if t not in _SIDES]
-        region = "_".join(words)
+        region = "_".join(t for t in tokens if t not in _SIDES)
         if not region:
             raise AnswerError(f"{text!r}: name a body region")
         if region not in self.regions:
-            close = difflib.get_close_matches(region, self.regions.ids(), n=3, cutoff=0.6)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise AnswerError(f"{text!r}: unknown body region {region!r}{hint}")
+            near = close(region, self.regions.ids())
+            hint = f"; did you mean {', '.join(near)}?" if near else ""
+            raise AnswerError(f"{text!r}: unknown body region {region!r}{hint}", suggestions=near)
         return _Place(region, sides[0] if sides else None)
 
     def _location(self, text: str) -> dict[str, Any]:
@@ -314,19 +329,23 @@ class Questionnaire:
         return out
 
     def _device(self, text: str) -> dict[str, Any]:
-        tokens = text.lower().replace("-", " ").split()
+        """A device and, when given, where it is: "pacemaker left chest", "left chest pacemaker", "PICC R arm"."""
+        tokens = text.lower().replace("-", " ").replace("_", " ").split()
         for k in range(len(tokens), 0, -1):
-            kind = "_".join(tokens[:k])
-            kind = kind[:-1] if kind.endswith("s") and kind[:-1] in _DEVICE_KINDS else kind
-            if kind in _DEVICE_KINDS:
-                out: dict[str, Any] = {"kind": kind}
-                rest = " ".join(tokens[k:])
-                if rest:
-                    out["location"] = self._location(rest)
-                return out
-        close = difflib.get_close_matches("_".join(tokens[:2]), _DEVICE_KINDS, n=2, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise AnswerError(f"{text!r}: unknown implant{hint} (kinds: {', '.join(_DEVICE_KINDS)})")
+            for start in range(len(tokens) - k + 1):
+                kind = "_".join(tokens[start : start + k])
+                kind = kind[:-1] if kind.endswith("s") and kind[:-1] in _DEVICE_KINDS else kind
+                if kind in _DEVICE_KINDS:
+                    out: dict[str, Any] = {"kind": kind}
+                    rest = " ".join(tokens[:start] + tokens[start + k :])
+                    if rest.strip(" ,"):
+                        out["location"] = self._location(rest)
+                    return out
+        # Offered, never taken: "port" may be a port or a PICC, an "insulin pump" is not an implanted drug pump.
+        near = close("_".join(tokens[:2]), _DEVICE_KINDS, cutoff=60.0)
+        near += [k for t in tokens if len(t) >= 4 for k in _DEVICE_KINDS if t in k.split("_") and k not in near]
+        hint = f"; did you mean {', '.join(near)}?" if near else ""
+        raise AnswerError(f"{text!r}: unknown implant{hint} (kinds: {', '.join(_DEVICE_KINDS)})", suggestions=near)
 
     def _site(self, text: str, number: int) -> dict[str, Any]:
         muscle = None
@@ -363,7 +382,10 @@ class Questionnaire:
         place = self._place(text)
         region = self.regions[place.region]
         if region.group:
-            raise AnswerError(f"site {number}: {place.region!r} is a grouping, not a site; name a specific region")
+            raise AnswerError(
+                f"site {number}: {place.region!r} is a grouping, not a site; name a specific region",
+                suggestions=self.vocabulary.choices(place.region) if self.vocabulary else (),
+            )
         if region.sided and place.side not in ("left", "right"):
             raise AnswerError(f"site {number}: say left or right for {place.region!r}")
         if not region.sided and place.side == "both":
@@ -387,7 +409,7 @@ class Questionnaire:
         try:
             placed = self.vocabulary.place(text, side=sides[0] if sides else None)
         except VocabularyError as exc:
-            raise AnswerError(f"site {number}: {exc}") from None
+            raise AnswerError(f"site {number}: {exc}", suggestions=exc.suggestions) from None
         region = self.regions[placed.region]
         if region.sided and placed.side not in ("left", "right"):
             raise AnswerError(f"site {number}: say left or right for {text.strip()!r}")
@@ -452,8 +474,8 @@ def _check(spec: _File, file: str) -> None:
             raise _fail(f"duplicate item id {item.id!r}", file=file, field=f"{where}.id")
         if item.path is not None:
             if not _resolves(item.path):
-                close = difflib.get_close_matches(item.path, intake_leaf_paths(), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
+                near = close(item.path, intake_leaf_paths(), limit=1)
+                hint = f"; did you mean {near[0]!r}?" if near else ""
                 raise _fail(f"{item.path!r} is not an intake field{hint}", file=file, field=f"{where}.path")
             if item.path in paths:
                 raise _fail(f"path also set by item {paths[item.path]!r}", file=file, field=f"{where}.path")

@@ -20,6 +20,7 @@ __all__ = [
     "ScreeningResult",
     "SiteRef",
     "SiteVerdict",
+    "UnrecognisedMedication",
     "Verdict",
     "worst",
 ]
@@ -90,6 +91,23 @@ class MissingItem(_Out):
     rules: tuple[str, ...]
 
 
+class UnrecognisedMedication(_Out):
+    """A medication entry that was not recognised, with what a form can offer the person who typed it."""
+
+    entry: str = Field(description="the entry as written")
+    did_you_mean: str | None = Field(
+        default=None, description="the drug (generic name) a misspelling is likely to mean: offered, never accepted"
+    )
+    read_as: tuple[str, ...] = Field(
+        default=(),
+        description="medication classes the entry is read as until it is verified (a misspelling of a risk-class "
+        "drug counts as that class, e.g. 'xeralto' as doac)",
+    )
+    undecided: tuple[str, ...] = Field(
+        default=(), description="classes the entry may belong to but does not decide (e.g. 'blood thinner')"
+    )
+
+
 class SiteVerdict(_Out):
     """The verdict for one planned site: its own findings and every whole-patient finding."""
 
@@ -116,6 +134,11 @@ class ScreeningResult(_Out):
     findings: tuple[FindingResult, ...]
     missing: tuple[MissingItem, ...]
     unrecognised_medications: tuple[str, ...]
+    unrecognised_medication_details: tuple[UnrecognisedMedication, ...] = Field(
+        default=(),
+        description="each unrecognised medication entry (in the order of unrecognised_medications) with its "
+        "did-you-mean and the classes it is read as",
+    )
     ruleset: RulesetStamp
     policy: dict[str, str | float]
     policy_source: str

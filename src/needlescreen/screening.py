@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import typing
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -18,9 +20,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from . import _yaml
+from ._suggest import close
 from ._version import package_version
 from .conditions import Truth
 from .engine import Engine, EngineName, Firing, make_engine
@@ -49,21 +52,98 @@ def _json_path(loc: Iterable[int | str]) -> str:
     return out
 
 
+def _model_at(loc: Iterable[int | str]) -> type[BaseModel] | None:
+    """The intake model at a JSON path (``("plan", "sites", 0)`` is a Site), or None past a leaf."""
+    model: type[BaseModel] | None = Intake
+    for part in loc:
+        if isinstance(part, int):
+            continue  # an item of a tuple of models is the tuple's element model, reached below
+        if model is None or part not in model.model_fields:
+            return None
+        model = _element_model(model.model_fields[part].annotation)
+    return model
+
+
+def _element_model(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds: itself, inside ``X | None``, ``Annotated`` or a ``tuple[X, ...]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        if (inner := _element_model(arg)) is not None:
+            return inner
+    return None
+
+
 def _problems(exc: ValidationError) -> list[FieldProblem]:
-    problems = []
-    for err in exc.errors(include_url=False):
+    """Readable problems from pydantic's errors: JSON paths, a did-you-mean for a misspelt field, no echoes.
+
+    A field name close to one of its object's fields ("agee", "technqiue") gets that field as a suggestion; the
+    required field it was meant to be is then said to be misspelt rather than missing. A list whose items all
+    failed is not also reported as too short (``plan.sites`` with one misspelt site field).
+    """
+    errors = exc.errors(include_url=False)
+    paths: list[tuple[int | str, ...]] = []
+    for err in errors:
         # pydantic adds the union/literal branch tags to the location; readers want the field path only.
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]
+        paths.append(
+            tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+        )
+    unknown: dict[tuple[int | str, ...], str] = {}  # parent path -> the misspelt key that names a field of it
+    meant: dict[tuple[int | str, ...], str] = {}  # misspelt key path -> the field it names
+    for err, loc in zip(errors, paths, strict=True):
+        model = _model_at(loc[:-1]) if err["type"] == "extra_forbidden" and loc else None
+        if model is not None and isinstance(loc[-1], str):
+            near = close(loc[-1], list(model.model_fields), limit=1)
+            if near:
+                meant[loc] = near[0]
+                unknown[(*loc[:-1], near[0])] = loc[-1]
+    problems = []
+    for err, loc in zip(errors, paths, strict=True):
         msg = err["msg"]
+        suggestions: tuple[str, ...] = ()
+        if err["type"] == "too_short" and any(len(o) > len(loc) and o[: len(loc)] == loc for o in paths):
+            continue  # its items failed: the list is not short, they are wrong
         if err["type"] == "extra_forbidden":
             msg = "unknown field (not part of the intake schema)"
+            if loc in meant:
+                suggestions = (meant[loc],)
+                msg += f"; did you mean {meant[loc]!r}?"
+        elif err["type"] == "missing" and loc in unknown:
+            msg += f" (written as {unknown[loc]!r}?)"
         elif isinstance(err.get("input"), bool) and err["type"] == "literal_error":
             # YAML reads an unquoted yes/no as true/false.
             msg += '; write the answer as text, e.g. "no" (in YAML put it in quotes)'
         elif isinstance(err.get("input"), bool):
             msg += " (true/false is not accepted here)"
-        problems.append(FieldProblem(_json_path(loc), msg))
+        problems.append(FieldProblem(_json_path(loc), msg, suggestions))
     return problems
+
+
+#: Text that is only a file name: one line ending in a data file's suffix, or a path with a separator.
+_FILE_NAME = re.compile(r"[^\n{}\[\]]*\.(?:json|ya?ml|txt)|[^\s{}\[\]:]*[/\\][^\s{}\[\]:]*", re.IGNORECASE)
+
+
+def _not_an_object(data: object, given: object) -> FieldProblem:
+    """Why a value is not an intake; a str that names a file is told to be a Path (a str is never opened)."""
+    if isinstance(given, str) and isinstance(data, str) and _FILE_NAME.fullmatch(given.strip()):
+        name = given.strip()
+        return FieldProblem(
+            "",
+            f"an intake must be a JSON object; got the text {name!r}, which looks like a file name: a str is read "
+            f"as JSON or YAML text, never opened as a file. To screen a file, pass a pathlib.Path: "
+            f"screen(Path({name!r}))",
+        )
+    if data is None:
+        kind = "nothing (the input is empty)"
+    elif isinstance(data, str):
+        kind = "a single text value"
+    elif isinstance(data, bool | int | float):
+        kind = "a single number or true/false"
+    elif isinstance(data, list | tuple):
+        kind = "a list"
+    else:
+        kind = f"a {type(data).__name__}"
+    return FieldProblem("", f"an intake must be a JSON object (a mapping of fields), not {kind}")
 
 
 def _reject_duplicate_json(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -87,6 +167,7 @@ def parse_intake(data: Intake | Mapping[str, Any] | str | bytes, *, source: str 
     """
     if isinstance(data, Intake):
         return data
+    original = data
     if isinstance(data, str | bytes):
         try:
             text = data.decode("utf-8", errors="strict") if isinstance(data, bytes) else data
@@ -107,7 +188,7 @@ def parse_intake(data: Intake | Mapping[str, Any] | str | bytes, *, source: str 
         except RecursionError:
             raise IntakeError([FieldProblem("", "input is nested too deeply")], source=source) from None
     if not isinstance(data, Mapping):
-        raise IntakeError([FieldProblem("", "an intake must be a JSON object")], source=source)
+        raise IntakeError([_not_an_object(data, original)], source=source)
     try:
         return Intake.model_validate(data)
     except ValidationError as exc:
@@ -262,6 +343,11 @@ def aggregate(
             "findings": [fr for _, fr in findings],
             "missing": missing_items,
             "unrecognised_medications": facts.unrecognised_medications,
+            "unrecognised_medication_details": ruleset.medications.unrecognised(
+                (m.name, m.atc) for m in intake.medications.items
+            )
+            if facts.unrecognised_medications
+            else (),
             "ruleset": static.stamp,
             "policy": static.policy,
             "policy_source": ruleset.policy.source,

@@ -6,6 +6,11 @@ name in the region hierarchy of ``rules/regions.yaml``, so thorax, limb and trun
 matched after a fixed normalisation (case, spacing, punctuation, "m." prefix, "muscle" suffix, plurals and
 British/American spellings), never fuzzily: a near miss is refused with suggestions drawn from the same body
 area, so a typo can never move a site to another part of the body.
+
+A *location* (where a finding or a device is: "left arm", "R leg", "both feet", "lower back", "right groin") is
+placed by :meth:`Vocabulary.locate`, the one function every front end uses for it. A location may be a whole
+limb ("arm" is the upper limb, so a finding there concerns that limb); a word that is several places ("neck",
+"back") is refused with the more precise words to choose from.
 """
 
 from __future__ import annotations
@@ -16,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from rapidfuzz import fuzz, process
 
+from ._suggest import Suggester, close
 from .errors import RuleFileError
 from .regions import RegionMap
 
@@ -31,6 +36,14 @@ _SIDES: Mapping[str, str] = {
     **dict.fromkeys(("left", "l", "lt", "lft", "sinister"), "left"),
     **dict.fromkeys(("right", "r", "rt", "rgt", "rght", "dexter"), "right"),
 }
+#: Side words of a location ("L arm", "both feet", "bilateral legs"); "left and right" is both.
+_LOCATION_SIDES: Mapping[str, str] = {
+    **_SIDES,
+    **dict.fromkeys(("both", "bilateral", "bilat", "bil", "bl"), "both"),
+    **dict.fromkeys(("midline", "central", "centre", "center", "middle"), "midline"),
+}
+#: Words around a location that do not change it ("on the left side of the chest", "right sided groin").
+_LOCATION_FILLER = frozenset({"side", "sides", "sided", "of", "the", "on", "in", "at", "my", "area", "region", "and"})
 #: Plural endings that are part of a Latin name, not an English plural ("biceps", "longus", "abdominis").
 _NOT_PLURAL = ("ss", "us", "is", "ps", "as", "os")
 #: Suggestions need this rapidfuzz ratio (0-100), and a lead over any other body area, to be offered at all.
@@ -43,11 +56,15 @@ Kind = Literal["muscle", "word"]
 
 
 class VocabularyError(ValueError):
-    """A site name the vocabulary cannot place; ``field`` is the site field to correct (muscle, region, side)."""
+    """A site name the vocabulary cannot place; ``field`` is the site field to correct (muscle, region, side).
 
-    def __init__(self, message: str, *, field: str = "muscle") -> None:
+    ``suggestions`` are names (or region ids) that would likely be meant, best first, for a form to offer.
+    """
+
+    def __init__(self, message: str, *, field: str = "muscle", suggestions: Iterable[str] = ()) -> None:
         super().__init__(message)
         self.field = field
+        self.suggestions = tuple(suggestions)
 
 
 def name_key(name: str) -> str:
@@ -77,6 +94,7 @@ class _Entry(BaseModel):
     may_be: list[str] = []
     levels: list[str] = []
     aliases: list[str] = []
+    location: str | None = None
 
 
 class _File(BaseModel):
@@ -108,7 +126,8 @@ class Term:
 
     ``region`` is where a site named by it alone is placed (None: it needs a spinal level or a region);
     ``may_be`` are the other regions the name can lie in (a site region within one of them agrees with it);
-    ``levels`` maps spinal-level ranges to regions.
+    ``levels`` maps spinal-level ranges to regions; ``location`` is where a finding or device recorded with a
+    name of no one region is placed ("groin": the hip, where the groin's lymph nodes lie).
     """
 
     name: str
@@ -117,6 +136,7 @@ class Term:
     may_be: tuple[str, ...]
     levels: tuple[tuple[tuple[int, int], tuple[int, int], str], ...]
     aliases: tuple[str, ...]
+    location: str | None = None
 
     def places(self) -> tuple[str, ...]:
         """Every region the name can lie in."""
@@ -161,6 +181,7 @@ class Vocabulary:
         for term in self.terms:
             for written in (term.name, *term.aliases):
                 self._lookup.setdefault(self._key(written), term)
+        self._suggester: Suggester | None = None
 
     # --- normalisation ---------------------------------------------------------------------------------------
 
@@ -258,7 +279,8 @@ class Vocabulary:
                 "(e.g. nerve 'tibial', technique 'perineural')"
             )
         if term is None:
-            raise VocabularyError(self._unknown(name, parsed.key, region))
+            near = self.suggest(name, region=region)
+            raise VocabularyError(self._unknown(name, parsed.key, region, near), suggestions=near)
         if parsed.side and side and parsed.side != side:
             raise VocabularyError(
                 f"muscle {name!r} says {parsed.side} but side is {side!r}; correct the muscle or the side",
@@ -303,6 +325,114 @@ class Vocabulary:
         regions = list(dict.fromkeys(r for p in places for r in self.choices(p)))
         return f"{name!r} is not one place; give the site's region: one of {', '.join(regions)}"
 
+    # --- locations -------------------------------------------------------------------------------------------
+
+    def locate(self, text: str) -> Placement:
+        """Place a location as people write it: where a finding or a device is, not where a needle goes.
+
+        "left arm" and "L arm" are the left upper limb (the whole limb: a finding recorded there concerns all of
+        it), "R leg" the right lower limb, "both feet" the feet on both sides, "right chest" the right chest wall,
+        "lower back" the lumbar region, "left axilla" the left armpit, "right groin" the right hip (where the
+        groin's lymph nodes lie). A region id ("upper_limb", "chest wall"), a muscle and any everyday word of the
+        vocabulary are accepted, with the side written anywhere ("arm, left" as "arm left"; "bilateral",
+        "left and right" and "both" are both sides).
+
+        Raises:
+            VocabularyError: an unknown word (with suggestions near it, the side kept), a word that is several
+                places ("neck", "back": the more precise words are suggested), two different sides, or a
+                midline side on a limb.
+        """
+        words = name_key(re.sub(r"\bb/l\b", " both ", text.lower())).split()
+        whole = " ".join(words)
+        if not words:
+            raise VocabularyError("name a part of the body", field="region")
+        found = self._location_of(whole)
+        side = None
+        if found is None:
+            sides = {_LOCATION_SIDES[w] for w in words if w in _LOCATION_SIDES}
+            if sides == {"left", "right"}:
+                sides = {"both"}
+            if len(sides) > 1:
+                raise VocabularyError(f"{text!r} gives more than one side; give one", field="side")
+            side = next(iter(sides), None)
+            rest = [w for w in words if w not in _LOCATION_SIDES]
+            plain = [w for w in rest if w not in _LOCATION_FILLER]
+            found = (self._location_of(" ".join(rest)) if rest else None) or (
+                self._location_of(" ".join(plain)) if plain else None
+            )
+            if found is None:
+                near = self._near_locations(" ".join(plain or rest), side)
+                hint = "; did you mean " + " or ".join(repr(n) for n in near) + "?" if near else ""
+                what = f"unknown body region or place {' '.join(rest)!r}" if rest else "name a part of the body"
+                raise VocabularyError(f"{what}{hint}", field="region", suggestions=near)
+        region, term = found
+        if side == "midline" and self.regions[region].sided:
+            raise VocabularyError(
+                f"{text!r} is on a limb; midline cannot place it: give left, right or both", field="side"
+            )
+        return Placement(region, side, term)
+
+    def _location_of(self, text: str) -> tuple[str, str] | None:
+        """(region, term) for a location text with no side words, or None when nothing of that name exists."""
+        rid = "_".join(text.split())
+        for candidate in (rid, "_".join(_fold(w) for w in text.split())):
+            if candidate in self.regions:
+                return candidate, candidate
+        parsed = self._parse(text)
+        if parsed.key in self._not_sites:
+            raise VocabularyError(f"{text!r}: {self._not_sites[parsed.key]}", field="region")
+        term = self._lookup.get(parsed.key)
+        if term is None or parsed.side is not None:  # the caller reads side words itself ("both", "bilateral")
+            return None
+        target, places = self._target(text, term, parsed.level)
+        if target is None:
+            target = term.location or (places[0] if len(places) == 1 else None)
+        if target is None:
+            more = self._more_precise(term, places)
+            raise VocabularyError(
+                f"{text!r} is more than one place; say which: {', '.join(more)}"
+                if more
+                else self._needs_more(text, term, places),
+                field="region",
+                suggestions=more,
+            )
+        return target, term.name
+
+    def _more_precise(self, term: Term, places: Iterable[str]) -> list[str]:
+        """Vocabulary names that place one region inside a name of several places: everyday words first."""
+        inside = [
+            t
+            for t in self.terms
+            if t is not term and t.region and any(self.regions.within(t.region, p) for p in places)
+        ]
+        words = [t.name for t in inside if t.kind == "word"]
+        named = [t.name for t in inside if term.name in t.name]
+        return list(dict.fromkeys(named + words))[:6]
+
+    def _near_locations(self, text: str, side: str | None) -> list[str]:
+        """Names and region ids near an unknown location, written with its side so a form can offer them whole."""
+        near = [*self.suggest(text), *close("_".join(text.split()), self.regions.ids(), cutoff=SUGGEST_CUTOFF)]
+        return [f"{side} {n}" if side else n for n in dict.fromkeys(near)][:3]
+
+    def region_suggestions(self, text: str, *, site: bool = False) -> list[str]:
+        """Region ids a value that is not a region id likely means ("arm" -> upper_limb, "low back" -> lumbar).
+
+        For a site, a limb is not a place: its site regions are offered instead.
+        """
+        try:
+            rid = self.locate(text.replace("_", " ")).region
+        except VocabularyError as exc:
+            out = []
+            for name in exc.suggestions:
+                try:
+                    out.append(self.locate(name).region)
+                except VocabularyError:
+                    continue
+        else:
+            out = self.choices(rid) if site else [rid]
+        out += close("_".join(name_key(text).split()), self.regions.ids(), cutoff=SUGGEST_CUTOFF)
+        return list(dict.fromkeys(out))[:6]
+
     # --- suggestions -----------------------------------------------------------------------------------------
 
     def suggest(self, name: str, *, region: str | None = None, limit: int = 3) -> list[str]:
@@ -316,8 +446,8 @@ class Vocabulary:
         key = self._parse(name).key
         if len(key) < SUGGEST_MIN_LENGTH:
             return []
-        scored = process.extract(key, list(self._lookup), scorer=fuzz.ratio, score_cutoff=SUGGEST_CUTOFF, limit=None)
-        hits = [(self._lookup[k], score) for k, score, _ in scored]
+        scored = self._names().scored(key, cutoff=SUGGEST_CUTOFF, limit=None)
+        hits = [(self._lookup[k], score) for k, score in scored]
         if region is not None and region in self.regions:
             # The site's region sets the body area; names that agree with the region itself come first.
             area = self.area_of(region)
@@ -331,14 +461,18 @@ class Vocabulary:
             hits = [(t, s) for t, s in hits if self.term_areas(t) <= best_areas]
         return list(dict.fromkeys(t.name for t, _ in hits))[:limit]
 
+    def _names(self) -> Suggester:
+        if self._suggester is None:
+            self._suggester = Suggester(self._lookup)
+        return self._suggester
+
     def _has_near(self, key: str) -> bool:
-        return process.extractOne(key, list(self._lookup), scorer=fuzz.ratio, score_cutoff=SUGGEST_CUTOFF) is not None
+        return self._names().best(key, cutoff=SUGGEST_CUTOFF) is not None
 
     def _agrees(self, term: Term, region: str) -> bool:
         return any(self.regions.within(region, p) or self.regions.within(p, region) for p in term.places())
 
-    def _unknown(self, name: str, key: str, region: str | None) -> str:
-        close = self.suggest(name, region=region)
+    def _unknown(self, name: str, key: str, region: str | None, close: list[str]) -> str:
         if close:
             hint = "; did you mean " + " or ".join(repr(c) for c in close) + "?"
         elif len(key) >= SUGGEST_MIN_LENGTH and region is None and self._has_near(key):
@@ -421,10 +555,20 @@ class Vocabulary:
                     levels.extend(level_maps[map_name])
                 if entry.region is None and not entry.may_be and not levels:
                     raise RuleFileError("an entry needs a region, may_be or levels", file=file, field=field)
+                if entry.location is not None:
+                    region_ok(entry.location, f"{field}.location", group_ok=True)
+                    if entry.region is not None:
+                        raise RuleFileError(
+                            "a name with a region is located there; location is for a name of several places",
+                            file=file,
+                            field=f"{field}.location",
+                        )
                 claim(name, field)
                 for j, alias in enumerate(entry.aliases):
                     claim(alias, f"{field}.aliases.{j}")
-                term = Term(name, kind, entry.region, tuple(entry.may_be), tuple(levels), tuple(entry.aliases))
+                term = Term(
+                    name, kind, entry.region, tuple(entry.may_be), tuple(levels), tuple(entry.aliases), entry.location
+                )
                 if not probe.term_areas(term):
                     raise RuleFileError("lies in none of the body areas", file=file, field=field)
                 terms.append(term)

@@ -124,8 +124,7 @@ def _validation_path(loc: tuple[Any, ...]) -> str:
 def _handlers(app: FastAPI) -> None:
     @app.exception_handler(IntakeError)
     async def intake_error(_request: Request, exc: IntakeError) -> Response:
-        errors = [(p.path, p.message) for p in exc.problems]
-        return problem_response(422, exc.code, f"invalid intake ({len(errors)} problem(s))", errors)
+        return problem_response(422, exc.code, f"invalid intake ({len(exc.problems)} problem(s))", exc.problems)
 
     @app.exception_handler(RequestValidationError)
     async def request_error(_request: Request, exc: RequestValidationError) -> Response:

@@ -1,9 +1,10 @@
 """Errors as problem details (RFC 9457, ``application/problem+json``), never as verdicts.
 
 An invalid intake answers 422 with the same JSON paths as :class:`needlescreen.IntakeError` (``errors`` lists
-``{path, message}``, e.g. ``plan.sites[0].side``); a body too large answers 413 naming ``body``; an engine or
-internal failure answers 500 with a body that carries no verdict and no decision id. ``code`` is the stable
-error code of ``docs/errors.md``.
+``{path, message}``, e.g. ``plan.sites[0].side``, and ``suggestions`` where a form can offer what was likely
+meant: a misspelt muscle's near names, the region an everyday word stands for); a body too large answers 413
+naming ``body``; an engine or internal failure answers 500 with a body that carries no verdict and no decision
+id. ``code`` is the stable error code of ``docs/errors.md``.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
+
+from needlescreen.errors import FieldProblem
 
 __all__ = ["PROBLEM_RESPONSES", "Problem", "ProblemField", "json_response", "problem", "problem_response"]
 
@@ -32,12 +35,15 @@ _TITLES = {
 
 
 class ProblemField(BaseModel):
-    """One field at fault: a JSON path (as in ``IntakeError``) and what is wrong with it."""
+    """One field at fault: a JSON path (as in ``IntakeError``), what is wrong with it, and what may be meant."""
 
     model_config = ConfigDict(frozen=True)
 
     path: str
     message: str
+    suggestions: list[str] = Field(
+        default=[], description="values likely meant, best first (absent when there is nothing to offer)"
+    )
 
 
 class Problem(BaseModel):
@@ -53,15 +59,26 @@ class Problem(BaseModel):
     errors: list[ProblemField] = []
 
 
-def problem(status: int, code: str, detail: str, errors: Iterable[tuple[str, str]] = ()) -> dict[str, Any]:
-    """A problem body as plain data."""
+def _field(error: tuple[str, str] | FieldProblem) -> dict[str, Any]:
+    if isinstance(error, FieldProblem):
+        out: dict[str, Any] = {"path": error.path, "message": error.message}
+        if error.suggestions:
+            out["suggestions"] = list(error.suggestions)
+        return out
+    return {"path": error[0], "message": error[1]}
+
+
+def problem(
+    status: int, code: str, detail: str, errors: Iterable[tuple[str, str] | FieldProblem] = ()
+) -> dict[str, Any]:
+    """A problem body as plain data; a :class:`FieldProblem` keeps its suggestions."""
     return {
         "type": f"urn:needlescreen:error:{code}",
         "title": _TITLES.get(status, "Error"),
         "status": status,
         "detail": detail,
         "code": code,
-        "errors": [{"path": p, "message": m} for p, m in errors],
+        "errors": [_field(e) for e in errors],
     }
 
 
@@ -69,7 +86,7 @@ def problem_response(
     status: int,
     code: str,
     detail: str,
-    errors: Sequence[tuple[str, str]] = (),
+    errors: Sequence[tuple[str, str] | FieldProblem] = (),
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """A problem as a response with the problem+json media type."""

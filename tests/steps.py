@@ -255,6 +255,16 @@ def _finding_both(intake: dict[str, Any], finding: str, where: str) -> None:
     _finding(intake, finding, f"both {_BOTH[where]}", None)
 
 
+@given(parsers.re(rf'(?P<finding>{_FINDING_WORDS}) written as "(?P<typed>[^"]+)"$'))
+def _finding_as_typed(intake: dict[str, Any], finding: str, typed: str) -> None:
+    """A place as the clinician types it ("L arm", "right groin"), read as every front end reads it."""
+    from needlescreen import load_ruleset
+
+    placed = load_ruleset().vocabulary.locate(typed)
+    where = {"region": placed.region, **({"side": placed.side} if placed.side else {})}
+    intake["value"]["findings"][FINDINGS[finding]] = {"answer": "yes", "locations": [where]}
+
+
 @given(parsers.re(rf"the patient has (?:a|an) (?P<device>{_DEVICE_WORDS})(?: in the (?P<where>.+))?$"))
 def _device(intake: dict[str, Any], device: str, where: str | None) -> None:
     item: dict[str, Any] = {"kind": DEVICES[device]}
@@ -463,6 +473,12 @@ def _policy_recorded(result: Any, name: str, value: str) -> None:
 @then(parsers.re(r'the result names the unrecognised medication "(?P<name>[^"]+)"'))
 def _unrecognised(result: Any, name: str) -> None:
     assert name in result.unrecognised_medications, result.unrecognised_medications
+
+
+@then(parsers.re(r'the result offers "(?P<offered>[^"]+)" for the medication "(?P<entry>[^"]+)"'))
+def _offers(result: Any, offered: str, entry: str) -> None:
+    details = {d.entry: d for d in result.unrecognised_medication_details}
+    assert details[entry].did_you_mean == offered, details
 
 
 @then(parsers.re(r'the result names the inconsistent answers "(?P<first>[^"]+)" and "(?P<second>[^"]+)"'))

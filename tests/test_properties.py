@@ -269,6 +269,7 @@ def canonical(result: ScreeningResult) -> dict[str, Any]:
     data["sites"] = sorted(data["sites"], key=lambda s: s["site"]["id"])
     data["findings"] = sorted(json.dumps(f, sort_keys=True) for f in data["findings"])
     data["unrecognised_medications"] = sorted(data["unrecognised_medications"])
+    data["unrecognised_medication_details"] = sorted(data["unrecognised_medication_details"], key=json.dumps)
     return data
 
 

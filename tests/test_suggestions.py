@@ -245,3 +245,19 @@ def test_breakage_without_suggestions_in_the_problem_body_the_check_fails(
     monkeypatch.setattr(problems, "_field", lambda e: {"path": e.path, "message": e.message})
     with pytest.raises((AssertionError, KeyError)):
         check_problem_body(tmp_path)
+
+
+def test_the_error_page_examples_are_what_the_library_says() -> None:
+    page = " ".join((Path(__file__).resolve().parents[1] / "docs" / "errors.md").read_text(encoding="utf-8").split())
+    examples = [
+        {
+            "patient": {"agee": 40},
+            "plan": {"technqiue": "dry_needling", "sites": [{"id": "a", "region": "calf", "side": "left"}]},
+        },
+        _site(muscle="suprasinatus"),
+    ]
+    for intake in examples:
+        with pytest.raises(IntakeError) as caught:
+            screen(intake)
+        assert " ".join(str(caught.value).split()) in page
+    assert "[('age',), (), ('technique',)]" in page

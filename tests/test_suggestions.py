@@ -223,7 +223,7 @@ def test_the_422_body_carries_the_suggestions(tmp_path: Path) -> None:
 
 
 def test_breakage_without_the_field_did_you_mean_the_check_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(screening_module, "close", lambda *_a, **_k: [])
+    monkeypatch.setattr(screening_module, "_field_meant", lambda _model, _key: None)
     with pytest.raises(AssertionError):
         check_suggestions()
     with pytest.raises(AssertionError):
@@ -261,3 +261,31 @@ def test_the_error_page_examples_are_what_the_library_says() -> None:
             screen(intake)
         assert " ".join(str(caught.value).split()) in page
     assert "[('age',), (), ('technique',)]" in page
+
+
+# --- the one way to suggest ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "name", "score"),
+    [
+        ("xeralto", "xarelto", 100 * (1 - 1 / 7)),  # two letters swapped, not side by side: one slip
+        ("warfrain", "warfarin", 100 * (1 - 1 / 8)),  # side by side
+        ("rivroaxaban", "rivaroxaban", 100 * (1 - 2 / 11)),  # a letter moved two places: two swaps
+        ("xareltoo", "xarelto", 0.0),  # not the same letters: the ratio's business
+        ("otlerax", "xarelto", 0.0),  # too many letters out of place
+        ("xarelto", "xarelto", 0.0),  # the name itself is no transposition
+    ],
+)
+def test_a_transposition_scores_one_slip_per_swap(typed: str, name: str, score: float) -> None:
+    from needlescreen._suggest import transposition_score
+
+    assert transposition_score(typed, name) == pytest.approx(score)
+
+
+def test_nothing_long_is_compared() -> None:
+    from needlescreen._suggest import MAX_TYPED, Suggester
+
+    names = Suggester(["age", "sex"])
+    assert names.best("agee", cutoff=75) == "age"
+    assert names.scored("a" * (MAX_TYPED + 1), cutoff=0) == []

@@ -17,10 +17,12 @@ from collections.abc import Iterable, Sequence
 
 from rapidfuzz import fuzz, process
 
-__all__ = ["MAX_SWAPS", "Suggester", "close", "score", "transposition_score"]
+__all__ = ["MAX_SWAPS", "MAX_TYPED", "Suggester", "close", "score", "transposition_score"]
 
 #: Letters out of order beyond this many swaps are not a transposition.
 MAX_SWAPS = 2
+#: Text longer than this is not a slip of a name: nothing is suggested (and nothing long is compared).
+MAX_TYPED = 100
 
 
 def _letters(word: str) -> str:
@@ -61,6 +63,8 @@ class Suggester:
 
     def scored(self, typed: str, *, cutoff: float, limit: int | None = 3) -> list[tuple[str, float]]:
         """Names at least ``cutoff`` from ``typed``, best first (ties keep the order of the names)."""
+        if len(typed) > MAX_TYPED:
+            return []
         near = process.extract(typed, self.names, scorer=fuzz.ratio, score_cutoff=cutoff, limit=None)
         found: dict[int, float] = {i: float(s) for _, s, i in near}
         for i in self._by_letters.get(_letters(typed), ()):

@@ -52,12 +52,18 @@ def _json_path(loc: Iterable[int | str]) -> str:
     return out
 
 
-def _model_at(loc: Iterable[int | str]) -> type[BaseModel] | None:
-    """The intake model at a JSON path (``("plan", "sites", 0)`` is a Site), or None past a leaf."""
+#: A key longer than any field name by this much is not a misspelling of one (and is not compared).
+_LONGEST_KEY = 64
+#: Misspelt keys given a did-you-mean per intake: past these, a list repeating its mistake gains nothing more.
+_SUGGESTED_KEYS = 100
+
+
+@lru_cache(maxsize=256)
+def _model_at(fields: tuple[str, ...]) -> type[BaseModel] | None:
+    """The intake model at a path of field names (``("plan", "sites")`` is a Site: list indices are left out,
+    an item of a tuple of models being the tuple's element model), or None past a leaf."""
     model: type[BaseModel] | None = Intake
-    for part in loc:
-        if isinstance(part, int):
-            continue  # an item of a tuple of models is the tuple's element model, reached below
+    for part in fields:
         if model is None or part not in model.model_fields:
             return None
         model = _element_model(model.model_fields[part].annotation)
@@ -74,6 +80,13 @@ def _element_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+@lru_cache(maxsize=1024)
+def _field_meant(model: type[BaseModel], key: str) -> str | None:
+    """The field of ``model`` a misspelt key names, if one is close (cached: a list repeats its mistakes)."""
+    near = close(key, list(model.model_fields), limit=1)
+    return near[0] if near else None
+
+
 def _problems(exc: ValidationError) -> list[FieldProblem]:
     """Readable problems from pydantic's errors: JSON paths, a did-you-mean for a misspelt field, no echoes.
 
@@ -82,26 +95,31 @@ def _problems(exc: ValidationError) -> list[FieldProblem]:
     failed is not also reported as too short (``plan.sites`` with one misspelt site field).
     """
     errors = exc.errors(include_url=False)
-    paths: list[tuple[int | str, ...]] = []
-    for err in errors:
-        # pydantic adds the union/literal branch tags to the location; readers want the field path only.
-        paths.append(
-            tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
-        )
+    # pydantic adds the union/literal branch tags to the location; readers want the field path only.
+    paths = [
+        tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+        for err in errors
+    ]
     unknown: dict[tuple[int | str, ...], str] = {}  # parent path -> the misspelt key that names a field of it
     meant: dict[tuple[int | str, ...], str] = {}  # misspelt key path -> the field it names
-    for err, loc in zip(errors, paths, strict=True):
-        model = _model_at(loc[:-1]) if err["type"] == "extra_forbidden" and loc else None
-        if model is not None and isinstance(loc[-1], str):
-            near = close(loc[-1], list(model.model_fields), limit=1)
-            if near:
-                meant[loc] = near[0]
-                unknown[(*loc[:-1], near[0])] = loc[-1]
+    extra = [loc for err, loc in zip(errors, paths, strict=True) if err["type"] == "extra_forbidden" and loc]
+    for loc in extra[:_SUGGESTED_KEYS]:
+        key = loc[-1]
+        if not isinstance(key, str) or len(key) > _LONGEST_KEY:
+            continue
+        model = _model_at(tuple(p for p in loc[:-1] if isinstance(p, str)))
+        near = _field_meant(model, key) if model is not None else None
+        if near:
+            meant[loc] = near
+            unknown[(*loc[:-1], near)] = key
+    # Every path that holds another error (only needed, and only built, when a list is said to be too short).
+    short = any(err["type"] == "too_short" for err in errors)
+    above = {p[:i] for p in paths for i in range(len(p))} if short else set()
     problems = []
     for err, loc in zip(errors, paths, strict=True):
         msg = err["msg"]
         suggestions: tuple[str, ...] = ()
-        if err["type"] == "too_short" and any(len(o) > len(loc) and o[: len(loc)] == loc for o in paths):
+        if err["type"] == "too_short" and loc in above:
             continue  # its items failed: the list is not short, they are wrong
         if err["type"] == "extra_forbidden":
             msg = "unknown field (not part of the intake schema)"

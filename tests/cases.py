@@ -606,8 +606,13 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
         "caution",
     ),
     "PACEMAKER_DEPENDENT_ES": (
-        merge({"devices": {"answer": "yes", "items": [{"kind": "pacemaker"}], "pacemaker_dependent": "yes"}}, EDN_CALF_PAIR),
-        merge({"devices": {"answer": "yes", "items": [{"kind": "pacemaker"}], "pacemaker_dependent": "no"}}, EDN_CALF_PAIR),
+        merge(
+            {"devices": {"answer": "yes", "items": [{"kind": "pacemaker"}], "pacemaker_dependent": "yes"}},
+            EDN_CALF_PAIR,
+        ),
+        merge(
+            {"devices": {"answer": "yes", "items": [{"kind": "pacemaker"}], "pacemaker_dependent": "no"}}, EDN_CALF_PAIR
+        ),
         "refer",
     ),
     "WORN_DEVICE_SITE": (

@@ -40,7 +40,6 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
     "thoracic surgery or kyphoscoliosis": ("patient", "chest_wall_condition"),
     "advanced training for vulnerable sites": ("plan", "advanced_training"),
     "bruising or bleeding easily": ("patient", "bleeding_history"),
-    "lung disease": ("patient", "lung_disease"),
     "emphysema or bullae": ("patient", "bullous_lung_disease"),
     "trying to conceive": ("patient", "pregnancy", "trying_to_conceive"),
     "depends on the pacemaker": ("devices", "pacemaker_dependent"),
@@ -186,7 +185,9 @@ def _cycle_day(intake: dict[str, Any], day: str) -> None:
     _set(intake["value"], ("patient", "chemo_cycle_day"), float(day))
 
 
-@given(parsers.re(r"the patient had a pneumothorax on the (?P<side>left|right|both) sides?, (?P<weeks>[\d.]+) weeks ago"))
+@given(
+    parsers.re(r"the patient had a pneumothorax on the (?P<side>left|right|both) sides?, (?P<weeks>[\d.]+) weeks ago")
+)
 def _pneumothorax(intake: dict[str, Any], side: str, weeks: str) -> None:
     patient = intake["value"]["patient"]
     patient.update(prior_pneumothorax="yes", pneumothorax_side=side, pneumothorax_weeks_ago=float(weeks))

@@ -165,10 +165,17 @@ BASES: dict[tuple[str, str], tuple[dict[str, Any], str]] = {
     ),
     # On warfarin with the bleeding question unanswered: an INR too old to count leaves it to be asked.
     ("BLEEDING_HISTORY", "labs.inr_age_days"): (
-        merge(WARFARIN, {"patient": {"bleeding_history": "unknown"}}, {"labs": {"inr": {"value": 2.5, "target_high": 3.0}}}),
+        merge(
+            WARFARIN,
+            {"patient": {"bleeding_history": "unknown"}},
+            {"labs": {"inr": {"value": 2.5, "target_high": 3.0}}},
+        ),
         "unknown",
     ),
-    ("INR_HIGH_ON_NON_VKA", "labs.inr"): (merge(meds("apixaban"), {"labs": {"inr": {"value": 1.0, "age_days": 2.0}}}), "fired"),
+    ("INR_HIGH_ON_NON_VKA", "labs.inr"): (
+        merge(meds("apixaban"), {"labs": {"inr": {"value": 1.0, "age_days": 2.0}}}),
+        "fired",
+    ),
 }
 
 

@@ -472,7 +472,7 @@ def _vascular_at(intake: Intake, region: str, side: str | None, body: BodyModel)
     """Does peripheral arterial disease concern this place? Without a recorded limb: every place (as before)."""
     p = intake.patient
     if p.vascular_disease != "yes":
-        return _answer(p.vascular_disease)
+        return "no" if p.vascular_disease == "no" else None
     if not p.vascular_disease_locations:
         return "yes"
     return combine(

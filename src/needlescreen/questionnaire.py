@@ -588,7 +588,9 @@ def _check(spec: _File, file: str) -> None:
                 raise _fail(f"path also set by item {paths[item.path]!r}", file=file, field=f"{where}.path")
             paths[item.path] = item.id
         if item.path is None and not item.covers:
-            raise _fail("the answer is saved nowhere: give a path, or cover other items", file=file, field=f"{where}.path")
+            raise _fail(
+                "the answer is saved nowhere: give a path, or cover other items", file=file, field=f"{where}.path"
+            )
         if item.type == "choice" and not item.options:
             raise _fail("a choice item needs options", file=file, field=f"{where}.options")
         if item.type != "choice" and item.options:

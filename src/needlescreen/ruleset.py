@@ -176,8 +176,8 @@ class Ruleset:
     switched_off: tuple[CompiledRule, ...] = ()
 
     def rule(self, rule_id: str) -> CompiledRule:
-        """Look a rule up by id."""
-        for r in self.rules:
+        """Look a rule up by id (a rule a clinic policy switched off too)."""
+        for r in (*self.rules, *self.switched_off):
             if r.id == rule_id:
                 return r
         raise KeyError(rule_id)

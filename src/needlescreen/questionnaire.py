@@ -14,7 +14,7 @@ import difflib
 import re
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -481,7 +481,7 @@ class Questionnaire:
             put(item.path, value)
         return intake
 
-    def _record_no(self, gate: Item, put: Any) -> None:
+    def _record_no(self, gate: Item, put: Callable[[str, Any], None]) -> None:
         for item_id in gate.covers:
             covered = self._by_id[item_id]
             if covered.path is not None:
@@ -664,8 +664,7 @@ def load_questionnaire(
         ruleset = load_ruleset()
         regions, vocabulary = ruleset.regions, vocabulary or ruleset.vocabulary
     ids = [item.id for item in spec.items]
-    duplicate = next((i for i, item_id in enumerate(ids) if item_id in ids[:i]), None)
-    if duplicate is None:  # a duplicate id is reported by _check, naming the item
+    if len(set(ids)) == len(ids):  # a duplicate id is reported by _check, naming the item
         spec = _gates(spec, name)
     _check(spec, name)
     return Questionnaire(spec, regions, file=name, vocabulary=vocabulary)

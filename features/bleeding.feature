@@ -229,3 +229,42 @@ Feature: Bleeding and anticoagulation
     When the patient is screened
     Then rule INR_UNEXPLAINED does not fire
     And the result records the policy "inr_unexplained_above" as "2.0"
+
+  Scenario: Bruising or bleeding easily is a caution
+    Given the patient answers "yes" to "bruising or bleeding easily"
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then the verdict is caution
+    And rule BLEEDING_HISTORY fires with verdict caution
+
+  Scenario: On warfarin with no INR, the bleeding question must be answered
+    Given the patient takes warfarin
+    And the patient answers "unknown" to "bruising or bleeding easily"
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then rule BLEEDING_HISTORY cannot decide and gives caution
+    And the result asks "bruise or bleed easily"
+
+  Scenario: With no blood thinner an unasked bleeding question is not a reason of its own
+    Given the patient answers "unknown" to "bruising or bleeding easily"
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then the verdict is clear
+    And rule BLEEDING_HISTORY does not fire
+
+  Scenario: An INR of 4.0 on apixaban is not explained by the drug
+    Given the patient takes apixaban
+    And an INR of 4.0 with no recorded target range, taken 2 days ago
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then the verdict is refer
+    And rule INR_HIGH_ON_NON_VKA fires with verdict refer
+
+  Scenario: A slightly raised INR on rivaroxaban is expected
+    Given the patient takes rivaroxaban
+    And an INR of 1.8 with no recorded target range, taken 2 days ago
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then rule INR_HIGH_ON_NON_VKA does not fire
+    And rule INR_UNEXPLAINED does not fire
+    And rule ANTICOAG_OTHER fires with verdict caution

@@ -1,6 +1,8 @@
-Feature: Implanted cardiac devices
-  A pacemaker or ICD rules out electrical stimulation anywhere; manual needling is only a caution over the
-  device pocket and leads.
+Feature: Implanted and worn devices
+  A pacemaker or ICD, a stimulator, an implanted pump or a cochlear implant rules out electrical stimulation
+  anywhere. A needle at the pocket or along the leads or catheter of any implanted device is a caution: needle
+  elsewhere. A device worn on the skin (an insulin pump, a glucose sensor) is not an implant: keep needles and
+  electrodes away from its infusion set or sensor, nothing more.
 
   Background:
     Given a patient who answers no to every screening question
@@ -91,3 +93,96 @@ Feature: Implanted cardiac devices
     And manual dry needling is planned at the right knee
     When the patient is screened
     Then rule RECENT_SURGERY_SITE does not fire
+
+  Scenario Outline: A needle at the pocket or along the leads of any implanted device is a caution
+    Given the patient has a <device> in the <pocket>
+    And dry needling is planned at the <pocket> and the right calf
+    When the patient is screened
+    Then rule <rule> fires with verdict caution for the site at the <pocket>
+    And the advice includes "needle elsewhere"
+    And the site at the right calf is clear
+
+    Examples:
+      | device                 | pocket                      | rule                  |
+      | pacemaker              | left infraclavicular region | CARDIAC_DEVICE_MANUAL |
+      | ICD                    | left infraclavicular region | CARDIAC_DEVICE_MANUAL |
+      | spinal cord stimulator | left gluteal region         | ACTIVE_IMPLANT_MANUAL |
+      | spinal cord stimulator | lumbar region               | ACTIVE_IMPLANT_MANUAL |
+      | neurostimulator        | left chest wall             | ACTIVE_IMPLANT_MANUAL |
+      | drug pump              | abdomen                     | ACTIVE_IMPLANT_MANUAL |
+      | cochlear implant       | left scalp                  | ACTIVE_IMPLANT_MANUAL |
+      | port                   | right infraclavicular region | VASCULAR_ACCESS      |
+      | PICC line              | left upper arm              | VASCULAR_ACCESS       |
+      | breast implant         | left breast                 | BREAST_IMPLANT        |
+
+  Scenario: A spinal cord stimulator's generator in the left buttock, and the left gluteus maximus planned
+    Given the patient has a spinal cord stimulator in the left gluteal region
+    And dry needling is planned in the left muscle "gluteus maximus"
+    When the patient is screened
+    Then the verdict is caution
+    And rule ACTIVE_IMPLANT_MANUAL fires with verdict caution
+
+  Scenario: A spinal cord stimulator's leads at the lumbar spine, and lumbar multifidus planned
+    Given the patient has a spinal cord stimulator in the lumbar region
+    And dry needling is planned in the muscle "multifidus L4"
+    When the patient is screened
+    Then rule ACTIVE_IMPLANT_MANUAL fires with verdict caution
+
+  Scenario: An intrathecal pump in the abdomen: its catheter runs to the low back
+    Given the patient has a drug pump in the abdomen
+    And dry needling is planned at the abdomen and the lumbar region
+    When the patient is screened
+    Then rule ACTIVE_IMPLANT_MANUAL fires with verdict caution for the site at the abdomen
+    And rule ACTIVE_IMPLANT_MANUAL fires with verdict caution for the site at the lumbar region
+
+  Scenario: Away from the stimulator nothing applies to manual needling
+    Given the patient has a spinal cord stimulator in the left gluteal region
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then the verdict is clear
+    And rule ACTIVE_IMPLANT_MANUAL does not fire
+
+  Scenario: A pump whose place is not recorded is undecided wherever it could be
+    Given the patient has a drug pump
+    And dry needling is planned at the abdomen and the right calf
+    When the patient is screened
+    Then rule ACTIVE_IMPLANT_MANUAL cannot decide and gives caution
+    And rule ACTIVE_IMPLANT_MANUAL does not fire for the site at the right calf
+
+  Scenario: An insulin pump worn on the skin is not an implant
+    Given an insulin pump set at the left abdomen
+    And electrical dry needling is planned between the right calf and the right ankle
+    When the patient is screened
+    Then the verdict is clear
+    And rule ACTIVE_IMPLANT_ES does not fire
+    And rule WORN_DEVICE_SITE does not fire
+
+  Scenario: Needles next to a glucose sensor are a caution
+    Given a glucose sensor at the left upper arm
+    And dry needling is planned at the left upper arm and the left forearm
+    When the patient is screened
+    Then rule WORN_DEVICE_SITE fires with verdict caution for the site at the left upper arm
+    And rule WORN_DEVICE_SITE does not fire for the site at the left forearm
+
+  Scenario: Current next to an insulin pump set is a caution
+    Given an insulin pump set at the left abdomen
+    And electrical dry needling is planned between the left abdomen and the left lumbar region
+    When the patient is screened
+    Then rule WORN_DEVICE_SITE fires with verdict caution for the site at the left abdomen
+    And rule ACTIVE_IMPLANT_ES does not fire
+
+  Scenario: A pacemaker-dependent patient and electrical needling
+    Given the patient has a pacemaker
+    And the patient answers "yes" to "depends on the pacemaker"
+    And electrical dry needling is planned between the right calf and the right ankle
+    When the patient is screened
+    Then rule PACEMAKER_DEPENDENT_ES fires with verdict refer
+    And rule CARDIAC_DEVICE_ES fires with verdict refer
+
+  Scenario: Whether the patient depends on the pacemaker is asked before electrical needling
+    Given the patient has a pacemaker
+    And the patient answers "unknown" to "depends on the pacemaker"
+    And electrical dry needling is planned between the right calf and the right ankle
+    When the patient is screened
+    Then rule PACEMAKER_DEPENDENT_ES cannot decide and gives refer
+    And the result asks "depend on the pacemaker"

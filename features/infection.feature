@@ -30,3 +30,23 @@ Feature: Infection
     Then rule LOCAL_SKIN_SITE fires with verdict refer for the site at the left calf
     And rule LOCAL_SKIN_SITE does not fire for the site at the right calf
     And the site at the right calf is clear
+
+  Scenario Outline: Skin disease at the site refers that site; needle elsewhere
+    Given <condition> in the right knee
+    And dry needling is planned at the right knee and the left knee
+    When the patient is screened
+    Then rule SKIN_DISEASE_SITE fires with verdict refer for the site at the right knee
+    And the site at the left knee is clear
+
+    Examples:
+      | condition          |
+      | eczema             |
+      | a psoriasis plaque |
+      | a keloid scar      |
+      | a burn             |
+
+  Scenario: A skin condition nobody asked about cannot be ruled out
+    Given the patient answers "unknown" to "a skin condition"
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then rule SKIN_DISEASE_SITE cannot decide and gives caution

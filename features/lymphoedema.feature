@@ -91,3 +91,30 @@ Feature: Lymphoedema
     And dry needling is planned at the left lumbar region
     When the patient is screened
     Then rule LYMPHEDEMA_ADJACENT does not fire
+
+  Scenario Outline: After node dissection the trunk quadrant draining to that basin is a caution too
+    Given a limb at risk of lymphoedema in the <limb>
+    And dry needling is planned at the <trunk site> and the <other side>
+    When the patient is screened
+    Then rule LYMPHEDEMA_AT_RISK_ADJACENT fires with verdict caution for the site at the <trunk site>
+    And rule LYMPHEDEMA_AT_RISK_ADJACENT does not fire for the site at the <other side>
+
+    Examples:
+      | limb             | trunk site             | other side              |
+      | left upper limb  | left upper trapezius   | right upper trapezius   |
+      | right upper limb | right chest wall       | left chest wall         |
+      | left lower limb  | left lumbar region     | right lumbar region     |
+      | right lower limb | right abdomen          | left abdomen            |
+
+  Scenario: Nodes removed from the left armpit, left upper trapezius planned
+    Given a limb at risk of lymphoedema in the left axilla
+    And dry needling is planned at the left upper trapezius
+    When the patient is screened
+    Then rule LYMPHEDEMA_AT_RISK_ADJACENT fires with verdict caution
+    And rule THORAX fires with verdict caution
+
+  Scenario: An at-risk arm does not concern the lower trunk
+    Given a limb at risk of lymphoedema in the left upper limb
+    And dry needling is planned at the left lumbar region
+    When the patient is screened
+    Then rule LYMPHEDEMA_AT_RISK_ADJACENT does not fire

@@ -99,3 +99,37 @@ Feature: Immune system and oncology
     When the patient is screened
     Then rule VASCULAR_ACCESS fires with verdict caution for the site at the left forearm
     And rule VASCULAR_ACCESS does not fire for the site at the right forearm
+
+  Scenario: Counts taken before the nadir window do not clear it
+    Given the patient is on day 10 of a chemotherapy cycle
+    And neutrophils of 3.0 x10^9/L, taken 5 days ago
+    And platelets of 250 x10^9/L, taken 5 days ago
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then rule CHEMO_NADIR_COUNTS fires with verdict caution
+    And the advice includes "taken inside the nadir window"
+
+  Scenario: Counts taken inside the nadir window
+    Given the patient is on day 10 of a chemotherapy cycle
+    And neutrophils of 3.0 x10^9/L, taken 2 days ago
+    And platelets of 250 x10^9/L, taken 2 days ago
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then rule CHEMO_NADIR_COUNTS does not fire
+
+  Scenario: Early in the cycle, before the nadir
+    Given the patient is on day 3 of a chemotherapy cycle
+    And neutrophils of 3.0 x10^9/L, taken 2 days ago
+    And platelets of 250 x10^9/L, taken 2 days ago
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then rule CHEMO_NADIR_COUNTS does not fire
+
+  Scenario: On chemotherapy, the day of the cycle not known
+    Given the patient answers "yes" to "active chemotherapy"
+    And neutrophils of 3.0 x10^9/L, taken 2 days ago
+    And platelets of 250 x10^9/L, taken 2 days ago
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then rule CHEMO_NADIR_COUNTS cannot decide and gives caution
+    And the result asks "day of the current chemotherapy cycle"

@@ -66,3 +66,10 @@ Feature: Pregnancy
     When the patient is screened
     Then rule PREG_ELECTRICAL_LIMB fires with verdict caution
     And rule PREG_ELECTRICAL_TRUNK does not fire
+
+  Scenario: Trying to conceive: no needles over the low back
+    Given the patient answers "yes" to "trying to conceive"
+    And dry needling is planned at the lumbar region and the right calf
+    When the patient is screened
+    Then rule PREG_TRYING_TO_CONCEIVE fires with verdict caution for the site at the lumbar region
+    And the site at the right calf is clear

@@ -99,3 +99,25 @@ Feature: Thorax and vulnerable regions
     When the patient is screened
     Then rule SPINAL_INSTABILITY fires with verdict refer for the site at the midline posterior neck
     And rule SPINAL_INSTABILITY does not fire for the site at the midline lumbar region
+
+  Scenario: Emphysema or bullae refer thoracic needling
+    Given the patient answers "yes" to "lung disease"
+    And the patient answers "yes" to "emphysema or bullae"
+    And dry needling is planned at the left interscapular region and the right calf
+    When the patient is screened
+    Then rule PTX_BULLOUS fires with verdict refer for the site at the left interscapular region
+    And the site at the right calf is clear
+
+  Scenario: Other chronic lung disease is a caution over the thorax
+    Given the patient answers "yes" to "lung disease"
+    And the patient answers "no" to "emphysema or bullae"
+    And dry needling is planned at the left interscapular region
+    When the patient is screened
+    Then rule PTX_RISK_FACTORS fires with verdict caution
+    And rule PTX_BULLOUS does not fire
+
+  Scenario: A pneumothorax on the other side, years ago, still refers thoracic needling
+    Given the patient had a pneumothorax on the left side, 200 weeks ago
+    And dry needling is planned at the right upper trapezius
+    When the patient is screened
+    Then rule PTX_HIGH_RISK fires with verdict refer

@@ -347,7 +347,12 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
         "caution",
     ),
     # --- metabolic, neurological, allergy ---
-    "DIABETES": ({"patient": {"diabetes": "controlled"}}, {"patient": {"diabetes": "none"}}, "caution"),
+    "DIABETES": ({"patient": {"diabetes": "uncontrolled"}}, {"patient": {"diabetes": "controlled"}}, "caution"),
+    "DIABETES_CONTROLLED": (
+        {"patient": {"diabetes": "controlled"}},
+        {"patient": {"diabetes": "controlled", "vascular_disease": "yes"}},
+        "caution",
+    ),
     "IMPAIRED_SENSATION": (
         finding("reduced_sensation", "calf", "right"),
         finding("reduced_sensation", "foot", "right"),
@@ -580,5 +585,95 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
         merge(PREGNANT, edn(("calf", "left"), ("calf", "right"))),
         merge(PREGNANT, edn(("calf", "right"), ("ankle", "right"))),
         "refer",
+    ),
+    # --- clinical round 3 (issue 14) ---
+    "ACTIVE_IMPLANT_MANUAL": (
+        merge(
+            {
+                "devices": {
+                    "answer": "yes",
+                    "items": [{"kind": "spinal_cord_stimulator", "location": {"region": "gluteal", "side": "left"}}],
+                }
+            },
+            at("gluteal", "left"),
+        ),
+        {
+            "devices": {
+                "answer": "yes",
+                "items": [{"kind": "spinal_cord_stimulator", "location": {"region": "gluteal", "side": "left"}}],
+            }
+        },
+        "caution",
+    ),
+    "PACEMAKER_DEPENDENT_ES": (
+        merge(
+            {"devices": {"answer": "yes", "items": [{"kind": "pacemaker"}], "pacemaker_dependent": "yes"}},
+            EDN_CALF_PAIR,
+        ),
+        merge(
+            {"devices": {"answer": "yes", "items": [{"kind": "pacemaker"}], "pacemaker_dependent": "no"}}, EDN_CALF_PAIR
+        ),
+        "refer",
+    ),
+    "WORN_DEVICE_SITE": (
+        merge(finding("worn_device", "abdomen", "left"), at("abdomen", "left")),
+        finding("worn_device", "abdomen", "left"),
+        "caution",
+    ),
+    "CHEMO_NADIR_COUNTS": (
+        {
+            "patient": {"active_chemotherapy": "yes", "chemo_cycle_day": 10.0},
+            "labs": {"anc": {"value": 3.0, "age_days": 5.0}, "platelets": {"value": 250.0, "age_days": 5.0}},
+        },
+        {
+            "patient": {"active_chemotherapy": "yes", "chemo_cycle_day": 10.0},
+            "labs": {"anc": {"value": 3.0, "age_days": 2.0}, "platelets": {"value": 250.0, "age_days": 2.0}},
+        },
+        "caution",
+    ),
+    "DVT_PAST": (
+        finding("past_dvt", "lower_limb", "right"),
+        finding("past_dvt", "lower_limb", "left"),
+        "caution",
+    ),
+    "THROMBOPHLEBITIS_SITE": (
+        finding("thrombophlebitis", "calf", "right"),
+        finding("thrombophlebitis", "calf", "left"),
+        "refer",
+    ),
+    "THROMBOPHLEBITIS_IN_CURRENT_PATH": (
+        merge(finding("thrombophlebitis", "calf", "right"), edn(("thigh", "right"), ("foot", "right"))),
+        merge(finding("thrombophlebitis", "calf", "right"), edn(("thigh", "left"), ("foot", "left"))),
+        "refer",
+    ),
+    "LYMPHEDEMA_AT_RISK_ADJACENT": (
+        merge(finding("at_risk_limb", "upper_limb", "left"), at("upper_trapezius", "left")),
+        merge(finding("at_risk_limb", "upper_limb", "left"), at("upper_trapezius", "right")),
+        "caution",
+    ),
+    "SKIN_DISEASE_SITE": (
+        finding("skin_disease", "calf", "right"),
+        finding("skin_disease", "calf", "left"),
+        "refer",
+    ),
+    "PTX_BULLOUS": (
+        merge({"patient": {"lung_disease": "yes", "bullous_lung_disease": "yes"}}, at("interscapular", "left")),
+        {"patient": {"lung_disease": "yes", "bullous_lung_disease": "yes"}},
+        "refer",
+    ),
+    "BLEEDING_HISTORY": (
+        merge({"patient": {"bleeding_history": "yes"}}, meds("apixaban")),
+        merge({"patient": {"bleeding_history": "no"}}, meds("apixaban")),
+        "caution",
+    ),
+    "INR_HIGH_ON_NON_VKA": (
+        merge(meds("apixaban"), {"labs": {"inr": {"value": 4.0, "age_days": 2.0}}}),
+        merge(meds("apixaban"), {"labs": {"inr": {"value": 3.4, "age_days": 2.0}}}),
+        "refer",
+    ),
+    "PREG_TRYING_TO_CONCEIVE": (
+        merge({"patient": {"pregnancy": {"status": "not_pregnant", "trying_to_conceive": "yes"}}}, at("lumbar")),
+        {"patient": {"pregnancy": {"status": "not_pregnant", "trying_to_conceive": "yes"}}},
+        "caution",
     ),
 }

@@ -39,6 +39,7 @@ DRUGS = (
 CODES = ("I89.0", "I97.2", "Z95.0", "Z95.810", "Z96.82", "Z79.01", "Z79.82", "D66", "D68.0", "D70.1", "G62.0")
 CODES += ("Z85.3", "F40.231", "F40.230", "G40.909", "G40.919", "E11.42", "Z33.1", "Z3A.10", "Z3A.20", "J44.9")
 CODES += ("L03.115", "I82.402", "I83.93", "L23.0", "Z96.641", "B20", "Z79.52", "R50.9", "Z98.82")
+CODES += ("J43.9", "Z86.718", "I80.01", "I80.9", "I82.612", "L40.0", "L91.0", "I73.9", "R23.3")
 #: Muscles a site may name instead of a region.
 MUSCLES = ("gastrocnemius", "Upper Trapezius", "rhomboid major", "multifidus L4", "multifidus T6", "scalenes")
 #: Places that meet the electrical circuit rules (neck, spine, head, chest), drawn more often than chance.
@@ -89,7 +90,9 @@ def random_intake(rng: random.Random, regions: RegionMap) -> dict[str, Any]:
         "metal_allergy",
         "heart_valve_or_endocarditis",
         "lung_disease",
+        "bullous_lung_disease",
         "prior_pneumothorax",
+        "bleeding_history",
         "frailty",
         "can_keep_still",
         "cooperation_problem",
@@ -106,7 +109,16 @@ def random_intake(rng: random.Random, regions: RegionMap) -> dict[str, Any]:
     preg: dict[str, Any] = {"status": status}
     if status in ("pregnant", "possibly") and rng.random() < 0.7:
         preg["gestational_weeks"] = float(rng.choice([4, 12, 12.9, 13, 14, 30]))
+    if rng.random() < 0.7:
+        preg["trying_to_conceive"] = rng.choices(ANSWERS, weights=(1, 3, 1))[0]
     p["pregnancy"] = preg
+    if p.get("vascular_disease") == "yes" and rng.random() < 0.5:
+        p["vascular_disease_locations"] = [_location(rng, regions, places) for _ in range(rng.choice([1, 2]))]
+    if rng.random() < 0.5:
+        p["chemo_cycle_day"] = float(rng.choice([1, 3, 6.9, 7, 10, 14, 14.1, 21]))
+    if p.get("prior_pneumothorax") == "yes" and rng.random() < 0.5:
+        p["pneumothorax_side"] = rng.choice(["left", "right", "both"])
+        p["pneumothorax_weeks_ago"] = float(rng.choice([2, 100]))
     p["consent"] = {k: rng.choices(ANSWERS, weights=(4, 1, 1))[0] for k in ("agrees", "capacity", "guardian_consent")}
     fever: dict[str, Any] = {"answer": rng.choices(ANSWERS, weights=(1, 4, 1))[0]}
     if rng.random() < 0.3:
@@ -139,7 +151,7 @@ def random_intake(rng: random.Random, regions: RegionMap) -> dict[str, Any]:
         if rng.random() < 0.4:
             entry: dict[str, Any] = {"value": float(rng.choice(values))}
             if rng.random() < 0.7:
-                entry["age_days"] = float(rng.choice([2, 21, 30]))
+                entry["age_days"] = float(rng.choice([0, 2, 5, 21, 30]))
             labs[lab] = entry
 
     dev_answer = rng.choices(ANSWERS, weights=(2, 3, 1))[0]
@@ -158,6 +170,8 @@ def random_intake(rng: random.Random, regions: RegionMap) -> dict[str, Any]:
         devices["items"] = items
         if rng.random() < 0.3:
             devices["others"] = rng.choice(ANSWERS)
+    if rng.random() < 0.8:
+        devices["pacemaker_dependent"] = rng.choices(ANSWERS, weights=(1, 3, 1))[0]
 
     findings: dict[str, Any] = {}
     for kind in FINDINGS:
@@ -170,6 +184,8 @@ def random_intake(rng: random.Random, regions: RegionMap) -> dict[str, Any]:
             f["locations"] = [_location(rng, regions, places) for _ in range(rng.choice([1, 1, 2]))]
             if kind == "recent_surgery" and rng.random() < 0.6:
                 f["weeks_ago"] = float(rng.choice([1, 6, 12, 52]))
+            if kind == "dvt" and rng.random() < 0.6:
+                f["weeks_ago"] = float(rng.choice([2, 25.9, 26, 260]))
         findings[kind] = f
 
     technique = rng.choice(["dry_needling", "electrical"])

@@ -39,6 +39,10 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
     "cancer history": ("patient", "cancer_history"),
     "thoracic surgery or kyphoscoliosis": ("patient", "chest_wall_condition"),
     "advanced training for vulnerable sites": ("plan", "advanced_training"),
+    "bruising or bleeding easily": ("patient", "bleeding_history"),
+    "emphysema or bullae": ("patient", "bullous_lung_disease"),
+    "trying to conceive": ("patient", "pregnancy", "trying_to_conceive"),
+    "depends on the pacemaker": ("devices", "pacemaker_dependent"),
 }
 FINDINGS = {
     "lymphoedema": "lymphedema",
@@ -53,6 +57,16 @@ FINDINGS = {
     "reduced sensation": "reduced_sensation",
     "a radiotherapy field": "radiotherapy_field",
     "spinal instability": "spinal_instability",
+    "a DVT": "dvt",
+    "a past DVT": "past_dvt",
+    "superficial thrombophlebitis": "thrombophlebitis",
+    "eczema": "skin_disease",
+    "a psoriasis plaque": "skin_disease",
+    "a keloid scar": "skin_disease",
+    "a burn": "skin_disease",
+    "a skin condition": "skin_disease",
+    "an insulin pump set": "worn_device",
+    "a glucose sensor": "worn_device",
 }
 DEVICES = {
     "pacemaker": "pacemaker",
@@ -156,6 +170,27 @@ def _bleeding_unknown(intake: dict[str, Any]) -> None:
 @given(parsers.re(r"the patient has (?P<control>controlled|uncontrolled|no) (?P<condition>diabetes|epilepsy)"))
 def _controlled(intake: dict[str, Any], control: str, condition: str) -> None:
     _set(intake["value"], ("patient", condition), "none" if control == "no" else control)
+
+
+@given(parsers.re(r"the patient has poor circulation in the (?P<where>.+)$"))
+def _circulation(intake: dict[str, Any], where: str) -> None:
+    patient = intake["value"]["patient"]
+    patient["vascular_disease"] = "yes"
+    patient["vascular_disease_locations"] = [*patient.get("vascular_disease_locations", []), place(where)]
+
+
+@given(parsers.re(r"the patient is on day (?P<day>[\d.]+) of a chemotherapy cycle"))
+def _cycle_day(intake: dict[str, Any], day: str) -> None:
+    _set(intake["value"], ("patient", "active_chemotherapy"), "yes")
+    _set(intake["value"], ("patient", "chemo_cycle_day"), float(day))
+
+
+@given(
+    parsers.re(r"the patient had a pneumothorax on the (?P<side>left|right|both) sides?, (?P<weeks>[\d.]+) weeks ago")
+)
+def _pneumothorax(intake: dict[str, Any], side: str, weeks: str) -> None:
+    patient = intake["value"]["patient"]
+    patient.update(prior_pneumothorax="yes", pneumothorax_side=side, pneumothorax_weeks_ago=float(weeks))
 
 
 @given(parsers.parse("the patient's BMI is {bmi:g}"))

@@ -108,6 +108,10 @@ MEDICATIONS_VKA = "vka" in Medications.model_fields
 # * sex: only "male" is safer than the others, because it is the one answer that removes a question (the
 #   pregnancy questions are not asked of male patients). Female/other/unknown are not ordered.
 # * age: risk runs both ways (minors, pregnancy below 60, frailty in old age), so no order is justified.
+# * the side of a past pneumothorax: either side refers thoracic needling, so the side has no direction (an
+#   empty order: recorded, never moved).
+# * the chemotherapy cycle day: inside the nadir window is riskier than outside it, on both sides, so no order;
+#   it is drawn on and around the window's edges.
 
 RISK_FACTOR = (("no", "unknown"), ("unknown", "yes"))
 PROTECTIVE_ORDER = (("yes", "unknown"), ("unknown", "no"))
@@ -140,10 +144,13 @@ ORDERS: dict[frozenset[str], tuple[tuple[str, str], ...]] = {
     ),
     # sex: male removes the pregnancy questions; nothing else is ordered
     frozenset({"female", "male", "other", "unknown"}): (("male", "female"), ("male", "other"), ("male", "unknown")),
+    # the side of a past pneumothorax: no direction (see above)
+    frozenset({"left", "right", "both"}): (),
 }
 
-#: Enumerated questions handled by a dedicated move (pregnancy status goes with gestational weeks).
-SPECIAL_ENUMS: frozenset[str] = frozenset({"patient.pregnancy.status"})
+#: Enumerated questions handled by a dedicated move (pregnancy status goes with gestational weeks; peripheral
+#: arterial disease with the limbs it is recorded in).
+SPECIAL_ENUMS: frozenset[str] = frozenset({"patient.pregnancy.status", "patient.vascular_disease"})
 
 
 def answer_order(path: str, values: Iterable[str]) -> tuple[tuple[str, str], ...] | None:
@@ -388,6 +395,12 @@ def patient(draw: Draw, calm: int = 0) -> dict[str, Any]:
         for key in parents:
             node = node.setdefault(key, {})
         node[leaf] = value
+    if p.get("vascular_disease") == "yes" and draw(_ints(0, 2)) == 0:
+        p["vascular_disease_locations"] = draw(st.lists(location(), min_size=1, max_size=2))
+    if not calm and draw(_ints(0, 2)) == 0:
+        p["chemo_cycle_day"] = draw(number(1, 366))
+    if not calm and p.get("prior_pneumothorax") == "yes" and draw(st.booleans()):
+        p["pneumothorax_weeks_ago"] = draw(number(0, 5200))
     if calm:
         p["age"] = draw(number(18, 59))
     elif draw(_ints(0, 5)):
@@ -447,6 +460,7 @@ def intakes(draw: Draw, max_sites: int = 5) -> Intake:
         devices["items"] = draw(st.lists(device(), max_size=3))
         if DEVICE_OTHERS and draw(st.booleans()):
             devices["others"] = draw(_choice(("yes", "no", "unknown")))
+    devices["pacemaker_dependent"] = unknown_or("no") if calm else draw(_choice(("yes", "no", "unknown")))
     out["devices"] = devices
     findings: dict[str, Any] = {}
     for kind in FINDING_KINDS:
@@ -747,12 +761,15 @@ def risk_moves() -> dict[str, Move]:
     moves: dict[str, Move] = {}
     for path, values in PATIENT_ENUMS.items():
         order = answer_order(path, values)
-        if order is not None and path not in SPECIAL_ENUMS:
+        if order and path not in SPECIAL_ENUMS:
             moves[f"answer:{path}"] = _answer_move(path, order)
     moves["answer:medications.complete"] = _answer_move("medications.complete", PROTECTIVE_ORDER)
     if MEDICATIONS_VKA:
         moves["answer:medications.vka"] = _no_inr_to_explain(_answer_move("medications.vka", RISK_FACTOR))
+    moves["answer:devices.pacemaker_dependent"] = _answer_move("devices.pacemaker_dependent", RISK_FACTOR)
     moves["pregnancy"] = _pregnancy
+    moves["vascular disease"] = _vascular
+    moves["dvt more recent"] = _dvt_recent
     moves["lab:platelets lower"] = _lower("labs.platelets.value", 0, 150)
     moves["lab:anc lower"] = _lower("labs.anc.value", 0, 2.0)
     moves["lab:inr higher"] = _higher("labs.inr.value", 20, 1.2, "labs.inr", inr_lab())
@@ -787,6 +804,50 @@ def _lower_bmi(intake: Intake, draw: Draw) -> tuple[Intake, Intake]:
         del after["patient"]["bmi"]
     elif bmi > 8:
         after["patient"]["bmi"] = draw(number(8, bmi).filter(lambda v: v < bmi))
+    return before, after
+
+
+def _vascular(intake: Intake, draw: Draw) -> tuple[Intake, Intake]:
+    """no < unknown < yes (no limb recorded: every distal limb site); no < yes in some limbs < yes (no limb
+    recorded); a limb added. Yes in some limbs and unknown are not ordered: unknown may be any limb."""
+    before = copy.deepcopy(intake)
+    p = before["patient"]
+    answer = p.get("vascular_disease", "unknown")
+    if answer != "yes":
+        p.pop("vascular_disease_locations", None)
+    after = copy.deepcopy(before)
+    a = after["patient"]
+    if answer == "no":
+        a["vascular_disease"] = draw(_choice(("unknown", "yes")))
+        if a["vascular_disease"] == "yes" and draw(st.booleans()):
+            a["vascular_disease_locations"] = draw(st.lists(location(), min_size=1, max_size=2))
+    elif answer == "unknown":
+        a["vascular_disease"] = "yes"
+    elif p.get("vascular_disease_locations"):
+        locs = a["vascular_disease_locations"]
+        if draw(st.booleans()) and len(locs) < MAX_LOCATIONS:
+            locs.insert(draw(_ints(0, len(locs))), draw(location()))
+        else:
+            del a["vascular_disease_locations"]
+    return before, after
+
+
+def _dvt_recent(intake: Intake, draw: Draw) -> tuple[Intake, Intake]:
+    """A DVT diagnosed more recently is riskier; its date removed (unknown) is recent."""
+    before = copy.deepcopy(intake)
+    f = before.setdefault("findings", {}).setdefault("dvt", {"answer": "yes"})
+    if f.get("answer") != "yes":
+        f.clear()
+        f["answer"] = "yes"
+    if "weeks_ago" not in f:
+        f["weeks_ago"] = draw(number(0, 5200))
+    weeks = f["weeks_ago"]
+    after = copy.deepcopy(before)
+    g = after["findings"]["dvt"]
+    if draw(st.booleans()):
+        del g["weeks_ago"]
+    elif weeks > 0:
+        g["weeks_ago"] = draw(number(0, weeks).filter(lambda v: v < weeks))
     return before, after
 
 

@@ -38,8 +38,21 @@ LIMB: dict[str, tuple[str, ...]] = {
     ),
 }
 ALL_LIMB_SITES = [(r, side) for regions in LIMB.values() for r in regions for side in ("left", "right")]
-LIMB_KINDS = ("lymphedema", "at_risk_limb", "dvt")
-NEAR_KINDS = ("local_infection", "open_wound", "tumour", "recent_surgery", "radiotherapy_field", "varicose_veins")
+#: Reference section 7 and 8: lymphoedema, the at-risk limb, a DVT, acute or past (the post-thrombotic limb).
+LIMB_KINDS = ("lymphedema", "at_risk_limb", "dvt", "past_dvt")
+#: "At or near the site": section 7, and section 8 for skin disease, superficial thrombophlebitis ("that site
+#: and the adjacent segments") and a device worn on the skin ("at or next to it").
+NEAR_KINDS = (
+    "local_infection",
+    "open_wound",
+    "tumour",
+    "recent_surgery",
+    "radiotherapy_field",
+    "varicose_veins",
+    "skin_disease",
+    "thrombophlebitis",
+    "worn_device",
+)
 
 #: "At or near": a joint and the segments either side, a segment and the joints at its ends (anatomy).
 NEAR: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -428,7 +441,8 @@ def test_every_finding_kind_has_an_extent_and_every_device_kind_a_place(ruleset:
 
     from needlescreen.intake import DeviceKind, FindingKind
 
-    assert set(ruleset.body.extents) == set(get_args(FindingKind))
+    # Peripheral arterial disease recorded in a limb is placed like a finding (patient.vascular_disease_locations).
+    assert set(ruleset.body.extents) == {*get_args(FindingKind), "vascular_disease"}
     assert set(ruleset.body.devices) == set(get_args(DeviceKind))
 
 

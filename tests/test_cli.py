@@ -172,7 +172,9 @@ def test_ask_from_standard_input_screens_and_saves_for_the_chart(tmp_path: Path)
 
 
 def test_ask_follow_ups_reach_the_rules_and_json_output() -> None:
-    lines = answer_lines(pregnancy="pregnant", gestational_weeks="8", medications="warfarin", vka="yes", inr="4.2")
+    lines = answer_lines(
+        pregnancy="pregnant", gestational_weeks="8", medications="warfarin", bleeding="yes", vka="yes", inr="4.2"
+    )
     assert "8" in lines and "4.2" in lines  # the follow-ups were asked
     proc = run("ask", "--format", "json", stdin="\n".join(lines) + "\n")
     assert proc.returncode == 20, proc.stderr

@@ -21,11 +21,12 @@ from .conftest import changed
 
 
 def _device(kind: str, **location: str) -> dict[str, Any]:
-    """The device, and nothing known about any other device (a code names one device, not the full list)."""
+    """The device, and nothing known about any other device (a code names one device, not the full list) or
+    about pacemaker dependence."""
     item: dict[str, Any] = {"kind": kind}
     if location:
         item["location"] = location
-    return {"devices": {"answer": "yes", "items": [item], "others": "unknown"}}
+    return {"devices": {"answer": "yes", "items": [item], "others": "unknown", "pacemaker_dependent": "unknown"}}
 
 
 PACEMAKER = _device("pacemaker")
@@ -71,7 +72,18 @@ EQUIVALENTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "E11.42": (merge(_patient(diabetes="unknown"), finding("reduced_sensation", "distal_limb", "both")), {}),
     "Z33.1": (_patient(pregnancy={"status": "pregnant"}), {}),
     "Z3A.20": (_patient(pregnancy={"status": "pregnant", "gestational_weeks": 20.0}), {}),
-    "J43.9": (_patient(lung_disease="yes"), CHEST),
+    "J43.9": (_patient(lung_disease="yes", bullous_lung_disease="yes"), CHEST),
+    # clinical round 3 (issue 14)
+    "Z86.718": ({"findings": {"past_dvt": {"answer": "yes"}}}, {}),
+    "I80.01": (finding("thrombophlebitis", "lower_limb", "right"), {}),
+    "I80.9": ({"findings": {"thrombophlebitis": {"answer": "yes"}}}, {}),
+    "I82.612": (finding("thrombophlebitis", "upper_limb", "left"), at("forearm", "left")),
+    "L40.0": ({"findings": {"skin_disease": {"answer": "yes"}}}, {}),
+    "L20.9": ({"findings": {"skin_disease": {"answer": "yes"}}}, {}),
+    "L30.9": ({"findings": {"skin_disease": {"answer": "yes"}}}, {}),
+    "L91.0": ({"findings": {"skin_disease": {"answer": "yes"}}}, {}),
+    "I73.9": (_patient(vascular_disease="yes"), {}),
+    "R23.3": (_patient(bleeding_history="yes"), {}),
     "J44.9": (_patient(lung_disease="yes"), CHEST),
     "L03.115": (finding("local_infection", "lower_limb", "right"), {}),
     "R50.9": (_patient(fever={"answer": "yes"}), {}),

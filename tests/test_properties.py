@@ -171,11 +171,15 @@ def _unknowing_moves(intake: dict[str, Any]) -> list[tuple[str, Callable[[dict[s
             node.pop(leaf, None)
             if path == "patient.pregnancy.status":
                 node.pop("gestational_weeks", None)
+            if path == "patient.vascular_disease":
+                node.pop("vascular_disease_locations", None)
 
         return run
 
     moves = [(p, pop(p)) for p in PATIENT_ENUMS]
     moves += [(p, pop(p)) for p in ("patient.age", "patient.bmi", "patient.fever.temperature_c")]
+    moves += [(p, pop(p)) for p in ("patient.chemo_cycle_day", "devices.pacemaker_dependent")]
+    moves += [(p, pop(p)) for p in ("patient.vascular_disease_locations", "findings.dvt.weeks_ago")]
     moves += [("patient.pregnancy.gestational_weeks", pop("patient.pregnancy.gestational_weeks"))]
     moves += [("medications.complete", pop("medications.complete"))]
     moves += [("medications.vka", pop("medications.vka"))]
@@ -460,6 +464,7 @@ def _invert_a_site_finding_rule(rule: dict[str, Any]) -> bool:
     when = rule["when"]
     if (
         rule["scope"] == "site"
+        and rule["verdict"] == "refer"
         and when.get("fact", "").removeprefix("site.") in FINDING_KINDS
         and when.get("eq")
         in (

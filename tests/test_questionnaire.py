@@ -146,25 +146,46 @@ PERINEURAL_PLAN = {
 }
 
 
+#: A third: a lead pair in the right leg of a patient on day 10 of a chemotherapy cycle, so that facts two answers
+#: make together (a count's cycle day; a DVT's weeks on a current path) show they are reached.
+CHEMO_CIRCUIT_PLAN = {
+    "technique": "electrical",
+    "sites": [{"id": "s1", "region": "calf", "side": "right"}, {"id": "s2", "region": "ankle", "side": "right"}],
+    "circuits": [["s1", "s2"]],
+}
+
+
 def _baselines() -> list[dict[str, Any]]:
     perineural = baseline_intake()
     perineural["plan"] = copy.deepcopy(PERINEURAL_PLAN)
-    return [baseline_intake(), perineural]
+    chemo = baseline_intake()
+    chemo["patient"].update(active_chemotherapy="yes", chemo_cycle_day=10.0)
+    chemo["plan"] = copy.deepcopy(CHEMO_CIRCUIT_PLAN)
+    return [baseline_intake(), perineural, chemo]
+
+
+#: Plan questions are not re-answered from the wired start (manual needling with its lead pairs is invalid).
+_PLAN_ITEMS = frozenset({"technique", "sites", "circuits"})
 
 
 def _reached(q: Questionnaire, plain: Screener) -> dict[str, set[str]]:
     """Black box: for each question and each kind of answer, which facts change from a baseline."""
     reached: dict[str, set[str]] = {}
     for start in _baselines():
-        for name, items in _reached_from(q, plain, start).items():
+        skip = _PLAN_ITEMS if start["plan"].get("circuits") else frozenset()
+        for name, items in _reached_from(q, plain, start, skip).items():
             reached.setdefault(name, set()).update(items)
     return reached
 
 
-def _reached_from(q: Questionnaire, plain: Screener, start: dict[str, Any]) -> dict[str, set[str]]:
+def _reached_from(
+    q: Questionnaire, plain: Screener, start: dict[str, Any], skip: frozenset[str] = frozenset()
+) -> dict[str, set[str]]:
     base = _fact_pairs(plain.facts(start)[1])
     reached: dict[str, set[str]] = {}
     for item in q.items:
+        if item.id in skip:
+            continue
         for text in sample_texts(item):
             intake = copy.deepcopy(start)
             answers: dict[str, Any] = {}
@@ -225,13 +246,19 @@ def test_follow_ups_open_only_when_an_answer_opens_them(questionnaire: Questionn
     assert q.enabled(q.item("gestational_weeks"), {"pregnancy": "pregnant"})
     assert not q.enabled(q.item("pregnancy"), {"sex": "male"})
     assert q.enabled(q.item("pregnancy"), {"sex": None}), "an unknown sex must still ask about pregnancy"
-    # An INR is asked of everyone: a raised INR with no anticoagulant listed is a reason of its own.
-    assert q.enabled(q.item("inr"), {"vka": "no"})
-    assert q.enabled(q.item("inr"), {"vka": None})
-    assert q.enabled(q.item("inr_age_days"), {"vka": "no", "inr": 2.5})
-    assert not q.enabled(q.item("inr_age_days"), {"vka": "yes", "inr": None})
-    assert q.enabled(q.item("inr_target_high"), {"vka": "yes", "inr": 2.5})
-    assert not q.enabled(q.item("inr_target_high"), {"vka": "no", "inr": 2.5})
+    # An INR is asked of everyone the bleeding question opens, blood thinner or not: a raised INR with no
+    # anticoagulant listed is a reason of its own.
+    assert q.enabled(q.item("inr"), {"bleeding": "yes", "vka": "no"})
+    assert q.enabled(q.item("inr"), {"bleeding": "yes", "vka": None})
+    assert not q.enabled(q.item("inr"), {"bleeding": "no"})
+    assert q.enabled(q.item("inr_age_days"), {"bleeding": "yes", "vka": "no", "inr": 2.5})
+    assert not q.enabled(q.item("inr_age_days"), {"bleeding": "yes", "vka": "yes", "inr": None})
+    assert q.enabled(q.item("inr_target_high"), {"bleeding": "yes", "vka": "yes", "inr": 2.5})
+    assert not q.enabled(q.item("inr_target_high"), {"bleeding": "yes", "vka": "no", "inr": 2.5})
+    # A stale answer behind a closed gate opens nothing (FHIR: a disabled question has no answer).
+    assert not q.enabled(q.item("inr_target_high"), {"bleeding": "no", "vka": "yes", "inr": 2.5})
+    assert not q.enabled(q.item("dvt_where"), {"body": "yes", "lymph_veins": "no", "dvt": "yes"})
+    assert q.enabled(q.item("dvt_where"), {"body": "yes", "lymph_veins": "yes", "dvt": "yes"})
     assert q.enabled(q.item("guardian_consent"), {"age": 15.0})
     assert q.enabled(q.item("guardian_consent"), {"age": None}), "an unknown age must ask for the guardian"
     assert not q.enabled(q.item("guardian_consent"), {"age": 40.0})
@@ -363,7 +390,8 @@ def test_every_question_changes_the_saved_intake(questionnaire: Questionnaire) -
             saved.setdefault(key, []).append(text)
         assert len(saved) >= 2, f"{item.id}: every answer gives the same saved intake"
         if item.type in ("answer", "choice"):
-            clash = [texts for texts in saved.values() if len(texts) > 1]
+            # A gate's "yes" only opens its follow-ups: until they are answered it saves what "unknown" saves.
+            clash = [texts for texts in saved.values() if len(texts) > 1 and not (item.covers and "no" not in texts)]
             assert not clash, f"{item.id}: different answers saved alike: {clash}"
         if not item.required:
             unknown = json.dumps(_saved(q, {**answers, item.id: None}), sort_keys=True)
@@ -374,13 +402,15 @@ def test_every_question_changes_the_saved_intake(questionnaire: Questionnaire) -
                 if json.dumps(_saved(q, {**answers, item.id: q.parse(item, t, answers)}), sort_keys=True) != unknown
             ]
             # "none" for the medication list is an empty list, as unknown is; the completeness question differs.
-            assert set(known) - set(landed) <= {"none"}, (
+            # A gate's "yes" is saved by the follow-ups it opens (above).
+            assert set(known) - set(landed) <= {"none", *(["yes"] if item.covers else [])}, (
                 f"{item.id}: answers saved as if unknown: {set(known) - set(landed)}"
             )
 
 
 def test_the_intake_holds_every_answer_the_questions_ask(questionnaire: Questionnaire) -> None:
-    asked_nowhere = [item.id for item in questionnaire.items if item.path is None]
+    """Every answer lands: in its own field, or (a gate) as the answers of the items it covers."""
+    asked_nowhere = [item.id for item in questionnaire.items if item.path is None and not item.covers]
     assert not asked_nowhere, f"questions whose answer is saved nowhere: {asked_nowhere}"
 
 
@@ -389,7 +419,9 @@ def test_ask_no_medications_then_warfarin_with_a_high_inr_refers_and_saves_the_a
     INR of 4.5 above a target of 3. It screened clear and the warfarin answer was saved nowhere."""
     from .test_cli import answer_lines, run
 
-    lines = answer_lines(medications="none", medications_complete="yes", vka="yes", inr="4.5", inr_target_high="3")
+    lines = answer_lines(
+        medications="none", medications_complete="yes", bleeding="yes", vka="yes", inr="4.5", inr_target_high="3"
+    )
     proc = run("ask", "--save-intake", "intake.json", "--format", "json", stdin="\n".join(lines) + "\n", cwd=tmp_path)
     assert proc.returncode == 20, proc.stderr
     result = json.loads(proc.stdout)

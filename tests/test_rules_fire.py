@@ -54,7 +54,21 @@ def _drop(intake: dict[str, Any], fact: str) -> dict[str, Any]:
 
     out = copy.deepcopy(intake)
     head, _, name = fact.partition(".")
-    if head == "patient":
+    by_finding = {
+        "patient.reduced_sensation": "reduced_sensation",
+        "site.at_risk_adjacent": "at_risk_limb",
+        "site.lymphedema_adjacent": "lymphedema",
+    }
+    if fact in by_finding:
+        out["findings"][by_finding[fact]] = {"answer": "unknown"}
+    elif fact in {"site.dvt_weeks_ago", "circuit.dvt_weeks_ago"}:
+        out["findings"]["dvt"].pop("weeks_ago", None)
+    elif fact == "site.vascular_disease":
+        out["patient"].pop("vascular_disease", None)
+        out["patient"].pop("vascular_disease_locations", None)
+    elif fact in {"labs.anc_cycle_day", "labs.platelets_cycle_day"}:
+        out.get("labs", {}).get(name.split("_")[0], {}).pop("age_days", None)
+    elif head == "patient":
         key = {
             "consent": ("consent", "agrees"),
             "capacity": ("consent", "capacity"),
@@ -64,6 +78,7 @@ def _drop(intake: dict[str, Any], fact: str) -> dict[str, Any]:
             "systemic_infection": ("fever", "answer"),
             "temperature_c": ("fever", "temperature_c"),
             "heart_valve": ("heart_valve_or_endocarditis",),
+            "trying_to_conceive": ("pregnancy", "trying_to_conceive"),
         }.get(name, (name,))
         node = out["patient"]
         for k in key[:-1]:
@@ -71,6 +86,8 @@ def _drop(intake: dict[str, Any], fact: str) -> dict[str, Any]:
         node.pop(key[-1], None)
         if name == "pregnancy":
             node.pop("gestational_weeks", None)
+        if name == "bullous_lung_disease":
+            node.pop("lung_disease", None)  # "no lung disease" rules emphysema out
     elif head == "meds":
         out["medications"] = {"complete": "unknown", "items": []}
     elif head == "labs":

@@ -50,6 +50,14 @@ def _inr_over_target(intake: dict[str, Any], value: float) -> None:
     intake["labs"]["inr"]["value"] = float(Decimal("3.0") + Decimal(repr(value)))
 
 
+def _count_on_cycle_day(lab: str) -> Callable[[dict[str, Any], float], None]:
+    # The base is on day 14 of a cycle; the count's cycle day is 14 minus its age, as a person types the age.
+    def put(intake: dict[str, Any], value: float) -> None:
+        intake["labs"][lab]["age_days"] = float(Decimal("14") - Decimal(repr(value)))
+
+    return put
+
+
 #: Numeric facts, and how a clinician's answer sets each one.
 SETTERS: dict[str, Callable[[dict[str, Any], float], None]] = {
     "patient.age": _put("patient", "age"),
@@ -64,6 +72,11 @@ SETTERS: dict[str, Callable[[dict[str, Any], float], None]] = {
     "labs.anc": _put("labs", "anc", "value"),
     "labs.anc_age_days": _put("labs", "anc", "age_days"),
     "site.surgery_weeks_ago": _put("findings", "recent_surgery", "weeks_ago"),
+    "site.dvt_weeks_ago": _put("findings", "dvt", "weeks_ago"),
+    "circuit.dvt_weeks_ago": _put("findings", "dvt", "weeks_ago"),
+    "patient.chemo_cycle_day": _put("patient", "chemo_cycle_day"),
+    "labs.anc_cycle_day": _count_on_cycle_day("anc"),
+    "labs.platelets_cycle_day": _count_on_cycle_day("platelets"),
 }
 #: Counts of things (drugs, sides of the chest): whole numbers, never a millionth either side.
 COUNTS = frozenset({"meds.antithrombotic_count", "meds.antithrombotic_listed", "plan.thorax_sides"})
@@ -71,6 +84,7 @@ COUNTS = frozenset({"meds.antithrombotic_count", "meds.antithrombotic_listed", "
 WARFARIN = meds("warfarin")
 PREGNANCY_UNKNOWN = {"patient": {"pregnancy": {"status": "unknown"}}}
 SURGERY_AT_SITE = finding("recent_surgery", "calf", "right")
+DVT_AT_SITE = finding("dvt", "calf", "right")
 #: (rule, fact) -> (a patient in which that comparison alone decides the rule, the rule's status when it holds)
 BASES: dict[tuple[str, str], tuple[dict[str, Any], str]] = {
     ("ANTICOAG_VKA_HIGH", "labs.inr_above_target_by"): (
@@ -123,6 +137,45 @@ BASES: dict[tuple[str, str], tuple[dict[str, Any], str]] = {
     ),
     ("RECENT_SURGERY_SITE", "site.surgery_weeks_ago"): (SURGERY_AT_SITE, "fired"),
     ("RECENT_SURGERY_SITE_HEALED", "site.surgery_weeks_ago"): (SURGERY_AT_SITE, "fired"),
+    ("DVT_ACUTE", "site.dvt_weeks_ago"): (DVT_AT_SITE, "fired"),
+    ("DVT_PAST", "site.dvt_weeks_ago"): (DVT_AT_SITE, "fired"),
+    ("DVT_IN_CURRENT_PATH", "circuit.dvt_weeks_ago"): (merge(DVT_AT_SITE, EDN_CALF_PAIR), "fired"),
+    # Counts from the previous cycle (30 days old) never show this cycle's nadir: the cycle day decides.
+    ("CHEMO_NADIR_COUNTS", "patient.chemo_cycle_day"): (
+        {
+            "patient": {"active_chemotherapy": "yes"},
+            "labs": {"anc": {"value": 3.0, "age_days": 30.0}, "platelets": {"value": 250.0, "age_days": 30.0}},
+        },
+        "fired",
+    ),
+    # On day 14, with the other count taken today (inside the window): the count's cycle day decides.
+    ("CHEMO_NADIR_COUNTS", "labs.anc_cycle_day"): (
+        {
+            "patient": {"active_chemotherapy": "yes", "chemo_cycle_day": 14.0},
+            "labs": {"anc": {"value": 3.0}, "platelets": {"value": 250.0, "age_days": 0.0}},
+        },
+        "fired",
+    ),
+    ("CHEMO_NADIR_COUNTS", "labs.platelets_cycle_day"): (
+        {
+            "patient": {"active_chemotherapy": "yes", "chemo_cycle_day": 14.0},
+            "labs": {"anc": {"value": 3.0, "age_days": 0.0}, "platelets": {"value": 250.0}},
+        },
+        "fired",
+    ),
+    # On warfarin with the bleeding question unanswered: an INR too old to count leaves it to be asked.
+    ("BLEEDING_HISTORY", "labs.inr_age_days"): (
+        merge(
+            WARFARIN,
+            {"patient": {"bleeding_history": "unknown"}},
+            {"labs": {"inr": {"value": 2.5, "target_high": 3.0}}},
+        ),
+        "unknown",
+    ),
+    ("INR_HIGH_ON_NON_VKA", "labs.inr"): (
+        merge(meds("apixaban"), {"labs": {"inr": {"value": 1.0, "age_days": 2.0}}}),
+        "fired",
+    ),
 }
 
 
@@ -180,7 +233,7 @@ def test_a_millionth_either_side_of_a_threshold_lands_on_the_operators_side(
     intake = changed(base)
     SETTERS[fact](intake, value)
     facts = next(iter(screeners.values())).facts(intake)[1]
-    fact_sets = [facts.patient, *(fs for _s, fs in facts.sites)]
+    fact_sets = [facts.patient, *(fs for _s, fs in facts.sites), *(fs for _c, fs in facts.circuits)]
     assert {fs[fact] for fs in fact_sets if fact in fs} == {value}, "the fact is not the number as entered"
     holds = _COMPARE[op](value, threshold) != negated
     assert _status(screen_all(intake), rule_id) == (when_holds if holds else None), (rule_id, fact, op, value)

@@ -19,7 +19,9 @@ def baseline_intake() -> dict[str, Any]:
     """A 40-year-old woman, not pregnant, who answers no to every screening question.
 
     Dry needling of the right calf is planned. With the bundled rules this intake is clear: start from it and
-    change one thing to see what that one thing does.
+    change one thing to see what that one thing does. It is exactly what the questionnaire's first pass gives
+    when every screening question is answered "no" (follow-ups that only a "yes" opens stay unasked: the
+    weeks of a pregnancy, trying to conceive, a count's date).
     """
     return {
         "schema_version": "needlescreen.intake/1",
@@ -33,6 +35,7 @@ def baseline_intake() -> dict[str, Any]:
             "acute_illness": "no",
             "fever": {"answer": "no"},
             "bleeding_disorder": "none",
+            "bleeding_history": "no",
             "immunocompromised": "no",
             "active_chemotherapy": "no",
             "diabetes": "none",
@@ -40,6 +43,7 @@ def baseline_intake() -> dict[str, Any]:
             "metal_allergy": "no",
             "heart_valve_or_endocarditis": "no",
             "lung_disease": "no",
+            "bullous_lung_disease": "no",
             "prior_pneumothorax": "no",
             "bmi": 23.0,
             "frailty": "no",
@@ -51,7 +55,7 @@ def baseline_intake() -> dict[str, Any]:
         },
         "medications": {"complete": "yes", "items": []},
         "labs": {},
-        "devices": {"answer": "no"},
+        "devices": {"answer": "no", "pacemaker_dependent": "no"},
         "findings": {k: dict(_NO_FINDING) for k in get_args(FindingKind)},
         "conditions": [],
         "plan": {

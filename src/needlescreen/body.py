@@ -315,6 +315,27 @@ class BodyModel:
                 regions |= set(p.runs)
         return (Place(frozenset(regions), side),)
 
+    def quadrant_concerns(self, region: str, side: str | None, site_region: str, site_side: str | None) -> Tri:
+        """Is a site in the trunk quadrant that a limb finding recorded at ``region`` drains to?
+
+        The quadrant is the limb's lymphatic watershed (``territories`` of ``regions.yaml``: the arm drains to
+        the upper trunk quadrant, the leg to the lower); a finding recorded on the trunk (nodes removed from the
+        axilla) drains to the quadrant it lies in. Sides as recorded: a finding on both sides, or a midline
+        site, is in the quadrant; an unrecorded side on either is unknown.
+        """
+        territories = self.regions.territories
+        within = self.regions[region].within
+        territory = next((t for limb, t in territories.items() if limb in within), None)
+        if territory is None:
+            territory = next((t for t in territories.values() if t in within), None)
+        if territory is None or territory not in self.regions[site_region].within:
+            return "no"
+        if side == "both" or site_side == "midline":
+            return "yes"
+        if side is None or site_side is None:
+            return None
+        return "yes" if side == site_side else "no"
+
     def _overlap(self, a: str, b: str) -> bool:
         return a in self.regions[b].within or b in self.regions[a].within
 

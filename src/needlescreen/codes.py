@@ -358,9 +358,15 @@ class _Applied:
             self.problems.append(f"code {self.label} adds a device to a list at its limit of {MAX_DEVICES}")
             return
         # Only the coded device is known: unless the clinician answered "yes" with a list, other devices stay
-        # unknown (a code must never turn "not asked" into "no other device").
-        others = devices["others"] if devices["answer"] == "yes" else "unknown"
-        self.data["devices"] = {"answer": "yes", "items": items, "others": others}
+        # unknown (a code must never turn "not asked" into "no other device"), and so does pacemaker dependence
+        # (a "no" that followed from "no implants" says nothing about a coded pacemaker).
+        answered = devices["answer"] == "yes"
+        self.data["devices"] = {
+            "answer": "yes",
+            "items": items,
+            "others": devices["others"] if answered else "unknown",
+            "pacemaker_dependent": devices["pacemaker_dependent"] if answered else "unknown",
+        }
 
     def medications(self) -> None:
         sets = self.entry.sets

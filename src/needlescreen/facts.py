@@ -78,11 +78,15 @@ _FINDING_QUESTIONS = {
     "open_wound": "Is there an open wound or skin lesion, and where?",
     "tumour": "Is there a tumour or metastasis, and where?",
     "recent_surgery": "Has there been recent surgery, where, and how many weeks ago?",
-    "dvt": "Is there an acute deep-vein thrombosis, and in which limb?",
+    "dvt": "Is there a deep-vein thrombosis (DVT) now or recently, in which limb, and how many weeks ago was it?",
     "varicose_veins": "Are there varicose veins, and where?",
     "reduced_sensation": "Is sensation reduced, and where?",
     "radiotherapy_field": "Is there a current or recent radiotherapy field, and where?",
     "spinal_instability": "Is there spinal instability, and at which level?",
+    "skin_disease": "Is there a skin condition (eczema, psoriasis, scar or keloid, burn), and where?",
+    "thrombophlebitis": "Is there an inflamed superficial vein (thrombophlebitis), and where?",
+    "past_dvt": "Has the patient had a DVT in the past (resolved), and in which limb?",
+    "worn_device": "Is a device worn on the skin (insulin pump set, glucose sensor), and where?",
 }
 _DEVICE_GROUPS: dict[str, tuple[str, ...]] = {
     "cardiac": ("pacemaker", "icd"),
@@ -136,8 +140,13 @@ _CATALOGUE: tuple[FactSpec, ...] = (
         "Does the patient have a bleeding disorder (none, mild, severe)?",
         ("none", "mild", "severe"),
     ),
+    _a(
+        "patient.bleeding_history",
+        "Does the patient bruise or bleed easily, or bleed for long after a blood test or dental work?",
+    ),
     _a("patient.immunocompromised", "Is the patient immunocompromised?"),
     _a("patient.active_chemotherapy", "Is the patient receiving chemotherapy now?"),
+    _n("patient.chemo_cycle_day", "Which day of the current chemotherapy cycle is it (day 1 = the day of the dose)?"),
     _e(
         "patient.diabetes",
         "Does the patient have diabetes (none, controlled, uncontrolled)?",
@@ -157,6 +166,7 @@ _CATALOGUE: tuple[FactSpec, ...] = (
         "patient.lung_disease",
         "Does the patient have lung disease that raises pneumothorax risk (COPD, emphysema, bullae)?",
     ),
+    _a("patient.bullous_lung_disease", "Does the patient have emphysema or bullous lung disease (bullae)?"),
     _a("patient.prior_pneumothorax", "Has the patient had a pneumothorax before?"),
     _n("patient.bmi", "What is the patient's BMI?"),
     _a("patient.frailty", "Is the patient frail or debilitated?"),
@@ -166,6 +176,8 @@ _CATALOGUE: tuple[FactSpec, ...] = (
         "Does a psychological state or uncontrolled movement make it hard for the patient to cooperate?",
     ),
     _a("patient.vascular_disease", "Does the patient have peripheral arterial disease or poor circulation?"),
+    _a("patient.reduced_sensation", "Does the patient have numbness or reduced sensation anywhere (neuropathy)?"),
+    _a("patient.trying_to_conceive", "Is the patient trying to conceive or having fertility treatment (IVF)?"),
     _a("patient.cancer_history", "Has the patient had cancer?"),
     _a(
         "patient.chest_wall_condition",
@@ -190,7 +202,16 @@ _CATALOGUE: tuple[FactSpec, ...] = (
     _n("labs.platelets_age_days", "How many days ago was the platelet count taken?"),
     _n("labs.anc", "What is the latest absolute neutrophil count (x10^9/L)?"),
     _n("labs.anc_age_days", "How many days ago was the neutrophil count taken?"),
+    _n(
+        "labs.platelets_cycle_day",
+        "On which day of the chemotherapy cycle was the platelet count taken (the cycle day and the count's date)?",
+    ),
+    _n(
+        "labs.anc_cycle_day",
+        "On which day of the chemotherapy cycle was the neutrophil count taken (the cycle day and the count's date)?",
+    ),
     *(_a(f"devices.{g}", q) for g, q in _DEVICE_QUESTIONS.items()),
+    _a("devices.pacemaker_dependent", "Does the patient depend on the pacemaker (no adequate own rhythm without it)?"),
     _e(
         "plan.technique",
         "Is the plan dry needling or electrical dry needling?",
@@ -211,6 +232,15 @@ _CATALOGUE: tuple[FactSpec, ...] = (
     ),
     *(_a(f"site.{k}", q) for k, q in _FINDING_QUESTIONS.items()),
     _n("site.surgery_weeks_ago", "How many weeks ago was the surgery at this site?"),
+    _n("site.dvt_weeks_ago", "How many weeks ago was the DVT in this limb diagnosed?"),
+    _a(
+        "site.at_risk_adjacent",
+        "Is the planned trunk site in the quadrant that drains to a limb at risk of lymphoedema (which side)?",
+    ),
+    _a(
+        "site.vascular_disease",
+        "Does the patient have peripheral arterial disease or poor circulation, and in which limb?",
+    ),
     _a(
         "site.lymphedema_adjacent",
         "Is the planned trunk site in the quadrant next to a limb with lymphoedema (which limb, which side)?",
@@ -228,6 +258,8 @@ _CATALOGUE: tuple[FactSpec, ...] = (
         "Which needles are paired in each electrical circuit (the lead pairs)? The current path depends on it.",
     ),
     _a("circuit.dvt", "Does the current path run through a limb with a DVT (which limb)?"),
+    _n("circuit.dvt_weeks_ago", "How many weeks ago was the DVT in the current path diagnosed?"),
+    _a("circuit.thrombophlebitis", "Does the current path run along an inflamed superficial vein (where)?"),
     _a("circuit.metal_implant_area", "Is there metal (joint replacement, fixation) in the current path, and where?"),
 )
 
@@ -297,19 +329,27 @@ def _patient_facts(intake: Intake, meds: MedicationClassifier) -> tuple[FactSet,
     temp = p.fever.temperature_c
     _set(f, "patient.temperature_c", None if temp is None else _num(temp))
     _set(f, "patient.bleeding_disorder", None if p.bleeding_disorder == "unknown" else p.bleeding_disorder)
+    _set(f, "patient.bleeding_history", _answer(p.bleeding_history))
     _set(f, "patient.immunocompromised", _answer(p.immunocompromised))
     _set(f, "patient.active_chemotherapy", _answer(p.active_chemotherapy))
+    _set(f, "patient.chemo_cycle_day", None if p.chemo_cycle_day is None else _num(p.chemo_cycle_day))
     _set(f, "patient.diabetes", None if p.diabetes == "unknown" else p.diabetes)
     _set(f, "patient.epilepsy", None if p.epilepsy == "unknown" else p.epilepsy)
     _set(f, "patient.metal_allergy", _answer(p.metal_allergy))
     _set(f, "patient.heart_valve", _answer(p.heart_valve_or_endocarditis))
-    _set(f, "patient.lung_disease", _answer(p.lung_disease))
+    # Emphysema and bullae are lung disease: "no lung disease" rules them out, and either one is lung disease.
+    lung, bullous = _answer(p.lung_disease), _answer(p.bullous_lung_disease)
+    _set(f, "patient.lung_disease", "yes" if bullous == "yes" else lung)
+    _set(f, "patient.bullous_lung_disease", "no" if bullous is None and lung == "no" else bullous)
     _set(f, "patient.prior_pneumothorax", _answer(p.prior_pneumothorax))
     _set(f, "patient.bmi", None if p.bmi is None else _num(p.bmi))
     _set(f, "patient.frailty", _answer(p.frailty))
     _set(f, "patient.can_keep_still", _answer(p.can_keep_still))
     _set(f, "patient.cooperation_problem", _answer(p.cooperation_problem))
     _set(f, "patient.vascular_disease", _answer(p.vascular_disease))
+    _set(f, "patient.reduced_sensation", _answer(intake.findings.reduced_sensation.answer))
+    if p.sex != "male":  # a male patient's trying to conceive concerns someone else's pregnancy
+        _set(f, "patient.trying_to_conceive", _answer(p.pregnancy.trying_to_conceive))
     _set(f, "patient.cancer_history", _answer(p.cancer_history))
     _set(f, "patient.chest_wall_condition", _answer(p.chest_wall_condition))
 
@@ -340,11 +380,15 @@ def _patient_facts(intake: Intake, meds: MedicationClassifier) -> tuple[FactSet,
         if labs.inr.target_high is not None:
             f["labs.inr_target_high"] = _num(labs.inr.target_high)
             f["labs.inr_above_target_by"] = _difference(labs.inr.value, labs.inr.target_high)
+    cycle_day = p.chemo_cycle_day
     for name in ("platelets", "anc"):
         lab = getattr(labs, name)
         if lab is not None:
             f[f"labs.{name}"] = _num(lab.value)
             _set(f, f"labs.{name}_age_days", None if lab.age_days is None else _num(lab.age_days))
+            if cycle_day is not None and lab.age_days is not None:
+                # The cycle day the count was taken on (0 or less: before this cycle's dose).
+                f[f"labs.{name}_cycle_day"] = _difference(cycle_day, lab.age_days)
 
     devices = intake.devices
     for group, kinds in _DEVICE_GROUPS.items():
@@ -352,6 +396,7 @@ def _patient_facts(intake: Intake, meds: MedicationClassifier) -> tuple[FactSet,
             f[f"devices.{group}"] = "yes"
         elif devices.answer == "no" or (devices.answer == "yes" and devices.items and devices.others == "no"):
             f[f"devices.{group}"] = "no"
+    _set(f, "devices.pacemaker_dependent", _answer(devices.pacemaker_dependent))
 
     f["plan.technique"] = intake.plan.technique
     _set(f, "plan.advanced_training", _answer(intake.plan.advanced_training))
@@ -385,6 +430,8 @@ def _reconcile(f: FactSet, intake: Intake, coded: tuple[str, ...]) -> None:
         else:
             f.setdefault("meds.vka", "no")
     p = intake.patient
+    if p.lung_disease == "no" and p.bullous_lung_disease == "yes":
+        notes.append("patient.lung_disease: no / patient.bullous_lung_disease: yes")
     weeks = p.pregnancy.gestational_weeks
     if weeks is not None and (p.pregnancy.status == "not_pregnant" or f.get("patient.pregnancy") == "not_pregnant"):
         said = "patient.pregnancy.status: not_pregnant" if p.pregnancy.status == "not_pregnant" else "patient.sex: male"
@@ -412,50 +459,56 @@ def _finding_at(kind: str, finding: Finding, region: str, side: str | None, body
     )
 
 
-def _adjacent_at(finding: Finding, site: Site, regions: RegionMap) -> Tri:
-    """Is this site in the trunk quadrant a lymphoedema drains to? (the limb's watershed, or the trunk area's own)"""
+def _adjacent_at(finding: Finding, site: Site, body: BodyModel) -> Tri:
+    """Is this site in the trunk quadrant a limb finding drains to? (the limb's watershed, or the trunk area's own)"""
     if finding.answer == "no":
         return "no"
     if finding.answer == "unknown" or not finding.locations:
         return None
-    within = regions[_rid(site)].within
-    values: list[Tri] = []
-    for loc in finding.locations:
-        loc_within = regions[loc.region].within
-        territory = next((t for limb, t in regions.territories.items() if limb in loc_within), None)
-        if territory is None:
-            territory = next((t for t in regions.territories.values() if t in loc_within), None)
-        if territory is None or territory not in within:
-            values.append("no")
-        elif loc.side == "both" or site.side == "midline":
-            values.append("yes")
-        elif loc.side is None or site.side is None:
-            values.append(None)
-        else:
-            values.append("yes" if loc.side == site.side else "no")
-    return combine(values)
+    return combine(body.quadrant_concerns(loc.region, loc.side, _rid(site), site.side) for loc in finding.locations)
 
 
-def _device_places(devices: Devices, kinds: tuple[str, ...], body: BodyModel) -> tuple[list[Place], bool]:
-    """Every place a device of these kinds is or may be, and whether the list of such devices is complete."""
+def _vascular_at(intake: Intake, region: str, side: str | None, body: BodyModel) -> Tri:
+    """Does peripheral arterial disease concern this place? Without a recorded limb: every place (as before)."""
+    p = intake.patient
+    if p.vascular_disease != "yes":
+        return "no" if p.vascular_disease == "no" else None
+    if not p.vascular_disease_locations:
+        return "yes"
+    return combine(
+        body.concerns(body.finding_place("vascular_disease", loc.region, loc.side), region, side)
+        for loc in p.vascular_disease_locations
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _GroupPlaces:
+    """Where the devices of one group are (``places``), and where one not listed may be (``possible``)."""
+
+    places: tuple[Place, ...]
+    complete: bool
+    listed: bool
+    possible: tuple[Place, ...]
+
+
+def _device_places(devices: Devices, kinds: tuple[str, ...], body: BodyModel) -> _GroupPlaces:
+    """Every place a device of these kinds is, whether the list of such devices is complete, and where an unlisted
+    one of these kinds could be (each kind's usual places, never certain: unknown there, not clear)."""
     places: list[Place] = []
     for d in devices.items:
         if d.kind in kinds:
             loc = d.location
             places.extend(body.device_places(d.kind, loc.region if loc else None, loc.side if loc else None))
     complete = devices.answer == "no" or (devices.answer == "yes" and devices.others == "no")
-    return places, complete
+    listed = any(d.kind in kinds for d in devices.items)
+    possible = () if complete else tuple(p for k in kinds for p in body.device_places(k, None, None))
+    return _GroupPlaces(tuple(places), complete, listed, possible)
 
 
-def _device_at(
-    places: list[Place], complete: bool, listed: bool, region: str, side: str | None, *, body: BodyModel
-) -> Tri:
-    if not listed:
-        return "no" if complete else None
-    values = [body.concerns(p, region, side) for p in places]
-    if not complete:
-        values.append(None)  # another device of this group may sit here
-    return combine(values)
+def _device_at(group: _GroupPlaces, region: str, side: str | None, *, body: BodyModel) -> Tri:
+    # An incomplete list leaves another device of this group possible at its usual places.
+    places = (*group.places, *group.possible) if group.listed else group.possible
+    return combine(body.concerns(p, region, side) for p in places)
 
 
 def _nerve_numb(site: Site, finding: Finding, body: BodyModel) -> Tri:
@@ -536,6 +589,8 @@ def _check_places(intake: Intake, vocabulary: Vocabulary, problems: list[FieldPr
     for k, d in enumerate(intake.devices.items):
         if d.location is not None:
             check(d.location.region, d.location.side, f"devices.items[{k}].location", is_site=False)
+    for j, loc in enumerate(intake.patient.vascular_disease_locations):
+        check(loc.region, loc.side, f"patient.vascular_disease_locations[{j}]", is_site=False)
     if problems:
         raise IntakeError(problems)
 
@@ -587,6 +642,10 @@ def _limb_midline(intake: Intake, regions: RegionMap) -> list[FieldProblem]:
         for j, loc in enumerate(getattr(intake.findings, kind).locations)
     ]
     places += [(f"devices.items[{k}].location", d.location) for k, d in enumerate(intake.devices.items) if d.location]
+    places += [
+        (f"patient.vascular_disease_locations[{j}]", loc)
+        for j, loc in enumerate(intake.patient.vascular_disease_locations)
+    ]
     for path, loc in places:
         if loc.side == "midline" and loc.region in regions and regions[loc.region].sided:
             problems.append(
@@ -634,7 +693,6 @@ def normalise(
     thorax_sides = {s.side or "midline" for s in plan.sites if "thorax" in regions[_rid(s)].within}
     patient["plan.thorax_sides"] = float(len(thorax_sides - {"midline"}) or (1 if thorax_sides else 0))
     devices = {g: _device_places(intake.devices, kinds, body) for g, kinds in _DEVICE_GROUPS.items()}
-    listed = {g: any(d.kind in kinds for d in intake.devices.items) for g, kinds in _DEVICE_GROUPS.items()}
 
     site_sets: list[tuple[Site, FactSet]] = []
     for site in plan.sites:
@@ -649,17 +707,21 @@ def normalise(
             f["site.stimulated"] = "yes" if site.id in in_circuit else "no"
         for kind in _FINDING_QUESTIONS:
             _set(f, f"site.{kind}", _finding_at(kind, getattr(findings, kind), rid, site.side, body))
-        _set(f, "site.lymphedema_adjacent", _adjacent_at(findings.lymphedema, site, regions))
+        _set(f, "site.lymphedema_adjacent", _adjacent_at(findings.lymphedema, site, body))
+        _set(f, "site.at_risk_adjacent", _adjacent_at(findings.at_risk_limb, site, body))
+        _set(f, "site.vascular_disease", _vascular_at(intake, rid, site.side, body))
         _set(f, "site.nerve_territory_reduced_sensation", _nerve_numb(site, findings.reduced_sensation, body))
         if f.get("site.recent_surgery") == "yes" and findings.recent_surgery.weeks_ago is not None:
             f["site.surgery_weeks_ago"] = _num(findings.recent_surgery.weeks_ago)
-        for group, (places, complete) in devices.items():
-            _set(f, f"site.{group}_area", _device_at(places, complete, listed[group], rid, site.side, body=body))
+        if f.get("site.dvt") == "yes" and findings.dvt.weeks_ago is not None:
+            f["site.dvt_weeks_ago"] = _num(findings.dvt.weeks_ago)
+        for group, places in devices.items():
+            _set(f, f"site.{group}_area", _device_at(places, rid, site.side, body=body))
         site_sets.append((site, f))
 
     circuit_sets: list[tuple[str, FactSet]] = []
     sites = {s.id: s for s in plan.sites}
-    metal, metal_complete = devices["metal_implant"]
+    metal = devices["metal_implant"]
     for a, b in plan.circuits:
         c: FactSet = dict(patient)
         sa, sb = sites[a], sites[b]
@@ -669,20 +731,22 @@ def normalise(
         path = body.path((_rid(sa), sa.side), (_rid(sb), sb.side))
         c["circuit.path"] = body.path_regions(path)
         _set(c, "circuit.dvt", combine(_finding_at("dvt", findings.dvt, r, s, body) for r, s in path.points))
+        if c.get("circuit.dvt") == "yes" and findings.dvt.weeks_ago is not None:
+            c["circuit.dvt_weeks_ago"] = _num(findings.dvt.weeks_ago)
         _set(
             c,
-            "circuit.metal_implant_area",
-            combine(
-                _device_at(metal, metal_complete, listed["metal_implant"], r, s, body=body) for r, s in path.points
-            ),
+            "circuit.thrombophlebitis",
+            combine(_finding_at("thrombophlebitis", findings.thrombophlebitis, r, s, body) for r, s in path.points),
         )
+        _set(c, "circuit.metal_implant_area", combine(_device_at(metal, r, s, body=body) for r, s in path.points))
         circuit_sets.append((f"{a}~{b}", c))
     if plan.technique == "electrical" and not plan.circuits:
         # Sites but no lead pairs: where the current flows is unknown, so every circuit rule is undecided.
         # What no path can meet is still known: no DVT anywhere, no metal anywhere.
         unpaired: FactSet = dict(patient)
         _set(unpaired, "circuit.dvt", "no" if findings.dvt.answer == "no" else None)
-        none_listed = not listed["metal_implant"] and metal_complete
+        _set(unpaired, "circuit.thrombophlebitis", "no" if findings.thrombophlebitis.answer == "no" else None)
+        none_listed = not metal.listed and metal.complete
         _set(unpaired, "circuit.metal_implant_area", "no" if none_listed else None)
         circuit_sets.append((UNPAIRED, unpaired))
     return Facts(patient, tuple(site_sets), tuple(circuit_sets), unrecognised)

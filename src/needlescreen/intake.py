@@ -74,6 +74,10 @@ FindingKind = Literal[
     "reduced_sensation",
     "radiotherapy_field",
     "spinal_instability",
+    "skin_disease",
+    "thrombophlebitis",
+    "past_dvt",
+    "worn_device",
 ]
 
 #: Limits that keep one screening bounded; past them the intake is rejected naming the limit.
@@ -94,6 +98,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
+class Location(_Model):
+    """Where something is: a region of the vocabulary in ``rules/regions.yaml`` and a side.
+
+    A side is required to place a finding on one limb; a missing side on a sided region means the side is
+    unknown (so it concerns sites on either side), while ``both`` means both sides.
+    """
+
+    region: Identifier
+    side: Side | None = None
+
+
 class Pregnancy(_Model):
     """Pregnancy status; ``gestational_weeks`` is asked only when pregnant.
 
@@ -104,6 +119,8 @@ class Pregnancy(_Model):
 
     status: Literal["pregnant", "not_pregnant", "possibly", "unknown"] = "unknown"
     gestational_weeks: Annotated[StrictFloat, Field(ge=0, le=45)] | None = None
+    #: Trying to conceive or having fertility treatment (IVF): a pregnancy is possible even when "not pregnant".
+    trying_to_conceive: Answer = "unknown"
 
 
 class Consent(_Model):
@@ -133,21 +150,37 @@ class Patient(_Model):
     acute_illness: Answer = "unknown"
     fever: Fever = Fever()
     bleeding_disorder: Severity = "unknown"
+    #: "Does the patient bruise or bleed easily, or bleed long after a blood test or dental work?"
+    bleeding_history: Answer = "unknown"
     immunocompromised: Answer = "unknown"
     active_chemotherapy: Answer = "unknown"
+    #: The day of the current chemotherapy cycle (day 1 = the day of the dose), which places the expected nadir.
+    chemo_cycle_day: Annotated[StrictFloat, Field(ge=1, le=366)] | None = None
     diabetes: Control = "unknown"
     epilepsy: Control = "unknown"
     metal_allergy: Answer = "unknown"
     heart_valve_or_endocarditis: Answer = "unknown"
     lung_disease: Answer = "unknown"
+    #: Emphysema or bullae (bullous lung disease), the part of lung disease that refers thoracic needling.
+    bullous_lung_disease: Answer = "unknown"
     prior_pneumothorax: Answer = "unknown"
+    pneumothorax_side: Literal["left", "right", "both"] | None = None
+    pneumothorax_weeks_ago: Annotated[StrictFloat, Field(ge=0, le=5200)] | None = None
     bmi: Annotated[StrictFloat, Field(ge=8, le=100)] | None = None
     frailty: Answer = "unknown"
     can_keep_still: Answer = "unknown"
     cooperation_problem: Answer = "unknown"
     vascular_disease: Answer = "unknown"
+    #: The limbs with peripheral arterial disease; none given: every distal limb site (the whole-patient reading).
+    vascular_disease_locations: Annotated[tuple[Location, ...], Field(max_length=MAX_LOCATIONS)] = ()
     cancer_history: Answer = "unknown"
     chest_wall_condition: Answer = "unknown"
+
+    @model_validator(mode="after")
+    def _locations_need_yes(self) -> Patient:
+        if self.vascular_disease_locations and self.vascular_disease != "yes":
+            raise ValueError("vascular_disease_locations are given but vascular_disease is not 'yes'")
+        return self
 
 
 class Medication(_Model):
@@ -202,17 +235,6 @@ class Labs(_Model):
     anc: Lab | None = None
 
 
-class Location(_Model):
-    """Where something is: a region of the vocabulary in ``rules/regions.yaml`` and a side.
-
-    A side is required to place a finding on one limb; a missing side on a sided region means the side is
-    unknown (so it concerns sites on either side), while ``both`` means both sides.
-    """
-
-    region: Identifier
-    side: Side | None = None
-
-
 class Device(_Model):
     """An implanted device and, when known, where it sits."""
 
@@ -223,6 +245,9 @@ class Device(_Model):
 class Devices(_Model):
     """Implanted devices: whether the patient has any, and which.
 
+    A device worn on the skin (an insulin pump, a glucose sensor) is not an implant: it is the finding
+    ``worn_device``, with where its infusion set or sensor sits.
+
     ``answer: yes`` with items is a complete list unless ``others`` says otherwise: a device known only from a
     code (or a partial list) sets ``others: unknown``, so the device groups not listed stay unknown, not "no".
     """
@@ -230,6 +255,8 @@ class Devices(_Model):
     answer: Answer = "unknown"
     items: Annotated[tuple[Device, ...], Field(max_length=MAX_DEVICES)] = ()
     others: Answer = "no"
+    #: Whether the patient depends on a pacemaker (no adequate own rhythm without it); read with a cardiac device.
+    pacemaker_dependent: Answer = "unknown"
 
     @model_validator(mode="after")
     def _items_need_yes(self) -> Devices:
@@ -257,7 +284,11 @@ class Finding(_Model):
 
 
 class Findings(_Model):
-    """Regional findings by kind; a kind not given is unknown."""
+    """Regional findings by kind; a kind not given is unknown.
+
+    ``dvt`` is a DVT now or recent (its ``weeks_ago``, when given, is compared with the clinic policy
+    ``dvt_recent_weeks``; unknown is recent); ``past_dvt`` one resolved long ago.
+    """
 
     lymphedema: Finding = Finding()
     at_risk_limb: Finding = Finding()
@@ -270,6 +301,14 @@ class Findings(_Model):
     reduced_sensation: Finding = Finding()
     radiotherapy_field: Finding = Finding()
     spinal_instability: Finding = Finding()
+    #: Eczema or psoriasis plaque, scar or keloid, burn: skin disease that is not a wound.
+    skin_disease: Finding = Finding()
+    #: Superficial thrombophlebitis: an inflamed, thrombosed superficial vein.
+    thrombophlebitis: Finding = Finding()
+    #: A DVT in the past, resolved and off treatment (a post-thrombotic limb); ``dvt`` is an acute or recent one.
+    past_dvt: Finding = Finding()
+    #: A device worn on the skin (insulin pump infusion set, glucose sensor): where it sits.
+    worn_device: Finding = Finding()
 
 
 class Site(_Model):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -80,7 +80,14 @@ class EnableWhen(_Strict):
 
 
 class Item(_Strict):
-    """One question."""
+    """One question.
+
+    A *gate* is a yes/no item that ``covers`` later items (PAR-Q+'s first pass): a covered item is asked only
+    when its gate is answered "yes" (the loader adds that ``enable_when``, so any front end gates it as usual);
+    a gate answered "no" records each covered item's ``no_value`` (for a yes/no item "no" unless it says
+    otherwise; a covered gate passes its "no" on to the items it covers); a gate left unknown records nothing,
+    so every covered item stays unknown, never "no".
+    """
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
     text: str = Field(min_length=3)
@@ -96,6 +103,8 @@ class Item(_Strict):
     unknown_value: str | None = None
     enable_when: list[EnableWhen] = []
     enable_behavior: Literal["all", "any"] = "all"
+    covers: list[str] = []
+    no_value: str | None = None
 
 
 class NotAsked(_Strict):
@@ -193,11 +202,34 @@ class Questionnaire:
     # --- gating -----------------------------------------------------------------------------------------
 
     def enabled(self, item: Item, answers: Mapping[str, Any]) -> bool:
-        """Whether ``item`` is asked, given the answers so far (absent or ``None`` = no known answer)."""
+        """Whether ``item`` is asked, given the answers so far (absent or ``None`` = no known answer).
+
+        As in FHIR, a question that is not enabled has no answer for the questions gated on it: a follow-up of a
+        follow-up closes with it, and a stale answer left behind a closed gate opens nothing.
+        """
+        return self._enabled(item, answers, {})
+
+    def _enabled(self, item: Item, answers: Mapping[str, Any], known: dict[str, bool]) -> bool:
         if not item.enable_when:
             return True
-        results = (self._holds(cond, answers.get(cond.question)) for cond in item.enable_when)
-        return all(results) if item.enable_behavior == "all" else any(results)
+        if item.id in known:
+            return known[item.id]
+
+        def answer(question: str) -> Any:
+            ref = self._by_id.get(question)
+            if ref is not None and not self._enabled(ref, answers, known):
+                return None
+            return answers.get(question)
+
+        results = (self._holds(cond, answer(cond.question)) for cond in item.enable_when)
+        known[item.id] = all(results) if item.enable_behavior == "all" else any(results)
+        return known[item.id]
+
+    def no_value(self, item: Item) -> str | None:
+        """What ``item`` records when a gate covering it is answered "no" (None: it cannot be covered)."""
+        if item.no_value is not None:
+            return item.no_value
+        return "no" if item.type == "answer" else None
 
     @staticmethod
     def _holds(cond: EnableWhen, have: Any) -> bool:
@@ -442,26 +474,123 @@ class Questionnaire:
     # --- all answers --------------------------------------------------------------------------------------
 
     def build(self, answers: Mapping[str, Any]) -> dict[str, Any]:
-        """The intake mapping the answers give (unknown answers stay absent unless the item names a value)."""
+        """The intake mapping the answers give (unknown answers stay absent unless the item names a value).
+
+        A gate answered "no" records the ``no_value`` of every item it covers (through covered gates too); a
+        gate answered "yes" or left unknown records nothing itself: its follow-ups do, or they stay unknown.
+        """
         intake: dict[str, Any] = {"schema_version": "needlescreen.intake/1"}
-        for item in self.items:
-            if item.path is None or item.id not in answers or not self.enabled(item, answers):
-                continue
-            value = answers[item.id]
-            if value is None:
-                value = "unknown" if item.type == "answer" else item.unknown_value
-            if value is None:
-                continue
-            *parents, leaf = item.path.split(".")
+
+        def put(path: str, value: Any) -> None:
+            *parents, leaf = path.split(".")
             node = intake
             for part in parents:
                 node = node.setdefault(part, {})
             node[leaf] = value
+
+        for item in self.items:
+            if item.id not in answers or not self.enabled(item, answers):
+                continue
+            value = answers[item.id]
+            if item.covers and value == "no":
+                self._record_no(item, put)
+            if item.path is None:
+                continue
+            if value is None:
+                value = "unknown" if item.type == "answer" else item.unknown_value
+            if value is None:
+                continue
+            put(item.path, value)
         return intake
+
+    def _record_no(self, gate: Item, put: Callable[[str, Any], None]) -> None:
+        for item_id in gate.covers:
+            covered = self._by_id[item_id]
+            if covered.path is not None:
+                put(covered.path, self.no_value(covered))
+            if covered.covers:
+                self._record_no(covered, put)
 
 
 def _fail(message: str, *, file: str, field: str | None = None) -> RuleFileError:
     return RuleFileError(message, file=file, field=field)
+
+
+def _gates(spec: _File, file: str) -> _File:
+    """Check every gate and what it covers, and add the gate's ``enable_when`` to each covered item.
+
+    A covered item must be a later yes/no or choice question (or another gate) with a defined no-value, so a gate
+    answered "no" can say "no" for it: a number, list or place has none, and a required question is never
+    skipped. A gate is the only way a covered item is opened besides its own ``enable_when`` (all of them).
+    """
+    index = {item.id: i for i, item in enumerate(spec.items)}
+    gate_of: dict[str, str] = {}
+    for i, item in enumerate(spec.items):
+        where = f"items[{i}] ({item.id})"
+        if item.covers and item.type != "answer":
+            raise _fail("a gate (an item that covers others) is a yes/no question", file=file, field=f"{where}.type")
+        for k, covered_id in enumerate(item.covers):
+            cwhere = f"{where}.covers[{k}]"
+            if covered_id not in index:
+                close = difflib.get_close_matches(covered_id, list(index), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise _fail(f"covers {covered_id!r}, which is not an item{hint}", file=file, field=cwhere)
+            if index[covered_id] <= i:
+                raise _fail(f"covers {covered_id!r}, which is not a later item", file=file, field=cwhere)
+            if covered_id in gate_of:
+                raise _fail(f"{covered_id!r} is already covered by {gate_of[covered_id]!r}", file=file, field=cwhere)
+            gate_of[covered_id] = item.id
+    items: list[Item] = []
+    for i, item in enumerate(spec.items):
+        where = f"items[{i}] ({item.id})"
+        gate = gate_of.get(item.id)
+        if gate is None:
+            if item.no_value is not None:
+                raise _fail("no_value is only for an item a gate covers", file=file, field=f"{where}.no_value")
+            items.append(item)
+            continue
+        _check_covered(item, gate, file=file, where=where)
+        opened = EnableWhen(question=gate, operator="=", answer="yes")
+        conditions = item.enable_when if opened in item.enable_when else [opened, *item.enable_when]
+        items.append(item.model_copy(update={"enable_when": conditions}))
+    return spec.model_copy(update={"items": items})
+
+
+def _check_covered(item: Item, gate: str, *, file: str, where: str) -> None:
+    if item.required:
+        raise _fail(f"a required question cannot be covered by gate {gate!r}", file=file, field=f"{where}.required")
+    if item.enable_when and item.enable_behavior == "any":
+        raise _fail(
+            f"covered by gate {gate!r}, so its own conditions must all hold (enable_behavior: all)",
+            file=file,
+            field=f"{where}.enable_behavior",
+        )
+    if item.covers and item.no_value not in (None, "no"):
+        raise _fail("a covered gate records 'no' when its own gate is no", file=file, field=f"{where}.no_value")
+    if item.type == "answer":
+        allowed: tuple[str, ...] = ("yes", "no")
+    elif item.type == "choice":
+        allowed = tuple(o.value for o in item.options)
+        if item.no_value is None:
+            raise _fail(
+                f"covered by gate {gate!r} but has no no_value (the answer a 'no' to the gate records; one of: "
+                f"{', '.join(allowed)})",
+                file=file,
+                field=f"{where}.no_value",
+            )
+    else:
+        raise _fail(
+            f"covered by gate {gate!r}, but a {item.type} question has no 'no' answer to record; gate it with "
+            "enable_when instead",
+            file=file,
+            field=f"{where}.type",
+        )
+    if item.no_value is not None and item.no_value not in allowed:
+        raise _fail(
+            f"no_value {item.no_value!r} is not an answer of {item.id!r} (one of: {', '.join(allowed)})",
+            file=file,
+            field=f"{where}.no_value",
+        )
 
 
 def _check(spec: _File, file: str) -> None:
@@ -480,6 +609,10 @@ def _check(spec: _File, file: str) -> None:
             if item.path in paths:
                 raise _fail(f"path also set by item {paths[item.path]!r}", file=file, field=f"{where}.path")
             paths[item.path] = item.id
+        if item.path is None and not item.covers:
+            raise _fail(
+                "the answer is saved nowhere: give a path, or cover other items", file=file, field=f"{where}.path"
+            )
         if item.type == "choice" and not item.options:
             raise _fail("a choice item needs options", file=file, field=f"{where}.options")
         if item.type != "choice" and item.options:
@@ -552,5 +685,8 @@ def load_questionnaire(
 
         ruleset = load_ruleset()
         regions, vocabulary = ruleset.regions, vocabulary or ruleset.vocabulary
+    ids = [item.id for item in spec.items]
+    if len(set(ids)) == len(ids):  # a duplicate id is reported by _check, naming the item
+        spec = _gates(spec, name)
     _check(spec, name)
     return Questionnaire(spec, regions, file=name, vocabulary=vocabulary)

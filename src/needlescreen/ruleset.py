@@ -171,10 +171,13 @@ class Ruleset:
     #: The site names (muscles, abbreviations, body words) and where they place a site.
     vocabulary: Vocabulary
     declared_hash: str | None = None
+    #: Rules a clinic policy switched off (a verdict setting whose value is ``clear``): not evaluated, but their
+    #: policy values are recorded in every result, so the choice is visible.
+    switched_off: tuple[CompiledRule, ...] = ()
 
     def rule(self, rule_id: str) -> CompiledRule:
-        """Look a rule up by id."""
-        for r in self.rules:
+        """Look a rule up by id (a rule a clinic policy switched off too)."""
+        for r in (*self.rules, *self.switched_off):
             if r.id == rule_id:
                 return r
         raise KeyError(rule_id)
@@ -182,7 +185,7 @@ class Ruleset:
     def policy_used(self) -> dict[str, PolicyValue]:
         """The policy values that rules of this ruleset read."""
         used: dict[str, PolicyValue] = {}
-        for r in self.rules:
+        for r in (*self.rules, *self.switched_off):
             used.update(r.policy)
         return dict(sorted(used.items()))
 
@@ -352,13 +355,15 @@ def _resolve_verdict(
         if raw.policy not in policy.values:
             raise RuleFileError(f"unknown policy setting {raw.policy!r}", file=file, rule_id=rule_id, field=field)
         value = policy.values[raw.policy]
-        if value not in ("caution", "refer"):
+        # A clinic may switch a disputed precaution off (``clear``); never the verdict for unknown information.
+        allowed = ("caution", "refer", "clear") if field == "verdict" else ("caution", "refer")
+        if value not in allowed:
             raise RuleFileError(
                 f"policy {raw.policy!r} is not a verdict",
                 file=file,
                 rule_id=rule_id,
                 field=field,
-                expected="caution or refer",
+                expected=" or ".join(allowed),
             )
         used[raw.policy] = value
         return value  # type: ignore[return-value]
@@ -514,6 +519,7 @@ def load_ruleset(
         policy = policy.with_overrides(policy_overrides, file="<policy_overrides>")
 
     rules: list[CompiledRule] = []
+    switched_off: list[CompiledRule] = []
     seen: dict[str, str] = {}
     files = list(_rule_files(root))
     if not files:
@@ -536,7 +542,7 @@ def load_ruleset(
                     field="id",
                 )
             seen[rule.id] = rel
-            rules.append(rule)
+            (switched_off if rule.verdict == "clear" else rules).append(rule)
     # An unrecognised drug may leave the classes "no" only under a rule that cautions on it.
     meds = meds.guarded_by(rules)
     return Ruleset(
@@ -553,6 +559,7 @@ def load_ruleset(
         directory=str(root),
         declared_hash=manifest.content_sha256,
         vocabulary=vocabulary,
+        switched_off=tuple(switched_off),
     )
 
 

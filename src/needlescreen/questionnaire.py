@@ -532,8 +532,8 @@ def _gates(spec: _File, file: str) -> _File:
         for k, covered_id in enumerate(item.covers):
             cwhere = f"{where}.covers[{k}]"
             if covered_id not in index:
-                close = difflib.get_close_matches(covered_id, list(index), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
+                near = close(covered_id, list(index), limit=1)
+                hint = f"; did you mean {near[0]!r}?" if near else ""
                 raise _fail(f"covers {covered_id!r}, which is not an item{hint}", file=file, field=cwhere)
             if index[covered_id] <= i:
                 raise _fail(f"covers {covered_id!r}, which is not a later item", file=file, field=cwhere)

@@ -116,9 +116,7 @@ def current(request: Request) -> Session | None:
 
 
 def _cookie(response: Response, name: str, value: str, max_age: int | None) -> None:
-    response.set_cookie(
-        name, value, max_age=max_age, httponly=True, secure=True, samesite="strict", path="/"
-    )
+    response.set_cookie(name, value, max_age=max_age, httponly=True, secure=True, samesite="strict", path="/")
 
 
 def sign_in(request: Request, response: Response, principal: str) -> None:

@@ -79,21 +79,27 @@ def _topics(ruleset: Ruleset) -> list[tuple[str, list[CompiledRule]]]:
 
 def index_page(ruleset: Ruleset, *, static_url: str, rule_url: str = "rules/{id}.html") -> str:
     """The index by topic."""
-    return environment().get_template("catalogue_index.html").render(
-        ruleset=ruleset, topics=_topics(ruleset), static_url=static_url, rule_url=rule_url
+    return (
+        environment()
+        .get_template("catalogue_index.html")
+        .render(ruleset=ruleset, topics=_topics(ruleset), static_url=static_url, rule_url=rule_url)
     )
 
 
 def rule_page(rule: CompiledRule, ruleset: Ruleset, *, static_url: str, index_url: str = "../index.html") -> str:
     """One rule's page."""
-    return environment().get_template("catalogue_rule.html").render(
-        rule=rule,
-        ruleset=ruleset,
-        condition=describe(rule.condition),
-        policy=_policy(rule, ruleset),
-        scenarios=_scenarios(rule, ruleset),
-        static_url=static_url,
-        index_url=index_url,
+    return (
+        environment()
+        .get_template("catalogue_rule.html")
+        .render(
+            rule=rule,
+            ruleset=ruleset,
+            condition=describe(rule.condition),
+            policy=_policy(rule, ruleset),
+            scenarios=_scenarios(rule, ruleset),
+            static_url=static_url,
+            index_url=index_url,
+        )
     )
 
 

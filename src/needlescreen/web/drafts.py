@@ -68,7 +68,9 @@ class Drafts:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def save(self, owner: str, answers: dict[str, str], *, draft_id: str | None = None, label: str | None = None) -> Draft:
+    def save(
+        self, owner: str, answers: dict[str, str], *, draft_id: str | None = None, label: str | None = None
+    ) -> Draft:
         """Create a draft, or replace the answers of the owner's draft ``draft_id``.
 
         Raises:
@@ -80,13 +82,19 @@ class Drafts:
             raise ValueError("the draft is too large")
         now = dt.datetime.now(dt.UTC)
         label = (label or "")[:200] or None
-        with self.store._write_lock, self.store.engine.begin() as conn:  # noqa: SLF001 - the store's one lock
+        with self.store._write_lock, self.store.engine.begin() as conn:
             if draft_id is None:
                 draft_id = str(uuid.uuid4())
                 conn.execute(
                     insert(DRAFTS),
-                    {"id": draft_id, "owner": owner, "created_at": now, "updated_at": now, "label": label,
-                     "answers_json": body},
+                    {
+                        "id": draft_id,
+                        "owner": owner,
+                        "created_at": now,
+                        "updated_at": now,
+                        "label": label,
+                        "answers_json": body,
+                    },
                 )
             else:
                 done = conn.execute(
@@ -115,6 +123,6 @@ class Drafts:
 
     def delete(self, owner: str, draft_id: str) -> bool:
         """Delete the owner's draft; False when there was none."""
-        with self.store._write_lock, self.store.engine.begin() as conn:  # noqa: SLF001
+        with self.store._write_lock, self.store.engine.begin() as conn:
             done = conn.execute(delete(DRAFTS).where(DRAFTS.c.id == draft_id, DRAFTS.c.owner == owner))
         return bool(done.rowcount)

@@ -63,10 +63,11 @@ def _raw(form: Mapping[str, str], prefix: str) -> dict[str, str]:
 def _path_item(q: Questionnaire, path: str) -> Item | None:
     """The question whose intake field a validation error names (the longest matching path)."""
     best: Item | None = None
-    for item in q.items:
-        if item.path and (path == item.path or path.startswith(item.path + ".") or path.startswith(item.path + "[")):
-            if best is None or len(item.path) > len(best.path or ""):
-                best = item
+    for candidate in q.items:
+        p = candidate.path
+        inside = p is not None and (path == p or path.startswith((p + ".", p + "[")))
+        if inside and (best is None or len(p or "") > len(best.path or "")):
+            best = candidate
     return best
 
 
@@ -103,6 +104,6 @@ def read_form(q: Questionnaire, form: Mapping[str, str], *, screen: bool = True)
             if where.startswith("record."):
                 state.errors["r." + where.split(".", 1)[1].split("[", 1)[0]] = problem.message
                 continue
-            item = _path_item(q, where)
-            state.errors[item.id if item else "form"] = f"{where}: {problem.message}"
+            found = _path_item(q, where)
+            state.errors[found.id if found else "form"] = f"{where}: {problem.message}"
     return state

@@ -58,12 +58,13 @@ def consent_points(technique: str) -> list[ConsentPoint]:
 
 
 def record_context(
-    screener: Screener, intake: Intake, result: ScreeningResult, *, submitted_by: str | None = None
+    screener: Screener, intake: Intake | None, result: ScreeningResult, *, submitted_by: str | None = None
 ) -> dict[str, Any]:
-    """What the record shows, as plain data."""
+    """What the record shows, as plain data (patient, clinician and date come from the intake's record)."""
     view = result_view(screener, intake, result)
-    meta = intake.record
-    cited = {s["key"]: s["citation"] for r in view["reasons"] for s in r["sources"]}
+    meta = intake.record if intake is not None else None
+    # The sources of the reasons that applied and of the consent points (an undecided rule names its id only).
+    cited = {s["key"]: s["citation"] for r in view["reasons"] if r["status"] == "fired" for s in r["sources"]}
     points = consent_points(result.technique)
     for p in points:
         for key in p.sources:
@@ -89,8 +90,10 @@ def _css() -> str:
 
 def record_html(context: dict[str, Any], *, standalone: bool = False, static_url: str = "/static/") -> str:
     """The record page (``standalone`` inlines its CSS, for the PDF and for a file)."""
-    return environment().get_template("record.html").render(
-        c=context, standalone=standalone, inline_css=_css() if standalone else "", static_url=static_url
+    return (
+        environment()
+        .get_template("record.html")
+        .render(c=context, standalone=standalone, inline_css=_css() if standalone else "", static_url=static_url)
     )
 
 

@@ -66,9 +66,7 @@ def questionnaire(request: Request) -> Questionnaire:
     if q is None:
         ruleset = _svc(request).screener.ruleset
         path = Path(ruleset.directory) / "questionnaire.yaml"
-        q = load_questionnaire(
-            path if path.is_file() else None, regions=ruleset.regions, vocabulary=ruleset.vocabulary
-        )
+        q = load_questionnaire(path if path.is_file() else None, regions=ruleset.regions, vocabulary=ruleset.vocabulary)
         state.web_questionnaire = q
     return q
 
@@ -123,9 +121,21 @@ def _suggestions(ruleset: Ruleset) -> dict[str, list[str]]:
     return {
         "sites": sorted(set(ruleset.vocabulary.names()) | set(site_regions) | set(nerves)),
         "locations": sorted(region_words),
-        "devices": [k.replace("_", " ") for k in ("pacemaker", "icd", "spinal_cord_stimulator", "neurostimulator",
-                                                  "drug_pump", "cochlear_implant", "port_picc", "breast_implant",
-                                                  "joint_prosthesis", "metal_fixation")],
+        "devices": [
+            k.replace("_", " ")
+            for k in (
+                "pacemaker",
+                "icd",
+                "spinal_cord_stimulator",
+                "neurostimulator",
+                "drug_pump",
+                "cochlear_implant",
+                "port_picc",
+                "breast_implant",
+                "joint_prosthesis",
+                "metal_fixation",
+            )
+        ],
     }
 
 
@@ -204,8 +214,12 @@ async def screen_form(request: Request) -> Response:
     if action == "record" and result is not None and not state.errors:
         return await _store(request, session, state)
     if action in ("update", "edit") or view is None or state.errors:
-        return _page(request, "form.html", status=200 if not state.errors or action in ("update", "edit") else 422,
-                     **_form_context(request, state, view))
+        return _page(
+            request,
+            "form.html",
+            status=200 if not state.errors or action in ("update", "edit") else 422,
+            **_form_context(request, state, view),
+        )
     return _page(request, "result.html", **_form_context(request, state, view))
 
 
@@ -258,7 +272,7 @@ async def suggest_drugs(request: Request, q: str = "") -> Response:
 @cache
 def _drug_names() -> list[str]:
     dictionary = drug_dictionary()
-    return sorted({n for n in dictionary.canonical if n.isascii()} | {v for v in dictionary.canonical.values()})
+    return sorted({n for n in dictionary.canonical if n.isascii()} | set(dictionary.canonical.values()))
 
 
 # --- records -------------------------------------------------------------------------------------------------
@@ -269,7 +283,7 @@ async def _store(request: Request, session: auth.Session, state: FormState) -> R
 
     svc = _svc(request)
     intake = state.intake
-    assert intake is not None  # noqa: S101 - _screen succeeded
+    assert intake is not None
     result = svc.screen(intake)
     row = _row(intake, _serialise(intake), result, result.model_dump_json(), session.principal)
     await run_in_threadpool(svc.store.add, row)
@@ -351,7 +365,9 @@ async def _save_draft(request: Request, session: auth.Session, form: dict[str, s
     label = form.get("r.patient_ref") or None
     draft_id = form.get("draft_id") or None
     try:
-        draft = await run_in_threadpool(_drafts(request).save, session.principal, answers, draft_id=draft_id, label=label)
+        draft = await run_in_threadpool(
+            _drafts(request).save, session.principal, answers, draft_id=draft_id, label=label
+        )
     except KeyError:
         draft = await run_in_threadpool(_drafts(request).save, session.principal, answers, label=label)
     except ValueError:
@@ -405,7 +421,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/sign-in")
-async def sign_in_page(request: Request, next: str | None = None) -> Response:  # noqa: A002 - the query name
+async def sign_in_page(request: Request, next: str | None = None) -> Response:
     """Sign in with a clinic key (only when the service has keys)."""
     if not auth.auth_required(request):
         return RedirectResponse("/", status_code=303)
@@ -467,4 +483,3 @@ async def catalogue_rule(request: Request, rule_id: str) -> Response:
         return _page(request, "not_found.html", 404)
     html = rule_page(rule, ruleset, static_url="/static/", index_url="/catalogue/")
     return HTMLResponse(html, headers=_HTML_HEADERS)
-

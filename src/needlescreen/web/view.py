@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from needlescreen import Screener, ScreeningResult
-from needlescreen.alternatives import alternatives
+from needlescreen.alternatives import Alternatives, alternatives
 from needlescreen.errors import IntakeError
 from needlescreen.intake import Intake
 from needlescreen.questionnaire import Item, Questionnaire
@@ -123,25 +123,33 @@ def _only_unknown(result: ScreeningResult, site_id: str) -> bool:
     reasons = [
         f
         for f in result.findings
-        if (f.site is None and f.circuit is None) or (f.site and f.site.id == site_id) or (f.circuit and site_id in f.circuit)
+        if (f.site is None and f.circuit is None)
+        or (f.site and f.site.id == site_id)
+        or (f.circuit and site_id in f.circuit)
     ]
     return bool(reasons) and all(f.status == "unknown" for f in reasons)
 
 
 def result_view(
     screener: Screener,
-    intake: Intake,
+    intake: Intake | None,
     result: ScreeningResult,
     *,
     q: Questionnaire | None = None,
     state: FormState | None = None,
 ) -> dict[str, Any]:
-    """Everything the result page shows, as plain data (the page's JSON twin)."""
+    """Everything the result page shows, as plain data (the page's JSON twin).
+
+    Without the ``intake`` (a result file on its own) there is no "what would change it".
+    """
     headline, meaning = HEADLINES[result.verdict]
     only_unknown_overall = bool(result.findings) and all(f.status == "unknown" for f in result.findings)
     if result.verdict == "caution" and only_unknown_overall:
         headline = "Caution: information missing"
-        meaning = "Nothing found so far rules needling out, but the screen cannot say clear until the questions below are answered."
+        meaning = (
+            "Nothing found so far rules needling out, but the screen cannot say clear until the questions below "
+            "are answered."
+        )
     sites = []
     for sv in result.sites:
         unknown = sv.verdict != "clear" and _only_unknown(result, sv.site.id)
@@ -158,22 +166,35 @@ def result_view(
         )
     todo: dict[str, dict[str, Any]] = {}
     for f in result.findings:
+        if f.status != "fired":
+            continue  # a rule that could not be decided asks a question instead (what to find out)
         for text in f.modifications:
             entry = todo.setdefault(text, {"text": text, "verdict": f.verdict, "rules": []})
             if f.rule_id not in entry["rules"]:
                 entry["rules"].append(f.rule_id)
             if _RANK[f.verdict] > _RANK[entry["verdict"]]:
                 entry["verdict"] = f.verdict
-    alt = alternatives(screener.ruleset, intake, result)
     titles = {f.rule_id: f.title for f in result.findings}
+    # What would change it needs the intake (a result file alone is not enough to try other values or places).
+    alt = alternatives(screener.ruleset, intake, result) if intake is not None else Alternatives()
     changes = [
-        {"text": v.text, "stops": titles.get(v.rule_id, v.rule_id), "rule_id": v.rule_id, "verdict": v.verdict,
-         "site_id": v.site_id}
+        {
+            "text": v.text,
+            "stops": titles.get(v.rule_id, v.rule_id),
+            "rule_id": v.rule_id,
+            "verdict": v.verdict,
+            "site_id": v.site_id,
+        }
         for v in alt.values
     ]
     places = [
-        {"site_id": p.site_id, "text": p.text, "verdict": p.verdict, "from": p.from_verdict,
-         "avoids": [titles.get(r, r) for r in p.avoids]}
+        {
+            "site_id": p.site_id,
+            "text": p.text,
+            "verdict": p.verdict,
+            "from": p.from_verdict,
+            "avoids": [titles.get(r, r) for r in p.avoids],
+        }
         for p in alt.places
     ]
     reasons = [
@@ -184,8 +205,9 @@ def result_view(
             "verdict": f.verdict,
             "status": f.status,
             "classification": f.classification,
-            "where": f"site {f.site.id}: {_where(f.site)}" if f.site else
-            (f"lead pair {f.circuit[0]}-{f.circuit[1]}" if f.circuit else "the whole patient"),
+            "where": f"site {f.site.id}: {_where(f.site)}"
+            if f.site
+            else (f"lead pair {f.circuit[0]}-{f.circuit[1]}" if f.circuit else "the whole patient"),
             "detail": f.detail,
             "missing": list(f.missing),
             "sources": [{"key": r.key, "citation": r.citation} for r in f.references],

@@ -25,15 +25,15 @@ __all__ = ["HEADLINES", "questions_to_ask", "result_view", "technique_words"]
 #: The verdict in a clinician's words: a headline and what it means for the session.
 HEADLINES: Mapping[str, tuple[str, str]] = {
     "clear": (
-        "Clear to needle as planned",
+        "No contraindication found: needle as planned",
         "No contraindication was found in the answers given. This is not a guarantee: it covers what was recorded.",
     ),
     "caution": (
-        "Caution: needle only with the precautions below",
+        "Needle only with the precautions below",
         "At least one precaution applies, or something the screen needs is not known yet.",
     ),
     "refer": (
-        "Refer: do not needle (at the sites marked refer) until cleared",
+        "Do not needle (at the sites marked refer) until cleared",
         "A contraindication applies. Needle only where a site is not marked refer, and only after clearance.",
     ),
 }
@@ -145,7 +145,7 @@ def result_view(
     headline, meaning = HEADLINES[result.verdict]
     only_unknown_overall = bool(result.findings) and all(f.status == "unknown" for f in result.findings)
     if result.verdict == "caution" and only_unknown_overall:
-        headline = "Caution: information missing"
+        headline = "Information missing: not clear until the questions below are answered"
         meaning = (
             "Nothing found so far rules needling out, but the screen cannot say clear until the questions below "
             "are answered."
@@ -220,8 +220,11 @@ def result_view(
         "meaning": meaning,
         "technique": technique_words(result.technique),
         "sites": sites,
-        "can_needle": [s["where"] for s in sites if s["verdict"] != "refer"],
-        "do_not_needle": [s["where"] for s in sites if s["verdict"] == "refer"],
+        "where": {
+            shown: [s["where"] for s in sites if s["shown_as"] == shown]
+            for shown in ("refer", "caution", "unknown", "clear")
+            if any(s["shown_as"] == shown for s in sites)
+        },
         "todo": sorted(todo.values(), key=lambda t: -_RANK[t["verdict"]]),
         "changes": changes,
         "places": places,

@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("jinja2", reason="the web extra is not installed")
 pytest.importorskip("playwright", reason="the web-test extra is not installed")
 
-from ..server_helpers import IN_CI, REPO, live_server
+from tests.server_helpers import IN_CI, REPO, live_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = REPO / "test-artifacts" / "web"

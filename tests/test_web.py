@@ -409,3 +409,14 @@ def test_the_intake_the_form_builds_is_the_questionnaires() -> None:
     answers = {k[2:]: q.parse(q.item(k[2:]), v, {}) for k, v in HEALTHY.items() if k not in ("q.sites",)}
     assert state.intake == parse_intake(q.build({**state.answers}))
     assert answers["age"] == 45.0
+
+
+def test_a_form_being_filled_in_is_not_told_off_until_it_asks_for_the_result(client: TestClient) -> None:
+    assert "There is a problem" not in client.get("/").text
+    partial = _post(client, {"q.age": "50"}, action="update")
+    assert partial.status_code == 200 and "There is a problem" not in partial.text
+    token = _token(client.get("/").text)
+    twin = client.post("/screen.json", data={"q.age": "50", "csrf_token": token}).json()
+    assert twin["form"]["errors"] == {} and twin["view"] is None
+    asked = _post(client, {"q.age": "50"})
+    assert asked.status_code == 422 and 'href="#q-technique"' in asked.text and 'href="#q-sites"' in asked.text

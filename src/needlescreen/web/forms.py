@@ -71,11 +71,13 @@ def _path_item(q: Questionnaire, path: str) -> Item | None:
     return best
 
 
-def read_form(q: Questionnaire, form: Mapping[str, str], *, screen: bool = True) -> FormState:
+def read_form(q: Questionnaire, form: Mapping[str, str], *, screen: bool = True, complete: bool = True) -> FormState:
     """Read a posted form: parse every shown question in order and, when nothing is wrong, build the intake.
 
     An answer that does not fit is kept as typed with a message; the questions after it are still read, and the
     intake is only built when every shown answer fits (a wrong answer is never guessed, nor read as unknown).
+    With ``complete=False`` (a form being filled in) a required question not answered yet is not an error; it
+    only keeps the form from screening.
     """
     state = FormState(raw=_raw(form, "q."), record=_raw(form, "r."))
     for item in q.items:
@@ -83,6 +85,10 @@ def read_form(q: Questionnaire, form: Mapping[str, str], *, screen: bool = True)
             continue
         state.enabled.append(item.id)
         text = state.raw.get(item.id, "")
+        if item.required and text == "" and not complete:
+            state.intake = None
+            screen = False  # nothing to screen without it, and nothing to complain about yet
+            continue
         try:
             state.answers[item.id] = q.parse(item, text, state.answers)
         except AnswerError as exc:

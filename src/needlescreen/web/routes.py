@@ -181,7 +181,7 @@ def _empty_state(request: Request, raw: dict[str, str] | None = None) -> FormSta
     q = questionnaire(request)
     form = {f"q.{k}": v for k, v in (raw or {}).items() if not k.startswith("r.")}
     form |= {k: v for k, v in (raw or {}).items() if k.startswith("r.")}
-    return read_form(q, form, screen=False)
+    return read_form(q, form, screen=False, complete=False)
 
 
 @router.get("/")
@@ -207,7 +207,8 @@ async def screen_form(request: Request) -> Response:
         return _csrf_error(request)
     action = form.get("action", "result")
     q = questionnaire(request)
-    state = await run_in_threadpool(read_form, q, form)
+    complete = action in ("result", "record")
+    state = await run_in_threadpool(lambda: read_form(q, form, complete=complete))
     if action == "draft":
         return await _save_draft(request, session, form)
     result, view = await run_in_threadpool(_screen, request, state)
@@ -237,7 +238,7 @@ async def screen_json(request: Request) -> Response:
         return Response(b'{"error":"missing or wrong CSRF token"}', status_code=403, media_type="application/json")
     start = time.perf_counter()
     q = questionnaire(request)
-    state = await run_in_threadpool(read_form, q, form)
+    state = await run_in_threadpool(lambda: read_form(q, form, complete=False))
     _result, view = await run_in_threadpool(_screen, request, state)
     panel = environment().get_template("_live.html").render(view=view, state=state)
     body = {
@@ -394,7 +395,8 @@ async def draft_page(request: Request, draft_id: str, saved: str | None = None) 
     draft = await run_in_threadpool(_drafts(request).get, session.principal, draft_id)
     if draft is None:
         return _page(request, "not_found.html", 404)
-    state = await run_in_threadpool(read_form, questionnaire(request), draft.answers)
+    q = questionnaire(request)
+    state = await run_in_threadpool(lambda: read_form(q, draft.answers, complete=False))
     _result, view = await run_in_threadpool(_screen, request, state)
     context = _form_context(request, state, view, draft=draft, saved=bool(saved))
     return _page(request, "form.html", **context)

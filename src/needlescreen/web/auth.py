@@ -38,6 +38,7 @@ __all__ = [
     "csrf_token",
     "current",
     "principal_for_key",
+    "remember_csrf",
     "sign_in",
     "sign_out",
 ]
@@ -130,8 +131,8 @@ def sign_out(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True, samesite="strict")
 
 
-def csrf_token(request: Request, response: Response | None = None) -> str:
-    """The token a form of this page must post back (setting the double-submit cookie when there is none)."""
+def csrf_token(request: Request) -> str:
+    """The token a form of this page must post back (a new one when this browser has none yet)."""
     session = current(request)
     if session is not None and session.csrf and auth_required(request):
         return session.csrf
@@ -139,9 +140,14 @@ def csrf_token(request: Request, response: Response | None = None) -> str:
     if not token:
         token = secrets.token_urlsafe(24)
         request.state.new_csrf = token
-    if response is not None and request.cookies.get(CSRF_COOKIE) != token:
-        _cookie(response, CSRF_COOKIE, token, None)
     return str(token)
+
+
+def remember_csrf(request: Request, response: Response) -> None:
+    """Set the double-submit cookie when :func:`csrf_token` made a new token for this request."""
+    token = getattr(request.state, "new_csrf", None)
+    if token and request.cookies.get(CSRF_COOKIE) != token:
+        _cookie(response, CSRF_COOKIE, token, None)
 
 
 def check_csrf(request: Request, posted: str | None) -> bool:

@@ -72,13 +72,12 @@ def questionnaire(request: Request) -> Questionnaire:
 
 
 def _page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    response = HTMLResponse("", status_code=status, headers=_HTML_HEADERS)
     session = auth.current(request)
     context.setdefault("signed_in", session.principal if session and auth.auth_required(request) else None)
-    context["csrf"] = auth.csrf_token(request, response)
+    context["csrf"] = auth.csrf_token(request)
     context["static_url"] = "/static/"
-    response.body = environment().get_template(template).render(**context).encode()
-    response.headers["content-length"] = str(len(response.body))
+    response = HTMLResponse(environment().get_template(template).render(**context), status, headers=_HTML_HEADERS)
+    auth.remember_csrf(request, response)
     return response
 
 

@@ -161,7 +161,7 @@ def test_a_refer_patient_shows_refer_first_and_the_other_arm_instead(client: Tes
     assert "right forearm instead (clear)" in page
 
 
-def test_unknown_answers_are_never_shown_as_clear_or_green(client: TestClient) -> None:
+def check_unknown_is_shown_as_unknown(client: TestClient) -> None:
     answers = {"q.technique": "dry_needling", "q.sites": "right calf"}
     page = _post(client, answers).text
     library = _library(answers)
@@ -171,6 +171,20 @@ def test_unknown_answers_are_never_shown_as_clear_or_green(client: TestClient) -
     assert 'class="badge v-clear"' not in page and "place v-clear" not in page
     # The questions that would settle it are asked right there.
     assert 'id="item-consent"' in page.split("What to find out", 1)[1]
+
+
+def test_unknown_answers_are_never_shown_as_clear_or_green(client: TestClient) -> None:
+    check_unknown_is_shown_as_unknown(client)
+
+
+def test_breakage_the_unknown_check_fails_when_the_page_hides_missing_information(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from needlescreen.web import view
+
+    monkeypatch.setattr(view, "_only_unknown", lambda _result, _site: False)
+    with pytest.raises(AssertionError):
+        check_unknown_is_shown_as_unknown(client)
 
 
 def test_answering_what_to_find_out_re_screens(client: TestClient) -> None:

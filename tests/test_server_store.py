@@ -37,7 +37,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     migrate(base)
     store = Store(base)
     with store.engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS screening_records, alembic_version CASCADE"))
+        conn.execute(text("DROP TABLE IF EXISTS screening_records, web_drafts, alembic_version CASCADE"))
         conn.execute(text("DROP FUNCTION IF EXISTS needlescreen_append_only() CASCADE"))
     store.close()
     return base

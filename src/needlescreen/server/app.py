@@ -170,6 +170,17 @@ def _version() -> str:
         return "0+unknown"
 
 
+def _mount_web(app: FastAPI) -> None:
+    """The clinician's web form at ``/`` when the web extra is installed (the API works without it)."""
+    try:
+        from needlescreen.web import mount
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in ("jinja2", "itsdangerous", "weasyprint"):
+            raise
+        return
+    mount(app)
+
+
 def create_app(settings: Settings | None = None, *, service: Service | None = None, migrated: bool = False) -> FastAPI:
     """The service over one worker's screener and store (built from ``settings`` unless given).
 
@@ -208,6 +219,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.state.service = svc
     for module in (screenings, rules, schema, questionnaire, health):
         app.include_router(module.router)
+    _mount_web(app)
     _handlers(app)
     if settings.cors_origins:
         app.add_middleware(

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict
 
 from needlescreen.questionnaire import Item, NotAsked, load_questionnaire
 from needlescreen.server.auth import caller
+from needlescreen.server.service import Service
+from needlescreen.server.service import get_service as service
 
 __all__ = ["router"]
 
@@ -26,9 +29,11 @@ class QuestionnaireOut(BaseModel):
     not_asked: list[NotAsked]
 
 
-@lru_cache(maxsize=1)
-def _questionnaire() -> dict[str, Any]:
-    q = load_questionnaire()
+@lru_cache(maxsize=4)
+def _questionnaire(directory: str) -> dict[str, Any]:
+    # The questionnaire beside the rules this worker screens with (as `ask --rules`), else the bundled one.
+    path = Path(directory) / "questionnaire.yaml"
+    q = load_questionnaire(path if path.is_file() else None)
     return {
         "title": q.title,
         "items": [i.model_dump(mode="json") for i in q.items],
@@ -37,6 +42,6 @@ def _questionnaire() -> dict[str, Any]:
 
 
 @router.get("/questionnaire", response_model=QuestionnaireOut, summary="The intake questionnaire")
-def questionnaire() -> dict[str, Any]:
+def questionnaire(svc: Annotated[Service, Depends(service)]) -> dict[str, Any]:
     """Every question in order, with the answers that enable its follow-ups."""
-    return _questionnaire()
+    return _questionnaire(svc.screener.ruleset.directory)

@@ -1,0 +1,128 @@
+"""Drafts: a screening in progress kept on the server, so it can be resumed on another device or after a break.
+
+A draft is the form's raw answers (what was typed and chosen, as the form posts them), who saved it and when.
+Unlike screening records, drafts are working copies: saving again replaces the answers, and a draft can be
+deleted. A principal sees only its own drafts. The table is created by the migration
+``web_drafts`` in ``needlescreen/server/migrations/versions``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, delete, insert, select, update
+
+from needlescreen.server.store import Store
+
+__all__ = ["DRAFTS", "Draft", "Drafts"]
+
+_METADATA = MetaData()
+#: The drafts table (its schema is the migration's; this is how the web reads and writes it).
+DRAFTS = Table(
+    "web_drafts",
+    _METADATA,
+    Column("id", String(36), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("label", String(200)),
+    Column("answers_json", Text, nullable=False),
+)
+MAX_DRAFT_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """One saved draft."""
+
+    id: str
+    owner: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    label: str | None
+    answers: dict[str, str]
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _row(row: Any) -> Draft:
+    return Draft(
+        id=row.id,
+        owner=row.owner,
+        created_at=_utc(row.created_at),
+        updated_at=_utc(row.updated_at),
+        label=row.label,
+        answers=orjson.loads(row.answers_json),
+    )
+
+
+class Drafts:
+    """Drafts in the service's database (its engine and its SQLite write lock)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def save(
+        self, owner: str, answers: dict[str, str], *, draft_id: str | None = None, label: str | None = None
+    ) -> Draft:
+        """Create a draft, or replace the answers of the owner's draft ``draft_id``.
+
+        Raises:
+            KeyError: ``draft_id`` is not a draft of this owner.
+            ValueError: the answers are larger than a form could be.
+        """
+        body = orjson.dumps(answers).decode()
+        if len(body) > MAX_DRAFT_BYTES:
+            raise ValueError("the draft is too large")
+        now = dt.datetime.now(dt.UTC)
+        label = (label or "")[:200] or None
+        with self.store._write_lock, self.store.engine.begin() as conn:
+            if draft_id is None:
+                draft_id = str(uuid.uuid4())
+                conn.execute(
+                    insert(DRAFTS),
+                    {
+                        "id": draft_id,
+                        "owner": owner,
+                        "created_at": now,
+                        "updated_at": now,
+                        "label": label,
+                        "answers_json": body,
+                    },
+                )
+            else:
+                done = conn.execute(
+                    update(DRAFTS)
+                    .where(DRAFTS.c.id == draft_id, DRAFTS.c.owner == owner)
+                    .values(updated_at=now, label=label, answers_json=body)
+                )
+                if done.rowcount != 1:
+                    raise KeyError(draft_id)
+        found = self.get(owner, draft_id)
+        if found is None:  # pragma: no cover - written just above
+            raise KeyError(draft_id)
+        return found
+
+    def get(self, owner: str, draft_id: str) -> Draft | None:
+        """The owner's draft, or None (another principal's draft is not found either)."""
+        with self.store.engine.connect() as conn:
+            row = conn.execute(select(DRAFTS).where(DRAFTS.c.id == draft_id, DRAFTS.c.owner == owner)).first()
+        return _row(row) if row is not None else None
+
+    def list(self, owner: str, limit: int = 50) -> list[Draft]:
+        """The owner's drafts, most recently saved first."""
+        query = select(DRAFTS).where(DRAFTS.c.owner == owner).order_by(DRAFTS.c.updated_at.desc()).limit(limit)
+        with self.store.engine.connect() as conn:
+            return [_row(r) for r in conn.execute(query)]
+
+    def delete(self, owner: str, draft_id: str) -> bool:
+        """Delete the owner's draft; False when there was none."""
+        with self.store._write_lock, self.store.engine.begin() as conn:
+            done = conn.execute(delete(DRAFTS).where(DRAFTS.c.id == draft_id, DRAFTS.c.owner == owner))
+        return bool(done.rowcount)

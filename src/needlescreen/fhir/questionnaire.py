@@ -15,6 +15,7 @@ clinician types them (its ``entryFormat`` says how).
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -70,18 +71,30 @@ _LIST_TYPES = frozenset({"drugs", "locations", "devices", "sites", "circuits"})
 _JOINED = frozenset({"sites", "circuits"})
 
 
-@lru_cache(maxsize=4)
-def _cached(ruleset: Ruleset | None) -> Questionnaire:
-    if ruleset is None:
-        from needlescreen import load_ruleset
-
-        ruleset = load_ruleset()
-    return load_questionnaire(regions=ruleset.regions, vocabulary=ruleset.vocabulary)
+# Questionnaires by the ruleset they are bound to (a Ruleset is not hashable; its id is, while it is held here).
+_BOUND: dict[int, tuple[Ruleset, Questionnaire]] = {}
+_LOCK = threading.Lock()
 
 
 def bundled_questionnaire(ruleset: Ruleset | None = None) -> Questionnaire:
     """The questionnaire of ``rules/questionnaire.yaml``, bound to the ruleset's regions and site names."""
-    return _cached(ruleset)
+    if ruleset is None:
+        ruleset = _default_ruleset()
+    with _LOCK:
+        held = _BOUND.get(id(ruleset))
+        if held is None or held[0] is not ruleset:
+            if len(_BOUND) >= 8:
+                _BOUND.clear()
+            held = (ruleset, load_questionnaire(regions=ruleset.regions, vocabulary=ruleset.vocabulary))
+            _BOUND[id(ruleset)] = held
+    return held[1]
+
+
+@lru_cache(maxsize=1)
+def _default_ruleset() -> Ruleset:
+    from needlescreen import load_ruleset
+
+    return load_ruleset()
 
 
 def _answer_system(item: Item) -> str:

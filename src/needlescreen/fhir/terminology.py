@@ -191,9 +191,9 @@ def load_terminology(path: str | Path, *, codes: CodeMap, regions: RegionMap) ->
 @lru_cache(maxsize=1)
 def bundled_terminology() -> Terminology:
     """The terminology shipped with the package, checked against the bundled code map and regions."""
-    from needlescreen import load_ruleset
+    from .questionnaire import _default_ruleset
 
-    ruleset = load_ruleset()
+    ruleset = _default_ruleset()
     return load_terminology(_FILE, codes=ruleset.codes, regions=ruleset.regions)
 
 

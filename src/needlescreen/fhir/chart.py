@@ -185,6 +185,11 @@ def resources_of(data: Any) -> list[tuple[str, dict[str, Any]]]:
             return
         if not isinstance(node, Mapping):
             raise IntakeError([FieldProblem(path or "(chart)", "expected a FHIR resource or Bundle")])
+        if "resourceType" not in node:
+            # Labelled values (a CDS Hooks prefetch): each key names where its resources come from.
+            for key, value in node.items():
+                visit(value, f"{path}.{key}" if path else str(key))
+            return
         if node.get("resourceType") == "Bundle":
             for i, entry in enumerate(node.get("entry") or ()):
                 if not isinstance(entry, Mapping) or entry.get("resource") is None:
@@ -263,7 +268,8 @@ def read_chart(
             reader.medication_resources[f"Medication/{res.id}"] = res
             if isinstance(raw.get("_fullUrl"), str):
                 reader.medication_resources[str(raw["_fullUrl"])] = res
-    for p, raw, res in parsed:
+    # Patients first: every other resource is checked against the chart's patient.
+    for p, raw, res in sorted(parsed, key=lambda t: t[1].get("resourceType") != "Patient"):
         _read(reader, p, raw, res)
     if reader.problems:
         raise IntakeError(reader.problems, source="FHIR")
@@ -294,7 +300,8 @@ def _subject(reader: _Reader, path: str, res: Any) -> bool:
     target = getattr(ref, "reference", None) if ref is not None else None
     if not target:
         return True
-    tail = str(target).rsplit("/", 1)[-1] if "Patient/" in str(target) else str(target)
+    target = str(target)
+    tail = target.removeprefix("urn:uuid:").rsplit("/", 1)[-1]
     if reader.patient_ids and tail not in reader.patient_ids and target not in reader.patient_ids:
         reader.problems.append(
             FieldProblem(f"{path}.subject", f"refers to {target}, not to the chart's patient; one chart is one patient")

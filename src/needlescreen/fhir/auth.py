@@ -27,8 +27,7 @@ import jwt
 from jwt import PyJWK, PyJWKClient, PyJWKSet
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from needlescreen import RuleFileError
-from needlescreen import _yaml
+from needlescreen import RuleFileError, _yaml
 
 __all__ = ["ALGORITHMS", "CdsAuth", "Issuer", "TokenError", "load_issuers"]
 
@@ -111,7 +110,9 @@ def load_issuers(path: str | Path) -> list[Issuer]:
                 keys = PyJWKSet.from_dict(json.loads(key_file.read_text(encoding="utf-8")))
             except (OSError, ValueError, jwt.PyJWKSetError) as exc:
                 raise RuleFileError(
-                    f"cannot read the JWK Set {key_file}: {type(exc).__name__}", file=str(path), field=f"issuers[{i}].jwks_file"
+                    f"cannot read the JWK Set {key_file}: {type(exc).__name__}",
+                    file=str(path),
+                    field=f"issuers[{i}].jwks_file",
                 ) from None
             issuers.append(Issuer(s.iss, jwks=keys))
         else:

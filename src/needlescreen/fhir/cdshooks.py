@@ -23,10 +23,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from fhir.resources.R4B.annotation import Annotation
+from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from pydantic import BaseModel, ConfigDict, Field
 
-from needlescreen import FindingResult, FieldProblem, IntakeError, Ruleset, ScreeningResult
+from needlescreen import FieldProblem, FindingResult, IntakeError, Ruleset, ScreeningResult
 
 from .chart import ChartIntake, read_chart, resources_of
 from .guidance import VERDICT_TEXT
@@ -87,7 +89,7 @@ class Action(_Model):
     type: Literal["create", "update", "delete"]
     description: str
     resource: dict[str, Any] | None = None
-    resourceId: str | None = None  # noqa: N815 - the specification's name
+    resourceId: str | None = None
 
 
 class Suggestion(_Model):
@@ -95,7 +97,7 @@ class Suggestion(_Model):
 
     label: str
     uuid: str | None = None
-    isRecommended: bool | None = None  # noqa: N815
+    isRecommended: bool | None = None
     actions: list[Action] | None = None
 
 
@@ -105,7 +107,7 @@ class Link(_Model):
     label: str
     url: str
     type: Literal["absolute", "smart"]
-    appContext: str | None = None  # noqa: N815
+    appContext: str | None = None
 
 
 class Card(_Model):
@@ -117,8 +119,8 @@ class Card(_Model):
     indicator: Literal["info", "warning", "critical"]
     source: CardSource
     suggestions: list[Suggestion] | None = None
-    selectionBehavior: Literal["at-most-one", "any"] | None = None  # noqa: N815
-    overrideReasons: list[CdsCoding] | None = None  # noqa: N815
+    selectionBehavior: Literal["at-most-one", "any"] | None = None
+    overrideReasons: list[CdsCoding] | None = None
     links: list[Link] | None = None
 
 
@@ -136,7 +138,7 @@ class ServiceDefinition(_Model):
     description: str
     id: str
     prefetch: dict[str, str] | None = None
-    usageRequirements: str | None = None  # noqa: N815
+    usageRequirements: str | None = None
 
 
 class Discovery(_Model):
@@ -160,9 +162,9 @@ class HookRequest(_Model):
     """A hook call (the fields of CDS Hooks 2.0 "Calling a CDS Service")."""
 
     hook: str = Field(min_length=1)
-    hookInstance: str = Field(min_length=1, max_length=200)  # noqa: N815
-    fhirServer: str | None = None  # noqa: N815
-    fhirAuthorization: FhirAuthorization | None = None  # noqa: N815
+    hookInstance: str = Field(min_length=1, max_length=200)
+    fhirServer: str | None = None
+    fhirAuthorization: FhirAuthorization | None = None
     context: dict[str, Any]
     prefetch: dict[str, Any] | None = None
 
@@ -171,7 +173,7 @@ class OverrideReason(_Model):
     """Why a card was overridden: a reason from the card and/or the clinician's comment."""
 
     reason: CdsCoding | None = None
-    userComment: str | None = Field(default=None, max_length=2000)  # noqa: N815
+    userComment: str | None = Field(default=None, max_length=2000)
 
 
 class AcceptedSuggestion(_Model):
@@ -185,9 +187,9 @@ class Feedback(_Model):
 
     card: str = Field(min_length=1, max_length=200)
     outcome: Literal["accepted", "overridden"]
-    acceptedSuggestions: list[AcceptedSuggestion] | None = None  # noqa: N815
-    overrideReason: OverrideReason | None = None  # noqa: N815
-    outcomeTimestamp: dt.datetime  # noqa: N815
+    acceptedSuggestions: list[AcceptedSuggestion] | None = None
+    overrideReason: OverrideReason | None = None
+    outcomeTimestamp: dt.datetime
 
 
 class FeedbackRequest(_Model):
@@ -233,7 +235,9 @@ SERVICES: dict[str, ServiceDefinition] = {
             "visit is booked (an appointment based on a needling ServiceRequest with body sites)."
         ),
         prefetch={**PREFETCH, "serviceRequests": "ServiceRequest?patient={{context.patientId}}&status=active,draft"},
-        usageRequirements="The needling order's bodySite names the planned sites; prefetch patient, conditions and medications.",
+        usageRequirements=(
+            "The needling order's bodySite names the planned sites; prefetch patient, conditions and medications."
+        ),
     ),
     "needlescreen-order-select": ServiceDefinition(
         hook="order-select",
@@ -337,7 +341,9 @@ OVERRIDE_REASONS: tuple[CdsCoding, ...] = (
     CdsCoding(system=OVERRIDE_SYSTEM, code="clearance-documented", display="Clearance is already documented"),
     CdsCoding(system=OVERRIDE_SYSTEM, code="chart-out-of-date", display="The chart information is out of date"),
     CdsCoding(system=OVERRIDE_SYSTEM, code="plan-changed", display="The plan was changed to avoid the concern"),
-    CdsCoding(system=OVERRIDE_SYSTEM, code="clinical-judgement", display="Clinical judgement: benefit outweighs the risk"),
+    CdsCoding(
+        system=OVERRIDE_SYSTEM, code="clinical-judgement", display="Clinical judgement: benefit outweighs the risk"
+    ),
 )
 
 
@@ -386,9 +392,7 @@ def _source(result: ScreeningResult, finding: FindingResult | None) -> CardSourc
         return CardSource(label=revision, topic=CdsCoding(system=RULESET_SYSTEM, code=result.ruleset.name))
     refs = ", ".join(r.key for r in finding.references)
     label = f"{revision} · {finding.rule_id}" + (f" ({refs})" if refs else "")
-    return CardSource(
-        label=label, topic=CdsCoding(system=RULE_SYSTEM, code=finding.rule_id, display=finding.title)
-    )
+    return CardSource(label=label, topic=CdsCoding(system=RULE_SYSTEM, code=finding.rule_id, display=finding.title))
 
 
 def _clearance(finding: FindingResult, patient: str | None) -> Suggestion:
@@ -400,9 +404,9 @@ def _clearance(finding: FindingResult, patient: str | None) -> Suggestion:
     request = ServiceRequest(
         status="draft",
         intent="proposal",
-        code={"text": "Medical clearance before dry needling"},
-        reasonCode=[{"text": finding.summary}],
-        note=[{"text": " ".join(finding.modifications) or finding.summary}],
+        code=CodeableConcept(text="Medical clearance before dry needling"),
+        reasonCode=[CodeableConcept(text=finding.summary)],
+        note=[Annotation(text=" ".join(finding.modifications) or finding.summary)],
         **kwargs,
     )
     return Suggestion(
@@ -448,7 +452,9 @@ def cards_for(result: ScreeningResult, chart: ChartIntake | None = None) -> list
         )
     undecided = [f for f in result.findings if f.status == "unknown"]
     if result.missing or undecided:
-        worst = "critical" if any(f.verdict == "refer" for f in undecided) else "warning"
+        worst: Literal["critical", "warning"] = (
+            "critical" if any(f.verdict == "refer" for f in undecided) else "warning"
+        )
         n = len(result.missing)
         questions = [f"- {m.question} ({', '.join(m.rules)})" for m in result.missing]
         detail = "\n".join(

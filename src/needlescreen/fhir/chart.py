@@ -262,7 +262,7 @@ def read_chart(
     now = _aware(now) or dt.datetime.now(dt.UTC)
     reader = _Reader(terminology or bundled_terminology(), ruleset, now)
     resources = [(p, r) for p, r in resources_of(chart) if r.get("resourceType") in READ_TYPES]
-    parsed = [(p, raw, _parse(p, raw)) for p, raw in resources]
+    parsed: list[tuple[str, Mapping[str, Any], Any]] = [(p, raw, _parse(p, raw)) for p, raw in resources]
     for _p, raw, res in parsed:
         if raw.get("resourceType") == "Medication":
             reader.medication_resources[f"Medication/{res.id}"] = res
@@ -315,7 +315,9 @@ def _age_days(reader: _Reader, path: str, when: dt.datetime | None, field_: str)
         return None
     days = (reader.now - when).total_seconds() / _DAY
     if days < -1:
-        reader.problems.append(FieldProblem(f"{path}.{field_}", f"{when.isoformat()} is after now ({reader.now.isoformat()})"))
+        reader.problems.append(
+            FieldProblem(f"{path}.{field_}", f"{when.isoformat()} is after now ({reader.now.isoformat()})")
+        )
         return None
     return max(days, 0.0)
 
@@ -414,7 +416,7 @@ def _place(reader: _Reader, concepts: Sequence[CodeableConcept] | None) -> tuple
     return region, side
 
 
-def _condition(reader: _Reader, path: str, res: Any, ref: str) -> None:
+def _condition(reader: _Reader, _path: str, res: Any, ref: str) -> None:
     clinical = _status(res.clinicalStatus)
     verification = _status(res.verificationStatus)
     if clinical & {"inactive", "resolved", "remission"} or verification & {"refuted", "entered-in-error"}:
@@ -470,7 +472,13 @@ def _medication(reader: _Reader, path: str, res: Any, ref: str) -> None:
         return
     concept = res.medicationCodeableConcept
     if concept is None and res.medicationReference is not None:
-        target = reader.medication_resources.get(str(res.medicationReference.reference or ""))
+        target_ref = str(res.medicationReference.reference or "")
+        target = reader.medication_resources.get(target_ref)
+        if target is None and target_ref.startswith("#"):
+            target = next(
+                (c for c in res.contained or () if c.get_resource_type() == "Medication" and c.id == target_ref[1:]),
+                None,
+            )
         concept = target.code if target is not None else None
         if concept is None and res.medicationReference.display:
             concept = CodeableConcept(text=res.medicationReference.display)
@@ -586,11 +594,15 @@ def _observation(reader: _Reader, path: str, res: Any, ref: str) -> None:
             reader.bmi = (when, value, ref)
 
 
-def _device(reader: _Reader, path: str, res: Any, ref: str) -> None:
+def _device(reader: _Reader, _path: str, res: Any, ref: str) -> None:
     if res.status in ("inactive", "entered-in-error"):
         reader.notes.append(f"{ref}: not read (status {res.status})")
         return
-    kinds = [reader.terminology.devices[c] for s, c, _d in _codings(res.type) if s == SNOMED and c in reader.terminology.devices]
+    kinds = [
+        reader.terminology.devices[c]
+        for s, c, _d in _codings(res.type)
+        if s == SNOMED and c in reader.terminology.devices
+    ]
     if not kinds:
         return  # not an implant needlescreen knows (a glucose meter, a wheelchair ...); devices stay unknown
     kind = kinds[0]
@@ -600,7 +612,7 @@ def _device(reader: _Reader, path: str, res: Any, ref: str) -> None:
     reader.source(ref, "Device", ["devices"], {f"devices.{group}", f"site.{group}_area", "circuit.metal_implant_area"})
 
 
-def _allergy(reader: _Reader, path: str, res: Any, ref: str) -> None:
+def _allergy(reader: _Reader, _path: str, res: Any, ref: str) -> None:
     if _status(res.clinicalStatus) & {"inactive", "resolved"} or _status(res.verificationStatus) & {
         "refuted",
         "entered-in-error",
@@ -658,29 +670,37 @@ def _technique(reader: _Reader, concepts: Iterable[CodeableConcept | None]) -> s
             if system == TECHNIQUE_SYSTEM and code in ("dry_needling", "electrical"):
                 found = "electrical" if code == "electrical" or found == "electrical" else code
             elif display and words.needling_words.search(display):
-                found = "electrical" if words.electrical_words.search(display) or found == "electrical" else "dry_needling"
+                found = (
+                    "electrical" if words.electrical_words.search(display) or found == "electrical" else "dry_needling"
+                )
         text = concept.text or ""
         if text and words.needling_words.search(text):
             found = "electrical" if words.electrical_words.search(text) or found == "electrical" else "dry_needling"
     return found
 
 
-def _plan_from_orders(reader: _Reader, orders: Any, parsed: list[tuple[str, Mapping[str, Any], Any]]) -> dict[str, Any] | None:
+def _plan_from_orders(
+    reader: _Reader, orders: Any, parsed: list[tuple[str, Mapping[str, Any], Any]]
+) -> dict[str, Any] | None:
     candidates: list[tuple[str, Any, str]] = []
     if orders is not None:
         for p, raw in resources_of(orders):
-            if raw.get("resourceType") in ("ServiceRequest", "Appointment"):
+            # Only orders that could be needling orders are parsed: an unrelated order (another FHIR version, a
+            # diet) is none of this service's business and must not fail the call.
+            if raw.get("resourceType") in ("ServiceRequest", "Appointment") and _mentions_needling(reader, raw):
                 candidates.append((p, _parse(p, raw), _ref(p, raw)))
     else:
-        candidates = [(p, res, _ref(p, raw)) for p, raw, res in parsed if raw["resourceType"] in ("ServiceRequest", "Appointment")]
+        candidates = [
+            (p, res, _ref(p, raw)) for p, raw, res in parsed if raw["resourceType"] in ("ServiceRequest", "Appointment")
+        ]
     requests = {ref: res for _p, res, ref in candidates if res.get_resource_type() == "ServiceRequest"}
-    for _p, raw, res in parsed:
-        if raw["resourceType"] == "ServiceRequest":
-            requests.setdefault(_ref(_p, raw), res)
+    for p_, raw_, res_ in parsed:
+        if raw_["resourceType"] == "ServiceRequest":
+            requests.setdefault(_ref(p_, raw_), res_)
     technique: str | None = None
     texts: list[str] = []
     used: list[str] = []
-    for path, res, ref in candidates:
+    for _path, res, ref in candidates:
         rtype = res.get_resource_type()
         if rtype == "Appointment":
             found = _technique(reader, [res.appointmentType, *(res.serviceType or ()), *(res.reasonCode or ())])
@@ -715,6 +735,13 @@ def _plan_from_orders(reader: _Reader, orders: Any, parsed: list[tuple[str, Mapp
     for ref in used:
         reader.source(ref, "ServiceRequest", ["plan"], _PLAN_FACTS)
     return {"technique": technique, "sites": sites}
+
+
+def _mentions_needling(reader: _Reader, raw: Mapping[str, Any]) -> bool:
+    import json
+
+    text = json.dumps(raw, ensure_ascii=False)
+    return TECHNIQUE_SYSTEM in text or reader.terminology.needling_words.search(text) is not None or "basedOn" in raw
 
 
 def _site_texts(request: Any) -> list[str]:
@@ -758,7 +785,7 @@ def _assemble(reader: _Reader, plan: Mapping[str, Any] | None) -> dict[str, Any]
     if reader.medications:
         data["medications"] = {"items": reader.medications}
     labs = {}
-    for lab, (_when_, entry, ref) in reader.labs.items():
+    for lab, (_, entry, ref) in reader.labs.items():
         labs[lab] = entry
         facts = {f"labs.{lab}", f"labs.{lab}_age_days"} | ({"labs.inr_above_target_by"} if lab == "inr" else set())
         reader.source(ref, "Observation", [f"labs.{lab}"], facts)
@@ -770,7 +797,10 @@ def _assemble(reader: _Reader, plan: Mapping[str, Any] | None) -> dict[str, Any]
     for kind, f in reader.findings.items():
         # A finding also known without a place stays "place not given" (every site undecided), never narrowed.
         if f.get("unplaced"):
-            findings[kind] = {"answer": "yes", **({"weeks_ago": f["weeks_ago"]} if f.get("weeks_ago") is not None else {})}
+            findings[kind] = {
+                "answer": "yes",
+                **({"weeks_ago": f["weeks_ago"]} if f.get("weeks_ago") is not None else {}),
+            }
         else:
             findings[kind] = {k: v for k, v in f.items() if k != "unplaced"}
     if findings:

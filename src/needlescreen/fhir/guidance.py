@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from fhir.resources.R4B.annotation import Annotation
 from fhir.resources.R4B.bundle import Bundle, BundleEntry
 from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.coding import Coding
@@ -29,7 +30,16 @@ from fhir.resources.R4B.reference import Reference
 from needlescreen import FindingResult, MissingItem, ScreeningResult
 
 from .chart import ChartIntake
-from .systems import EXT_CONTENT_HASH, EXT_FACT, EXT_QUESTION, LOINC, QUESTIONNAIRE_URL, RULE_SYSTEM, RULESET_SYSTEM, VERDICT_SYSTEM
+from .systems import (
+    EXT_CONTENT_HASH,
+    EXT_FACT,
+    EXT_QUESTION,
+    LOINC,
+    QUESTIONNAIRE_URL,
+    RULE_SYSTEM,
+    RULESET_SYSTEM,
+    VERDICT_SYSTEM,
+)
 from .terminology import Terminology, bundled_terminology
 
 __all__ = ["VERDICT_TEXT", "data_requirement", "finding_text", "result_bundle"]
@@ -103,7 +113,9 @@ def finding_text(f: FindingResult) -> str:
     return text
 
 
-def _issue(f: FindingResult, result: ScreeningResult, patient: Reference | None, implicated: Sequence[str]) -> DetectedIssue:
+def _issue(
+    f: FindingResult, result: ScreeningResult, patient: Reference | None, implicated: Sequence[str]
+) -> DetectedIssue:
     where = f.site.id if f.site else ("-".join(f.circuit) if f.circuit else "patient")
     kwargs: dict[str, Any] = {}
     if patient is not None:
@@ -111,9 +123,7 @@ def _issue(f: FindingResult, result: ScreeningResult, patient: Reference | None,
     if implicated:
         kwargs["implicated"] = [Reference(reference=r) for r in implicated]
     if f.modifications:
-        kwargs["mitigation"] = [
-            DetectedIssueMitigation(action=CodeableConcept(text=m)) for m in f.modifications
-        ]
+        kwargs["mitigation"] = [DetectedIssueMitigation(action=CodeableConcept(text=m)) for m in f.modifications]
     if f.status == "unknown" and f.missing:
         kwargs["evidence"] = [DetectedIssueEvidence(code=[CodeableConcept(text=f"unknown: {m}") for m in f.missing])]
     return DetectedIssue(
@@ -165,7 +175,7 @@ def result_bundle(
     *,
     terminology: Terminology | None = None,
 ) -> Bundle:
-    """The screening as a ``collection`` Bundle: GuidanceResponse, its output Parameters, a DetectedIssue per finding."""
+    """The screening as a ``collection`` Bundle: GuidanceResponse, output Parameters, a DetectedIssue per finding."""
     patient = Reference(reference=f"Patient/{chart.patient}") if chart and chart.patient else None
     if patient is not None and chart is not None and str(chart.patient).startswith("urn:"):
         patient = Reference(reference=str(chart.patient))
@@ -193,9 +203,11 @@ def result_bundle(
         extension=[Extension(url=EXT_CONTENT_HASH, valueString=result.ruleset.content_hash)],
         status="data-required" if result.missing else "success",
         occurrenceDateTime=result.timestamp,
-        note=[{"text": VERDICT_TEXT[result.verdict]}],
+        note=[Annotation(text=VERDICT_TEXT[result.verdict])],
         reasonCode=[
-            CodeableConcept(coding=[Coding(system=VERDICT_SYSTEM, code=result.verdict)], text=VERDICT_TEXT[result.verdict])
+            CodeableConcept(
+                coding=[Coding(system=VERDICT_SYSTEM, code=result.verdict)], text=VERDICT_TEXT[result.verdict]
+            )
         ],
         outputParameters=Reference(reference=f"urn:uuid:{params.id}"),
         **kwargs,

@@ -40,7 +40,7 @@ from fhir.resources.R4B.questionnaireresponse import (
 from fhir.resources.R4B.reference import Reference
 from pydantic import ValidationError
 
-from needlescreen import FieldProblem, Intake, IntakeError, Ruleset, parse_intake
+from needlescreen import FieldProblem, Intake, IntakeError, Ruleset, Screener, ScreeningResult, parse_intake
 from needlescreen.questionnaire import AnswerError, Item, Questionnaire, load_questionnaire
 
 from .systems import (
@@ -61,6 +61,7 @@ __all__ = [
     "fhir_questionnaire",
     "intake_from_response",
     "questionnaire_response",
+    "screen_response",
 ]
 
 #: The units of the questionnaire file in UCUM; a unit not listed is shown by its display only.
@@ -176,7 +177,8 @@ def _question(item: Item, q: Questionnaire) -> QuestionnaireItem:
 
 
 def _sections(q: Questionnaire) -> Iterator[tuple[str, list[Item]]]:
-    title, items = "Screening", []
+    title: str = "Screening"
+    items: list[Item] = []
     for item in q.items:
         if item.section and items:
             yield title, items
@@ -192,7 +194,9 @@ def fhir_questionnaire(q: Questionnaire | None = None, *, version: str | None = 
     """The questionnaire as an R4B ``Questionnaire`` (one group per section; linkIds are the item ids)."""
     q = q or bundled_questionnaire()
     groups = [
-        QuestionnaireItem(linkId=f"group-{_slug(title)}", type="group", text=title, item=[_question(i, q) for i in items])
+        QuestionnaireItem(
+            linkId=f"group-{_slug(title)}", type="group", text=title, item=[_question(i, q) for i in items]
+        )
         for title, items in _sections(q)
     ]
     kwargs: dict[str, Any] = {}
@@ -239,7 +243,7 @@ def _number(value: Any) -> str:
     return repr(float(value))
 
 
-def _one(item: Item, answer: QuestionnaireResponseItemAnswer, where: str) -> str:
+def _one(item: Item, answer: QuestionnaireResponseItemAnswer) -> str:
     """One FHIR answer as the text a clinician would type for it."""
     if item.type == "answer":
         if answer.valueBoolean is None:
@@ -318,7 +322,7 @@ def intake_from_response(
             problems.append(FieldProblem(f"{path}.answer", f"{item.id!r} takes one answer"))
             continue
         try:
-            texts = [_one(item, a, f"{path}.answer[{k}]") for k, a in enumerate(answer_list)]
+            texts = [_one(item, a) for a in answer_list]
             if item.type in _JOINED:
                 answers[item.id] = q.parse(item, ", ".join(texts), answers)
             elif item.type in _LIST_TYPES:
@@ -331,6 +335,36 @@ def intake_from_response(
         raise IntakeError(problems, source="QuestionnaireResponse")
     intake = parse_intake(q.build(answers), source="QuestionnaireResponse")
     return ResponseIntake(intake, answers, complete=qr.status != "in-progress")
+
+
+def screen_response(
+    response: QuestionnaireResponse | Mapping[str, Any] | str | bytes,
+    screener: Screener | None = None,
+    q: Questionnaire | None = None,
+) -> ScreeningResult:
+    """Screen a response. An ``in-progress`` response can never be clear.
+
+    A partial response is screened for what it already shows (a caution or refer stands: more answers could
+    add reasons, and a clinician needs them now), but one that would be clear is refused: only a completed
+    response may clear a patient.
+
+    Raises:
+        IntakeError: the response cannot be read (see :func:`intake_from_response`), or it is ``in-progress``
+            and would be clear (named ``status``).
+    """
+    if screener is None:
+        from needlescreen.screening import default_screener
+
+        screener = default_screener()
+    read = intake_from_response(response, q or bundled_questionnaire(screener.ruleset))
+    result = screener.screen(read.intake)
+    if not read.complete and result.verdict == "clear":
+        raise _fail(
+            "status",
+            "the response is in progress: a partial response is never cleared; answer the remaining questions "
+            "and mark it completed",
+        )
+    return result
 
 
 def _as_response(response: QuestionnaireResponse | Mapping[str, Any] | str | bytes) -> QuestionnaireResponse:
@@ -443,9 +477,7 @@ def questionnaire_response(
     groups = []
     for title, items in _sections(q):
         answered = [
-            QuestionnaireResponseItem(
-                linkId=i.id, text=i.text, answer=_response_answers(i, answers[i.id], data)
-            )
+            QuestionnaireResponseItem(linkId=i.id, text=i.text, answer=_response_answers(i, answers[i.id], data))
             for i in items
             if answers.get(i.id) is not None
         ]

@@ -68,7 +68,9 @@ class FeedbackStore:
         # SQLite takes one writer at a time: threads of a worker queue here rather than in SQLite's busy sleep.
         self._lock = threading.Lock()
 
-    def add_cards(self, decision_id: str, service_id: str, hook_instance: str, cards: Sequence[Card], rules: Sequence[str | None]) -> None:
+    def add_cards(
+        self, decision_id: str, service_id: str, hook_instance: str, cards: Sequence[Card], rules: Sequence[str | None]
+    ) -> None:
         """Record the cards of one hook call (committed before the response is sent)."""
         if not cards:
             return

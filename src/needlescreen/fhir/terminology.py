@@ -18,8 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from needlescreen import RuleFileError
-from needlescreen import _yaml
+from needlescreen import RuleFileError, _yaml
 from needlescreen.codes import CodeMap
 from needlescreen.intake import DeviceKind, FindingKind
 from needlescreen.regions import RegionMap
@@ -145,7 +144,9 @@ def terminology_from_data(data: object, *, codes: CodeMap, regions: RegionMap, f
     conditions: dict[str, str] = {}
     for i, c in enumerate(spec.snomed_conditions):
         if codes.lookup(c.icd10cm) is None:
-            raise _fail(f"{c.icd10cm} is not in the code map (rules/codes.yaml)", file, f"snomed_conditions[{i}].icd10cm")
+            raise _fail(
+                f"{c.icd10cm} is not in the code map (rules/codes.yaml)", file, f"snomed_conditions[{i}].icd10cm"
+            )
         if c.snomed in conditions:
             raise _fail(f"duplicate SNOMED CT code {c.snomed}", file, f"snomed_conditions[{i}].snomed")
         conditions[c.snomed] = c.icd10cm

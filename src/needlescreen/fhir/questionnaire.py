@@ -411,7 +411,23 @@ def _site_text(site: Mapping[str, Any]) -> str:
     return f"{side}{site['muscle']}{_depth(site)}"
 
 
-def _texts(item: Item, value: Any, data: Mapping[str, Any]) -> list[str]:
+def _named_site_text(site: Mapping[str, Any], q: Questionnaire, item: Item) -> str:
+    """A site written as a muscle name: with its side word, or as named when the name carries it ("R gastroc")."""
+    plain = _site_text(site)
+    if site.get("region") or site.get("nerve"):
+        return plain
+    want = {k: v for k, v in site.items() if k != "id" and v is not None}
+    for text in (plain, f"{site['muscle']}{_depth(site)}"):
+        try:
+            got = q.parse(item, text, {})
+        except AnswerError:
+            continue
+        if got and {k: v for k, v in got[0].items() if k != "id"} == want:
+            return text
+    return plain
+
+
+def _texts(item: Item, value: Any, data: Mapping[str, Any], q: Questionnaire) -> list[str]:
     if item.type == "drugs":
         return [str(m["name"]) for m in value]
     if item.type == "locations":
@@ -419,13 +435,15 @@ def _texts(item: Item, value: Any, data: Mapping[str, Any]) -> list[str]:
     if item.type == "devices":
         return [f"{d['kind']} {_location_text(d['location'])}" if d.get("location") else str(d["kind"]) for d in value]
     if item.type == "sites":
-        return [_site_text(s) for s in value]
+        return [_named_site_text(s, q, item) for s in value]
     sites = _get(data, "plan.sites") or []
     number = {s["id"]: str(i + 1) for i, s in enumerate(sites)}
     return [f"{number.get(a, a)}-{number.get(b, b)}" for a, b in value]
 
 
-def _response_answers(item: Item, value: Any, data: Mapping[str, Any]) -> list[QuestionnaireResponseItemAnswer]:
+def _response_answers(
+    item: Item, value: Any, data: Mapping[str, Any], q: Questionnaire
+) -> list[QuestionnaireResponseItemAnswer]:
     if item.type == "answer":
         return [QuestionnaireResponseItemAnswer(valueBoolean=value == "yes")]
     if item.type == "choice":
@@ -434,7 +452,7 @@ def _response_answers(item: Item, value: Any, data: Mapping[str, Any]) -> list[Q
         return [QuestionnaireResponseItemAnswer(valueCoding=coding)]
     if item.type == "number":
         return [QuestionnaireResponseItemAnswer(valueDecimal=Decimal(repr(float(value))))]
-    return [QuestionnaireResponseItemAnswer(valueString=t) for t in _texts(item, value, data)]
+    return [QuestionnaireResponseItemAnswer(valueString=t) for t in _texts(item, value, data, q)]
 
 
 def _unset(item: Item, value: Any) -> bool:
@@ -477,7 +495,7 @@ def questionnaire_response(
     groups = []
     for title, items in _sections(q):
         answered = [
-            QuestionnaireResponseItem(linkId=i.id, text=i.text, answer=_response_answers(i, answers[i.id], data))
+            QuestionnaireResponseItem(linkId=i.id, text=i.text, answer=_response_answers(i, answers[i.id], data, q))
             for i in items
             if answers.get(i.id) is not None
         ]

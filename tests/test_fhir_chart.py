@@ -52,7 +52,9 @@ EQUIVALENT: dict[str, tuple[dict[str, Any], str]] = {
         {
             "patient": {"age": 58, "sex": "female"},
             "labs": {"platelets": {"value": 231, "age_days": 20}},
-            "findings": {"reduced_sensation": {"answer": "yes", "locations": [{"region": "distal_limb", "side": "both"}]}},
+            "findings": {
+                "reduced_sensation": {"answer": "yes", "locations": [{"region": "distal_limb", "side": "both"}]}
+            },
             "plan": _plan(
                 "electrical",
                 {"nerve": "tibial", "technique": "perineural", "side": "left"},
@@ -211,7 +213,9 @@ def _resource(bundle: dict[str, Any], rtype: str) -> dict[str, Any]:
 
 
 def test_a_resource_of_another_patient_is_refused(ruleset: Ruleset) -> None:
-    bundle = _with("warfarin-inr", lambda b: _resource(b, "MedicationRequest").update(subject={"reference": "Patient/other"}))
+    bundle = _with(
+        "warfarin-inr", lambda b: _resource(b, "MedicationRequest").update(subject={"reference": "Patient/other"})
+    )
     with pytest.raises(IntakeError, match="not to the chart's patient") as info:
         read_chart(bundle, now=NOW, ruleset=ruleset)
     assert info.value.problems[0].path.endswith(".resource.subject")
@@ -259,12 +263,20 @@ def _spec(name: str) -> dict[str, Any]:
 def test_the_specifications_patient_bmi_and_temperature_are_read(ruleset: Ruleset) -> None:
     when = dt.datetime(1999, 7, 2, 18, 0, tzinfo=dt.UTC)
     chart = read_chart(
-        [_spec("patient-example.json"), _spec("observation-example-bmi.json"), _spec("observation-example-body-temperature.json")],
+        [
+            _spec("patient-example.json"),
+            _spec("observation-example-bmi.json"),
+            _spec("observation-example-body-temperature.json"),
+        ],
         now=when,
         ruleset=ruleset,
     )
     assert chart.data["patient"] == {"age": 24.0, "sex": "male", "fever": {"temperature_c": 36.5}, "bmi": 16.2}
-    assert {s.reference for s in chart.sources} == {"Patient/example", "Observation/bmi", "Observation/body-temperature"}
+    assert {s.reference for s in chart.sources} == {
+        "Patient/example",
+        "Observation/bmi",
+        "Observation/body-temperature",
+    }
 
 
 def test_the_specifications_resolved_fever_is_not_read_and_an_active_one_is(ruleset: Ruleset, plain: Screener) -> None:
@@ -285,7 +297,9 @@ def test_the_specifications_contained_medication_is_read_by_name(ruleset: Rulese
 
 
 def test_the_specifications_other_orders_are_not_needling_orders(ruleset: Ruleset) -> None:
-    chart = read_chart([_spec("servicerequest-example.json"), _spec("procedure-example.json")], now=NOW, ruleset=ruleset)
+    chart = read_chart(
+        [_spec("servicerequest-example.json"), _spec("procedure-example.json")], now=NOW, ruleset=ruleset
+    )
     assert chart.intake is None and "plan" not in chart.data
     assert "findings" not in chart.data  # an appendectomy in 2013 is not recent surgery in 2026
 

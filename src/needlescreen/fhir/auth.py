@@ -4,8 +4,9 @@ As CDS Hooks 2.0 "Trusting CDS Clients" describes: the token's ``iss`` must be a
 signature must verify with a key (by ``kid``) of that issuer's JWK Set (a file, or a URL fetched with a short
 timeout and cached), asymmetric algorithms only (never ``none`` or HMAC), ``aud`` must be the URL of the
 endpoint called, ``exp``, ``iat`` and ``jti`` are required, and a ``jti`` is accepted once (a replay within its
-lifetime is refused; the record is per worker process). A ``jku`` header is accepted only when it is the
-issuer's configured JWK Set URL: a key location the token names itself is never fetched.
+lifetime is refused; the record is per worker process). Keys come only from configuration: a ``jku`` header
+must name the issuer's configured JWK Set URL (with a JWK Set file it is ignored); a key location the token
+names itself is never fetched.
 
 Configuration (every worker reads it from the environment): ``NEEDLESCREEN_CDS_ISSUERS`` names a YAML or JSON
 file ``{issuers: [{iss, jwks_url | jwks_file}]}``; ``NEEDLESCREEN_CDS_BASE_URL`` is the service's public base
@@ -170,7 +171,9 @@ class CdsAuth:
         if issuer is None:
             raise TokenError(f"issuer {iss!r} is not trusted")
         jku = header.get("jku")
-        if jku is not None and jku != issuer.jwks_url:
+        # Keys come only from configuration: a JWK Set file (any jku is then just a hint, never fetched), or the
+        # configured URL, which a jku must then name.
+        if jku is not None and issuer.jwks_url is not None and jku != issuer.jwks_url:
             raise TokenError("the jku header is not the issuer's configured JWK Set URL")
         key = issuer.key(kid)
         clock = time.time() if now is None else now

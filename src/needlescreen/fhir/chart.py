@@ -62,6 +62,8 @@ READ_TYPES = frozenset(
     }
 )
 _DAY = 86400.0
+#: Bundles in lists in labelled values: deeper than this is not chart data.
+_MAX_NESTING = 12
 _GROUP_OF_KIND = {kind: group for group, kinds in DEVICE_GROUPS.items() for kind in kinds}
 # Facts a coded patient answer is read as, where the fact's name is not the intake field's.
 _PATIENT_FACTS = {"heart_valve_or_endocarditis": "patient.heart_valve"}
@@ -177,6 +179,8 @@ def resources_of(data: Any) -> list[tuple[str, dict[str, Any]]]:
     def visit(node: Any, path: str) -> None:
         if node is None:
             return
+        if path.count("[") + path.count(".") > _MAX_NESTING:
+            raise IntakeError([FieldProblem(path, "nested too deeply for a Bundle of resources")])
         if isinstance(node, Resource):
             node = node.model_dump(mode="json")
         if isinstance(node, list | tuple):

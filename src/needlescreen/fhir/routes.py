@@ -29,6 +29,7 @@ from starlette.responses import Response
 from needlescreen import Intake, IntakeError, ScreeningResult
 from needlescreen.server.auth import caller, fingerprint
 from needlescreen.server.logs import elapsed_ms, log_event
+from needlescreen.server.problems import PROBLEM_RESPONSES
 from needlescreen.server.service import Service
 from needlescreen.server.store import ScreeningRecord
 
@@ -53,6 +54,26 @@ __all__ = ["FHIR_JSON", "install", "router"]
 
 FHIR_JSON = "application/fhir+json"
 router = APIRouter(tags=["fhir"])
+
+_OBJECT: dict[str, Any] = {"schema": {"type": "object"}}
+
+
+def _doc(ok: str, *statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI responses of a route: its success media type, its OperationOutcomes and the problems."""
+    out: dict[int | str, dict[str, Any]] = {200: {"description": "OK", "content": {ok: _OBJECT}}}
+    problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    for status in statuses:
+        # An OperationOutcome from the route; a problem from the service around it (an unknown path, a bad query).
+        out[status] = {
+            "description": "An OperationOutcome naming what is wrong",
+            "content": {FHIR_JSON: _OBJECT, "application/problem+json": problem},
+        }
+    for code, doc in PROBLEM_RESPONSES.items():
+        if code in out:  # a query-parameter error is a problem, a FHIR input error an OperationOutcome
+            out[code]["content"] = {**out[code]["content"], **doc["content"]}
+        else:
+            out[code] = doc
+    return out
 
 
 def _outcome(
@@ -126,7 +147,12 @@ async def cds_caller(request: Request) -> str:
 # --- FHIR -----------------------------------------------------------------------------------------------------
 
 
-@router.get("/fhir/Questionnaire/needlescreen", summary="The intake questionnaire as an R4B Questionnaire")
+@router.get(
+    "/fhir/Questionnaire/needlescreen",
+    summary="The intake questionnaire as an R4B Questionnaire",
+    response_class=Response,
+    responses=_doc(FHIR_JSON),
+)
 def get_questionnaire(request: Request, _who: Annotated[str, Depends(caller)]) -> Response:
     """The SDC Questionnaire generated from the questionnaire every form uses."""
     return Response(request.app.state.fhir_questionnaire, media_type=FHIR_JSON)
@@ -154,7 +180,12 @@ def _record(intake: Intake, result: ScreeningResult, who: str, patient: str | No
     )
 
 
-@router.post("/fhir/$screen", summary="Screen a chart Bundle; answers a Bundle of GuidanceResponse and DetectedIssues")
+@router.post(
+    "/fhir/$screen",
+    summary="Screen a chart Bundle; answers a Bundle of GuidanceResponse and DetectedIssues",
+    response_class=Response,
+    responses=_doc(FHIR_JSON, 400, 422),
+)
 async def screen_bundle(
     request: Request,
     who: Annotated[str, Depends(caller)],
@@ -195,7 +226,7 @@ async def screen_bundle(
 # --- CDS Hooks ------------------------------------------------------------------------------------------------
 
 
-@router.get("/cds-services", summary="CDS Hooks discovery")
+@router.get("/cds-services", summary="CDS Hooks discovery", response_class=Response, responses=_doc("application/json"))
 def cds_discovery(_who: Annotated[str, Depends(cds_caller)]) -> Response:
     """The services, their hooks and prefetch templates."""
     return _json(discovery().dump())
@@ -213,7 +244,12 @@ def _parse_hook(body: bytes) -> HookRequest | Response:
         )
 
 
-@router.post("/cds-services/{service_id}", summary="Call a CDS service")
+@router.post(
+    "/cds-services/{service_id}",
+    summary="Call a CDS service",
+    response_class=Response,
+    responses=_doc("application/json", 400, 404, 412, 422),
+)
 async def cds_call(service_id: str, request: Request, who: Annotated[str, Depends(cds_caller)]) -> Response:
     """Screen from the prefetch and the needling order; answer with cards (``{"cards": []}`` when nothing applies)."""
     start = time.perf_counter()
@@ -266,7 +302,12 @@ async def cds_call(service_id: str, request: Request, who: Annotated[str, Depend
     return _json({"cards": [c.dump() for c in cards]})
 
 
-@router.post("/cds-services/{service_id}/feedback", summary="Feedback on cards: accepted or overridden")
+@router.post(
+    "/cds-services/{service_id}/feedback",
+    summary="Feedback on cards: accepted or overridden",
+    response_class=Response,
+    responses=_doc("application/json", 400, 404, 422),
+)
 async def cds_feedback(service_id: str, request: Request, who: Annotated[str, Depends(cds_caller)]) -> Response:
     """Store each outcome (and its override reason) beside the screening record the card came from."""
     if service_id not in SERVICES:

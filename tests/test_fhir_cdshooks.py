@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 pytest.importorskip("fastapi", reason="the server extra is not installed")
+pytest.importorskip("fhir.resources", reason="the fhir extra is not installed")
 
 import jwt
 from fastapi.testclient import TestClient

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+pytest.importorskip("fhir.resources", reason="the fhir extra is not installed")
+
 from needlescreen import IntakeError, Ruleset, Screener
 from needlescreen.fhir import chart as chart_mod
 from needlescreen.fhir.chart import read_chart

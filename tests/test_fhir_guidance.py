@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+pytest.importorskip("fhir.resources", reason="the fhir extra is not installed")
 from fhir.resources.R4B.bundle import Bundle
 
 from needlescreen import Ruleset, Screener

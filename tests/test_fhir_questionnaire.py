@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, get_args
 
 import pytest
+
+pytest.importorskip("fhir.resources", reason="the fhir extra is not installed")
 import yaml
 from fhir.resources.R4B.questionnaire import Questionnaire as FhirQuestionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse

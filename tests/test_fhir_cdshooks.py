@@ -549,3 +549,13 @@ def test_a_token_without_jti_is_refused() -> None:
     )
     with pytest.raises(TokenError, match="jti"):
         auth.verify(token, ["https://x/cds-services"])
+
+
+def test_a_clear_screening_answers_no_cards(ruleset: Any) -> None:
+    from needlescreen import Screener
+    from needlescreen.fhir.cdshooks import CdsResponse, cards_for
+    from needlescreen.testing import baseline_intake
+
+    result = Screener(ruleset, engine="plain").screen(baseline_intake())
+    assert result.verdict == "clear" and not result.missing
+    assert CdsResponse(cards=cards_for(result)).dump() == _load(CDS / "response-empty.json")

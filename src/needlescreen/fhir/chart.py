@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -814,8 +814,3 @@ def _assemble(reader: _Reader, plan: Mapping[str, Any] | None) -> dict[str, Any]
     if plan is not None:
         data["plan"] = plan
     return data
-
-
-def iter_sources(sources: Iterable[Source], fact: str) -> Iterator[Source]:
-    """The sources that gave ``fact``."""
-    return (s for s in sources if fact in s.facts)

@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("sqlalchemy", reason="the server extra is not installed")
 
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import MetaData, text
 
 from needlescreen.server import Settings, create_app
 from needlescreen.server.store import ScreeningRecord, Store, migrate
@@ -37,7 +37,11 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     migrate(base)
     store = Store(base)
     with store.engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS screening_records, web_drafts, alembic_version CASCADE"))
+        # Every table the migrations made (later revisions add their own), not only the records.
+        tables = MetaData()
+        tables.reflect(conn)
+        names = ", ".join(sorted(tables.tables))
+        conn.execute(text(f"DROP TABLE IF EXISTS {names} CASCADE"))
         conn.execute(text("DROP FUNCTION IF EXISTS needlescreen_append_only() CASCADE"))
     store.close()
     return base

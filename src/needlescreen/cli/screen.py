@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.text import Text
@@ -26,11 +26,14 @@ from ._app import (
 )
 from .render import _emit
 
+#: ``check`` also prints the result as FHIR (a Bundle of a GuidanceResponse and DetectedIssues; the fhir extra).
+CheckFormatOpt = Annotated[Literal["text", "json", "fhir"], typer.Option("--format", "-f", help="text, json or fhir")]
+
 
 @app.command()
 def check(
     file: Annotated[str, typer.Argument(help="Intake as JSON or YAML; '-' reads standard input.")],
-    output: FormatOpt = "text",
+    output: CheckFormatOpt = "text",
     engine: EngineOpt = "auto",
     policy: PolicyOpt = None,
     rules: RulesOpt = None,
@@ -42,7 +45,13 @@ def check(
     with _user_errors(source):
         intake = parse_intake(text, source=source)
         result = _screener(rules, policy, engine).screen(intake)
-    _emit(result, output)
+    if output == "fhir":
+        from .fhir import fhir_module
+
+        bundle = fhir_module("guidance").result_bundle(result)
+        sys.stdout.write(json.dumps(json.loads(bundle.model_dump_json()), indent=2, ensure_ascii=False) + "\n")
+    else:
+        _emit(result, output)
     raise typer.Exit(EXIT_CODES[result.verdict])
 
 

@@ -181,6 +181,17 @@ def _mount_web(app: FastAPI) -> None:
     mount(app)
 
 
+def _include_fhir(app: FastAPI) -> None:
+    """Mount the FHIR and CDS Hooks routes when the fhir extra (``needlescreen[fhir]``) is installed."""
+    try:
+        from needlescreen.fhir.routes import install
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in ("fhir", "jwt", "cryptography"):
+            raise
+        return
+    install(app)
+
+
 def create_app(settings: Settings | None = None, *, service: Service | None = None, migrated: bool = False) -> FastAPI:
     """The service over one worker's screener and store (built from ``settings`` unless given).
 
@@ -219,6 +230,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.state.service = svc
     for module in (screenings, rules, schema, questionnaire, health):
         app.include_router(module.router)
+    _include_fhir(app)
     _mount_web(app)
     _handlers(app)
     if settings.cors_origins:

@@ -30,7 +30,9 @@
       headers: {"Content-Type": "application/x-www-form-urlencoded", "X-CSRF-Token": csrf},
       body: fields().toString()
     }).then(function (r) { return r.ok ? r.json() : null; }).then(function (body) {
-      if (!body || mine !== seq) { return; }
+      if (mine !== seq) { return; }
+      live.setAttribute("aria-busy", "false");
+      if (!body) { return; }
       var shown = {};
       body.form.enabled.forEach(function (id) { shown[id] = true; });
       Array.prototype.forEach.call(form.querySelectorAll("[data-item]"), function (el) {
@@ -48,10 +50,11 @@
       });
       live.innerHTML = body.fragments.live;
       form.setAttribute("data-verdict", body.view ? body.view.verdict : "");
-    }).catch(function () { /* the form still works by posting */ });
+    }).catch(function () { if (mine === seq) { live.setAttribute("aria-busy", "false"); } /* the form still works by posting */ });
   }
   function changed(now) {
     saveLocal();
+    live.setAttribute("aria-busy", "true");  /* the verdict shown is about to follow the answers */
     clearTimeout(timer);
     timer = setTimeout(rescreen, now === true ? 0 : 350);
   }
@@ -167,8 +170,7 @@
     form.addEventListener("focusin", function (e) {
       if (e.target.hasAttribute && e.target.hasAttribute("data-map-target")) {
         target = e.target;
-        var lab = form.querySelector("label[for='" + target.id + "']");
-        if (label && lab) { label.textContent = lab.textContent; }
+        if (label) { label.textContent = target.getAttribute("data-map-target"); }
       }
     });
     var places = Array.prototype.slice.call(map.querySelectorAll(".place"));

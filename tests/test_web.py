@@ -286,7 +286,8 @@ def test_an_unknown_screening_question_is_asked_again_in_what_to_find_out(client
     page = _post(client, answers).text
     assert "needle as planned" not in page
     find_out = page.split("What to find out", 1)[1]
-    assert 'name="q.implants_or_worn"' in find_out
+    assert 'id="item-implants_or_worn"' in find_out, "the screening question itself is asked again"
+    assert 'type="radio" name="q.implants_or_worn"' in find_out
     again = _post(client, {**answers, "q.implants_or_worn": "no"}).text
     assert "needle as planned" in again
 

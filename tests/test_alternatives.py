@@ -8,6 +8,7 @@ broken rule copy changes it too.
 
 from __future__ import annotations
 
+import importlib
 import shutil
 from pathlib import Path
 from typing import Any
@@ -141,3 +142,107 @@ def test_breakage_a_broken_rule_copy_changes_the_advice(tmp_path: Path) -> None:
     _, alt = _run(load_ruleset(copy), WARFARIN | labs)
     assert any("within the last 3 days" in v.text for v in alt.values)
     assert not any("28 days" in v.text for v in alt.values)
+
+
+# --- waiting is not offered where it would look safe when it is not ------------------------------------------
+
+#: On active chemotherapy, day 10 of the cycle (inside the nadir window, days 7-14 in the reference), with counts
+#: taken 9 days ago (cycle day 1, before the window): they do not show the nadir.
+NADIR = {
+    "patient": {"active_chemotherapy": "yes", "chemo_cycle_day": 10.0},
+    "labs": {"anc": {"value": 3.0, "age_days": 9.0}, "platelets": {"value": 200.0, "age_days": 9.0}},
+}
+#: Facts a "what would change it" must never move: a DVT growing older is not what ends its risk (its treatment and
+#: a review do), and a session moved around the nadir window on a count from before it would look safe on days
+#: whose counts are no better known.
+NEVER_WAITED_FOR = {"site.dvt_weeks_ago", "circuit.dvt_weeks_ago", "patient.chemo_cycle_day"}
+
+
+def _dvt(weeks: float | None, plan: dict[str, Any] | None = None) -> dict[str, Any]:
+    dvt: dict[str, Any] = {"answer": "yes", "locations": [{"region": "lower_limb", "side": "right"}]}
+    if weeks is not None:
+        dvt["weeks_ago"] = weeks
+    return {"findings": {"dvt": dvt}, **({"plan": plan} if plan else {})}
+
+
+def check_no_waiting_is_offered(alt: Any) -> None:
+    by_name = {v.name: v for v in importlib.import_module("needlescreen.alternatives").VARIABLES}
+    for change in alt.values:
+        for r in change.ranges:
+            moved = set(by_name[r.variable].facts) & NEVER_WAITED_FOR
+            assert not moved, f"{change.rule_id}: {change.text!r} waits for {moved}"
+        assert "weeks ago" not in change.text and "cycle day below" not in change.text, change.text
+
+
+def test_a_count_from_before_the_nadir_window_is_told_to_take_one_inside_it(rs: Ruleset) -> None:
+    result, alt = _run(rs, NADIR)
+    assert result.verdict == "caution"
+    nadir = [v for v in alt.values if v.rule_id == "CHEMO_NADIR_COUNTS"]
+    assert [v.text for v in nadir] == [
+        "a neutrophil count and a platelet count taken inside the nadir window (on cycle day 7 or later: today or in "
+        "the last 3 days)"
+    ]
+    assert {r.variable for r in nadir[0].ranges} == {"anc_cycle_day", "platelets_cycle_day"}
+    check_no_waiting_is_offered(alt)
+    # Taking the advice (both counts today) is what the library says: the nadir reason no longer applies.
+    fresh = with_changes(NADIR, {"labs": {"anc": {"age_days": 0.0}, "platelets": {"age_days": 0.0}}})
+    after = Screener(rs, engine="plain").screen(with_changes(baseline_intake(), fresh))
+    assert "CHEMO_NADIR_COUNTS" not in {f.rule_id for f in after.findings if f.status == "fired"}
+    # One count already inside the window: only the other one is asked for.
+    _, alt = _run(rs, with_changes(NADIR, {"labs": {"anc": {"age_days": 2.0}}}))
+    texts = [v.text for v in alt.values if v.rule_id == "CHEMO_NADIR_COUNTS"]
+    assert texts == [
+        "a platelet count taken inside the nadir window (on cycle day 7 or later: today or in the last 3 days)"
+    ]
+
+
+def test_the_nadir_advice_follows_the_clinic_policy() -> None:
+    early = load_ruleset(policy_overrides={"chemo_nadir_first_day": 5})
+    _, alt = _run(early, NADIR)
+    assert any("on cycle day 5 or later: today or in the last 5 days" in v.text for v in alt.values)
+
+
+@pytest.mark.parametrize("weeks", [4.0, None], ids=["4-weeks", "date-not-known"])
+def test_a_recent_dvt_is_never_told_to_wait_and_is_offered_the_other_limb(rs: Ruleset, weeks: float | None) -> None:
+    result, alt = _run(rs, _dvt(weeks))
+    assert result.verdict == "refer"
+    check_no_waiting_is_offered(alt)
+    assert not [v for v in alt.values if v.rule_id == "DVT_ACUTE"]
+    other = [p for p in alt.places if p.region == "calf"]
+    assert [(p.side, p.verdict) for p in other] == [("left", "clear")]
+    moved = with_changes(baseline_intake(), _dvt(weeks))
+    moved["plan"]["sites"][0]["side"] = "left"
+    assert Screener(rs, engine="plain").screen(moved).sites[0].verdict == "clear"
+
+
+def test_current_through_a_limb_with_a_recent_dvt_is_told_to_needle_manually_not_to_wait(rs: Ruleset) -> None:
+    plan = {
+        "technique": "electrical",
+        "sites": [{"id": "a", "region": "calf", "side": "right"}, {"id": "b", "region": "thigh", "side": "right"}],
+        "circuits": [["a", "b"]],
+    }
+    result, alt = _run(rs, _dvt(4.0, plan))
+    assert result.verdict == "refer"
+    check_no_waiting_is_offered(alt)
+    assert [v.text for v in alt.values if v.rule_id == "DVT_IN_CURRENT_PATH"] == ["manual dry needling (no current)"]
+
+
+def test_breakage_the_waiting_check_fails_when_a_dvt_may_grow_older(
+    rs: Ruleset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = importlib.import_module("needlescreen.alternatives")
+
+    def set_weeks(fs: Any, value: Any) -> None:
+        fs["site.dvt_weeks_ago"] = value
+
+    wait = module.Variable(
+        "dvt_weeks", ("site.dvt_weeks_ago",), "number", set_weeks, lambda r, _fs: f"DVT at least {r.low} weeks ago"
+    )
+    monkeypatch.setattr(module, "VARIABLES", (*module.VARIABLES, wait))
+    monkeypatch.setattr(module, "_BY_FACT", {**module._BY_FACT, "site.dvt_weeks_ago": wait})
+    monkeypatch.setattr(module, "_BY_NAME", {**module._BY_NAME, "dvt_weeks": wait})
+    intake = parse_intake(with_changes(baseline_intake(), _dvt(4.0)))
+    alt = module.alternatives(rs, intake, Screener(rs, engine="plain").screen(intake))
+    assert any(v.rule_id == "DVT_ACUTE" for v in alt.values), "the broken variable is offered"
+    with pytest.raises(AssertionError, match="waits for"):
+        check_no_waiting_is_offered(alt)

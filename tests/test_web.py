@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,8 @@ from needlescreen.web.record import consent_points
 
 KEY = "web-test-key-0123456789"
 OTHER_KEY = "other-clinic-key-987654321"
-#: A healthy 45-year-old, everything asked answered no: the form's answers, as a clinician gives them.
+#: A healthy 45-year-old man as his clinician answers the form: the plan, who he is, consent, the BMI, the
+#: medication list, and "no" to each first-pass screening question (which answers everything behind it no).
 HEALTHY: dict[str, str] = {
     "q.technique": "dry_needling",
     "q.sites": "right calf, left thigh",
@@ -39,47 +42,33 @@ HEALTHY: dict[str, str] = {
     "q.age": "45",
     "q.sex": "male",
     "q.consent": "yes",
-    "q.capacity": "yes",
-    "q.bleeding_disorder": "none",
+    "q.bmi": "24",
+    "q.today": "no",
+    "q.conditions": "no",
+    "q.bleeding": "no",
     "q.medications": "none",
     "q.medications_complete": "yes",
-    "q.vka": "no",
-    "q.diabetes": "none",
-    "q.epilepsy": "none",
-    "q.bmi": "24",
-    "q.can_keep_still": "yes",
-    **{
-        f"q.{k}": "no"
-        for k in [
-            "needle_phobia",
-            "fainting_history",
-            "acute_illness",
-            "fever",
-            "immunocompromised",
-            "active_chemotherapy",
-            "metal_allergy",
-            "heart_valve",
-            "lung_disease",
-            "prior_pneumothorax",
-            "frailty",
-            "cooperation_problem",
-            "vascular_disease",
-            "cancer_history",
-            "chest_wall_condition",
-            "devices",
-            "lymphedema",
-            "at_risk_limb",
-            "local_infection",
-            "open_wound",
-            "tumour",
-            "recent_surgery",
-            "dvt",
-            "varicose_veins",
-            "reduced_sensation",
-            "radiotherapy_field",
-            "spinal_instability",
-        ]
-    },
+    "q.implants_or_worn": "no",
+    "q.body": "no",
+}
+#: The regional findings opened down to the lymph and vein questions, each of them "no" (the others "no" too):
+#: a finding is then added by answering its own question "yes".
+LYMPH_VEINS_OPEN: dict[str, str] = {
+    "q.body": "yes",
+    "q.lymph_veins": "yes",
+    "q.skin": "no",
+    "q.nerves_spine": "no",
+    **{f"q.{k}": "no" for k in ("lymphedema", "at_risk_limb", "dvt", "past_dvt", "thrombophlebitis", "varicose_veins")},
+}
+#: The bleeding question opened: no easy bruising, no bleeding disorder (the blood thinner and INR asked below it).
+BLEEDING_OPEN: dict[str, str] = {"q.bleeding": "yes", "q.bleeding_history": "no", "q.bleeding_disorder": "none"}
+#: A lymphoedematous left arm, needled at the left forearm and the right calf.
+LYMPHOEDEMA_LEFT_ARM: dict[str, str] = {
+    **HEALTHY,
+    **LYMPH_VEINS_OPEN,
+    "q.sites": "left forearm, right calf",
+    "q.lymphedema": "yes",
+    "q.lymphedema_where": "left upper limb",
 }
 
 
@@ -130,10 +119,188 @@ def test_the_form_asks_every_question_of_the_questionnaire_and_hides_closed_foll
 
 
 def test_a_yes_opens_its_follow_up_and_unknown_keeps_it_closed(client: TestClient) -> None:
-    opened = _post(client, {**HEALTHY, "q.lymphedema": "yes"}, action="update").text
-    assert re.search(r'id="item-lymphedema_where" data-item="lymphedema_where">', opened)
-    closed = _post(client, {**HEALTHY, "q.lymphedema": "unknown"}, action="update").text
-    assert re.search(r'id="item-lymphedema_where" data-item="lymphedema_where" hidden>', closed)
+    opened = _post(client, {**HEALTHY, **LYMPH_VEINS_OPEN, "q.lymphedema": "yes"}, action="update").text
+    assert _questions(opened)["lymphedema_where"].visible
+    closed = _post(client, {**HEALTHY, **LYMPH_VEINS_OPEN, "q.lymphedema": "unknown"}, action="update").text
+    assert not _questions(closed)["lymphedema_where"].visible
+
+
+# --- the first pass in the form ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Shown:
+    """A question block of a rendered form: whether it can be seen, and the reveals (by opener) it sits in."""
+
+    visible: bool
+    inside: tuple[str, ...]
+    gate_note: bool = False
+
+
+class _Blocks(HTMLParser):
+    """The question blocks of a page in order, each with the reveals around it (divs nest; nothing else is read)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[tuple[str | None, bool, str | None]] = []  # (reveal opener, hidden, question id)
+        self.found: dict[str, _Shown] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "p" and "data-gate-note" in a and self.stack and self.stack[-1][2]:
+            self.found[self.stack[-1][2]].gate_note = "hidden" not in a
+        if tag != "div":
+            return
+        item = a.get("data-item")
+        self.stack.append((a.get("data-conditional"), "hidden" in a, item))
+        if item is not None:
+            hidden = any(h for _, h, _ in self.stack)
+            self.found[item] = _Shown(not hidden, tuple(c for c, _, _ in self.stack if c))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "div":
+            self.stack.pop()
+
+
+def _questions(html: str) -> dict[str, _Shown]:
+    form = html.split('<form method="post" action="/screen" id="screening-form"', 1)[1].split("</form>", 1)[0]
+    parser = _Blocks()
+    parser.feed(form)
+    return parser.found
+
+
+def check_the_first_pass_reads_as_a_conditional_reveal(client: TestClient) -> None:
+    """Each screening question's follow-ups sit in its reveal, closed until it is "yes"; "no" keeps them closed;
+    "not known" keeps them closed, says so, and records nothing for them (never no), so the verdict is not clear."""
+    q = load_questionnaire()
+    gates = [i for i in q.items if i.covers]
+    empty = _questions(client.get("/").text)
+    for gate in gates:
+        for covered in gate.covers:
+            assert gate.id in empty[covered].inside, f"{covered} is not revealed under {gate.id}"
+            assert not empty[covered].visible, f"{covered} shows before {gate.id} is answered"
+    opened = _questions(_post(client, {**HEALTHY, "q.body": "yes"}, action="update").text)
+    assert all(opened[c].visible for c in ("lymph_veins", "skin", "nerves_spine"))
+    assert not opened["lymphedema"].visible, "a covered screening question opens only its own follow-ups"
+    unknown_page = _post(client, {**HEALTHY, "q.body": "unknown"}, action="update").text
+    unknown = _questions(unknown_page)
+    assert unknown["body"].gate_note and not opened["body"].gate_note
+    assert not any(unknown[c].visible for c in ("lymph_veins", "skin", "nerves_spine", "lymphedema", "dvt"))
+    state = read_form(q, {**HEALTHY, "q.body": "unknown"})
+    assert state.intake is not None
+    assert state.intake.findings.lymphedema.answer == "unknown", "an unknown screening question records no 'no'"
+    assert _library({**HEALTHY, "q.body": "unknown"}).verdict != "clear"
+
+
+def test_the_first_pass_reads_as_a_conditional_reveal(client: TestClient) -> None:
+    check_the_first_pass_reads_as_a_conditional_reveal(client)
+
+
+def test_breakage_the_reveal_check_fails_when_follow_ups_are_not_nested(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from needlescreen.web import forms
+
+    monkeypatch.setattr(forms, "_opener", lambda _item, _path: None)
+    with pytest.raises(AssertionError, match="not revealed under"):
+        check_the_first_pass_reads_as_a_conditional_reveal(client)
+
+
+#: The healthy patient's answers to what the form asks that a plain "no" does not answer (issue 16: "a healthy
+#: patient takes at most about 15 answers in the form").
+HEALTHY_SCRIPT: dict[str, str] = {
+    "technique": "dry_needling",
+    "sites": "right calf",
+    "advanced_training": "no",
+    "age": "40",
+    "sex": "female",
+    "pregnancy": "not_pregnant",
+    "consent": "yes",
+    "bmi": "23",
+    "medications": "none",
+    "medications_complete": "yes",
+}
+MOST_ANSWERS = 15
+
+
+def fill_in_like_a_clinician(client: TestClient, script: dict[str, str]) -> dict[str, str]:
+    """Answer the form top to bottom through the real routes, one answer at a time, as the page shows questions
+    (``POST /screen`` with Update, the no-script form): the script's answer, else "no" to a yes/no question; any
+    other question a healthy patient is asked is a failure."""
+    q = load_questionnaire()
+    answers: dict[str, str] = {}
+    while True:
+        shown = _questions(_post(client, answers, action="update").text)
+        todo = [i for i, block in shown.items() if block.visible and f"q.{i}" not in answers]
+        if not todo:
+            return answers
+        item = q.item(todo[0])
+        if item.id in script:
+            answers[f"q.{item.id}"] = script[item.id]
+        else:
+            assert item.type == "answer", f"a healthy patient is asked {item.id!r} ({item.type}): {item.text}"
+            answers[f"q.{item.id}"] = "no"
+        assert len(answers) <= 3 * MOST_ANSWERS, f"the form keeps asking: {list(answers)}"
+
+
+def check_a_healthy_patient_takes_about_15_answers_in_the_form(client: TestClient) -> dict[str, str]:
+    answers = fill_in_like_a_clinician(client, HEALTHY_SCRIPT)
+    assert len(answers) <= MOST_ANSWERS, f"{len(answers)} answers: {list(answers)}"
+    return answers
+
+
+def test_a_healthy_patient_takes_about_15_answers_in_the_form(client: TestClient) -> None:
+    """Issue 16 acceptance, through the real routes: at most 15 answers, and the verdict the page shows and stores
+    is the library's on the intake the questionnaire builds from those answers."""
+    answers = check_a_healthy_patient_takes_about_15_answers_in_the_form(client)
+    page = _post(client, answers).text
+    built = read_form(load_questionnaire(), answers).intake
+    assert built is not None
+    library = Screener(engine="plain").screen(built)
+    assert library.verdict == "clear"
+    assert "needle as planned" in page
+    assert _site_verdicts(page) == [(s.site.id, s.verdict) for s in library.sites]
+    stored = _post(client, answers, action="record", follow_redirects=False)
+    decision = stored.headers["location"].split("/")[2]
+    record = client.get(f"/screenings/{decision}").json()
+    assert parse_intake(record["intake"]) == built
+    assert record["result"]["verdict"] == library.verdict
+    male = {**HEALTHY_SCRIPT, "sex": "male"}
+    del male["pregnancy"]
+    # A man is not asked about pregnancy: one answer fewer, and nothing else changes.
+    assert len(fill_in_like_a_clinician(client, male)) == len(answers) - 1
+
+
+def test_breakage_the_answer_count_fails_when_the_form_asks_everything(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from needlescreen.questionnaire import Questionnaire
+
+    monkeypatch.setattr(Questionnaire, "enabled", lambda _self, _item, _answers: True)
+    with pytest.raises(AssertionError):
+        check_a_healthy_patient_takes_about_15_answers_in_the_form(client)
+
+
+def test_an_unknown_screening_question_is_asked_again_in_what_to_find_out(client: TestClient) -> None:
+    answers = {**HEALTHY, "q.implants_or_worn": "unknown"}
+    page = _post(client, answers).text
+    assert "needle as planned" not in page
+    find_out = page.split("What to find out", 1)[1]
+    assert 'id="item-implants_or_worn"' in find_out, "the screening question itself is asked again"
+    assert 'type="radio" name="q.implants_or_worn"' in find_out
+    again = _post(client, {**answers, "q.implants_or_worn": "no"}).text
+    assert "needle as planned" in again
+
+
+def check_missing_information_that_counts_as_refer_is_shown_as_refer(client: TestClient) -> None:
+    """Electrical needling with nothing else known: an implanted device is not known, which counts as refer."""
+    answers = {"q.technique": "electrical", "q.sites": "right calf"}
+    library = _library(answers)
+    assert library.verdict == "refer"
+    page = _post(client, answers).text
+    assert _site_verdicts(page) == [(s.site.id, s.verdict) for s in library.sites] == [("s1", "refer")]
+    assert "REFER: information missing" in page and "Do not needle yet" in page
+    assert "CAUTION: information missing" not in page.split("What to do", 1)[0]
 
 
 def test_a_healthy_patient_is_clear_and_the_page_equals_the_library(client: TestClient) -> None:
@@ -146,12 +313,7 @@ def test_a_healthy_patient_is_clear_and_the_page_equals_the_library(client: Test
 
 
 def test_a_refer_patient_shows_refer_first_and_the_other_arm_instead(client: TestClient) -> None:
-    answers = {
-        **HEALTHY,
-        "q.sites": "left forearm, right calf",
-        "q.lymphedema": "yes",
-        "q.lymphedema_where": "left upper limb",
-    }
+    answers = LYMPHOEDEMA_LEFT_ARM
     page = _post(client, answers).text
     library = _library(answers)
     assert library.verdict == "refer"
@@ -175,6 +337,20 @@ def check_unknown_is_shown_as_unknown(client: TestClient) -> None:
 
 def test_unknown_answers_are_never_shown_as_clear_or_green(client: TestClient) -> None:
     check_unknown_is_shown_as_unknown(client)
+
+
+def test_missing_information_that_counts_as_refer_is_shown_as_refer(client: TestClient) -> None:
+    check_missing_information_that_counts_as_refer_is_shown_as_refer(client)
+
+
+def test_breakage_the_refer_check_fails_when_missing_information_is_drawn_as_caution(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from needlescreen.web import view
+
+    monkeypatch.setattr(view, "_shown_as", lambda verdict, missing: "unknown" if missing else verdict)
+    with pytest.raises(AssertionError):
+        check_missing_information_that_counts_as_refer_is_shown_as_refer(client)
 
 
 def test_breakage_the_unknown_check_fails_when_the_page_hides_missing_information(
@@ -211,7 +387,7 @@ def test_an_unknown_site_name_is_an_error_on_the_sites_question(client: TestClie
 
 
 def test_the_json_twin_says_what_the_page_says(client: TestClient) -> None:
-    answers = {**HEALTHY, "q.medications": "warfarin, xyzzyfake", "q.vka": "yes", "q.inr": "2.5"}
+    answers = {**HEALTHY, **BLEEDING_OPEN, "q.medications": "warfarin, xyzzyfake", "q.vka": "yes", "q.inr": "2.5"}
     token = _token(client.get("/").text)
     body = client.post("/screen.json", data={**answers, "csrf_token": token}).json()
     library = _library(answers)
@@ -399,9 +575,10 @@ def test_the_form_the_service_and_the_cli_read_one_questionnaire(tmp_path: Path)
         assert "dread needles (needle phobia, reworded)" in c.get("/").text
         items = c.get("/questionnaire").json()["items"]
         assert any("reworded" in i["text"] for i in items)
-    asked = CliRunner().invoke(
-        cli_app, ["ask", "--rules", str(copy)], input="dry needling\nright calf\nno\n40\nmale\nyes\nyes\nno\nno\n"
-    )
+    # technique, sites, advanced training, age, sex, consent, BMI, then "yes" to the first screening question
+    # (today), which opens its follow-ups: acute illness, fever, then needle phobia.
+    typed = "dry needling\nright calf\nno\n40\nmale\nyes\n24\nyes\nno\nno\nno\n"
+    asked = CliRunner().invoke(cli_app, ["ask", "--rules", str(copy)], input=typed)
     assert "dread needles (needle phobia, reworded)" in asked.output
 
 
@@ -409,7 +586,13 @@ def test_the_web_form_uses_the_services_screener_for_its_verdict(tmp_path: Path)
     """A stricter clinic policy on the service changes the form's verdict the same way as the library's."""
     policy = tmp_path / "policy.yaml"
     policy.write_text("schema: needlescreen.policy-override/1\nsettings:\n  at_risk_limb_verdict: refer\n")
-    answers = {**HEALTHY, "q.sites": "left forearm", "q.at_risk_limb": "yes", "q.at_risk_limb_where": "left upper limb"}
+    answers = {
+        **HEALTHY,
+        **LYMPH_VEINS_OPEN,
+        "q.sites": "left forearm",
+        "q.at_risk_limb": "yes",
+        "q.at_risk_limb_where": "left upper limb",
+    }
     with _client(tmp_path, policy_file=str(policy)) as c:
         assert "Do not needle (at the sites" in _post(c, answers).text
     (tmp_path / "default").mkdir()

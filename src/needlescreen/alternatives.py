@@ -5,17 +5,22 @@ last 28 days", "the right forearm instead". Nothing here is hand-written per rul
 compiled rules and the body model:
 
 * **Values.** For a rule whose condition holds, each *variable* it reads that the clinician can change or wait
-  for (a new laboratory value and its date, the technique, a stimulated site, the sides of the thorax, a
-  temperature, weeks since surgery) is tried at every threshold the ruleset compares it with, on the fact set
-  the rule fired on. The values for which the condition is false are merged into ranges and put in words.
-  When no single variable is enough, pairs are tried ("an INR result, taken within the last 28 days").
+  for (a new laboratory value and its date, a blood count taken inside the chemotherapy nadir window, the
+  technique, a stimulated site, the sides of the thorax, a temperature, weeks since surgery) is tried at every
+  threshold the ruleset compares it with, on the fact set the rule fired on. The values for which the condition
+  is false are merged into ranges and put in words. When no single variable is enough, pairs are tried ("an INR
+  result, taken within the last 28 days").
 * **Places.** A site with a reason of its own is moved to the other side and to its neighbouring site
   regions (``rules/body.yaml``); each candidate is screened in full by the plain evaluator (the engines'
   oracle), and only places whose site verdict would be *better* are offered, with that verdict, so a
   suggestion never looks safer than the library says it is.
 
-Patient facts that are not the clinician's to change (a diagnosis, a drug, the age) are never offered. This is
-advice about the rules, not a verdict: the verdict is the result's.
+Patient facts that are not the clinician's to change (a diagnosis, a drug, the age) are never offered, nor is
+waiting where waiting is not what makes needling safe: a DVT growing older (a recent DVT is over when its
+treatment is over and it has been reviewed, not on a date) or a session moved around the chemotherapy nadir
+window on a count taken before it (counts on the days around the window are not known either). For the nadir
+the change offered is the one the rule asks for first: a count taken inside the window. This is advice about
+the rules, not a verdict: the verdict is the result's.
 """
 
 from __future__ import annotations
@@ -171,6 +176,23 @@ def _say_choice(words: Mapping[str, str]) -> Callable[[Range, FactSet], str]:
     return say
 
 
+def _say_in_window(label: str) -> Callable[[Range, FactSet], str]:
+    """A count taken on a cycle day inside the nadir window, said with how recent that is today."""
+
+    def say(r: Range, fs: FactSet) -> str:
+        if r.low is None or r.high is not None:
+            return f"{label} taken on cycle day {_interval(r.low, r.low_inclusive, r.high, r.high_inclusive)}"
+        first = r.low if r.low_inclusive else math.floor(r.low) + 1
+        text = f"{label} taken inside the nadir window (on cycle day {_num(first)} or later"
+        today = fs.get("patient.chemo_cycle_day")
+        if isinstance(today, float) and today >= first:
+            back = today - first
+            text += ": today" if back == 0 else f": today or in the last {_num(back)} day{'s' if back != 1 else ''}"
+        return text + ")"
+
+    return say
+
+
 def _say_inr(r: Range, fs: FactSet) -> str:
     if r.any_value:
         return "an INR result"
@@ -214,6 +236,22 @@ VARIABLES: tuple[Variable, ...] = (
         "number",
         _setter("labs.anc_age_days"),
         _say_within("neutrophil count taken", "days"),
+    ),
+    # The cycle day a count was taken on (today's cycle day minus the count's age): a new count from inside the
+    # nadir window is what CHEMO_NADIR_COUNTS asks for first, and it can be done for this session.
+    Variable(
+        "anc_cycle_day",
+        ("labs.anc_cycle_day",),
+        "number",
+        _setter("labs.anc_cycle_day"),
+        _say_in_window("a neutrophil count"),
+    ),
+    Variable(
+        "platelets_cycle_day",
+        ("labs.platelets_cycle_day",),
+        "number",
+        _setter("labs.platelets_cycle_day"),
+        _say_in_window("a platelet count"),
     ),
     Variable(
         "temperature_c",
@@ -275,6 +313,15 @@ NOT_CHANGEABLE: Mapping[str, str] = {
     "meds.antithrombotic_count": "the prescriber's decision, not the needling clinician's",
     "meds.antithrombotic_listed": "the prescriber's decision, not the needling clinician's",
     "labs.inr_target_high": "the patient's prescribed target range",
+    # Waiting that is not what makes needling safe [I]: a recent DVT ends with its treatment and a review, not on
+    # a date, and the date is the patient's history (unknown counts as recent); the places search offers the
+    # other limb instead.
+    "site.dvt_weeks_ago": "when the DVT was diagnosed (the patient's history; waiting is not advice a screen gives)",
+    "circuit.dvt_weeks_ago": "when the DVT was diagnosed (the patient's history; waiting is not advice a screen gives)",
+    # Moving the session out of the nadir window on a count from before it would look safe on the days just
+    # after the window, when counts may still be low and are no better known [I]; the rule's own "what to do"
+    # names rescheduling with the oncology team, and a count from inside the window is offered instead.
+    "patient.chemo_cycle_day": "the chemotherapy schedule (the count from inside the window is offered instead)",
 }
 
 _BY_FACT = {fact: v for v in VARIABLES for fact in v.facts}
@@ -519,6 +566,16 @@ def _fact_set(facts: Facts, site_id: str | None, circuit: tuple[str, str] | None
     return facts.patient
 
 
+def _joined(parts: Sequence[str]) -> str:
+    """Two changes said as one when only what is taken differs ("a neutrophil count and a platelet count taken
+    inside the nadir window ...")."""
+    if len(parts) == 2:
+        (a, _, rest_a), (b, _, rest_b) = (p.partition(" taken ") for p in parts)
+        if rest_a and rest_a == rest_b:
+            return f"{a} and {b} taken {rest_a}"
+    return " and ".join(parts)
+
+
 def alternatives(ruleset: Ruleset, intake: Intake, result: ScreeningResult) -> Alternatives:
     """The value changes and other places that would keep the reasons of ``result`` from triggering.
 
@@ -540,7 +597,7 @@ def alternatives(ruleset: Ruleset, intake: Intake, result: ScreeningResult) -> A
         rule = ruleset.rule(f.rule_id)
         fs = _fact_set(facts, f.site.id if f.site else None, f.circuit)
         for ranges in search.changes(rule, fs):
-            text = " and ".join(_BY_NAME[r.variable].say(r, fs) for r in ranges)
+            text = _joined([_BY_NAME[r.variable].say(r, fs) for r in ranges])
             key = (rule.id if rule.fact_scope == "patient" else f"{rule.id}@{f.site.id if f.site else f.circuit}", text)
             if key in seen:
                 continue

@@ -28,36 +28,8 @@ from .conftest import KEY
 
 pytestmark = pytest.mark.slow
 
-NO = [
-    "needle_phobia",
-    "fainting_history",
-    "acute_illness",
-    "fever",
-    "immunocompromised",
-    "active_chemotherapy",
-    "metal_allergy",
-    "heart_valve",
-    "lung_disease",
-    "prior_pneumothorax",
-    "frailty",
-    "cooperation_problem",
-    "vascular_disease",
-    "cancer_history",
-    "chest_wall_condition",
-    "devices",
-    "lymphedema",
-    "at_risk_limb",
-    "local_infection",
-    "open_wound",
-    "tumour",
-    "recent_surgery",
-    "dvt",
-    "varicose_veins",
-    "reduced_sensation",
-    "radiotherapy_field",
-    "spinal_instability",
-]
-#: A healthy adult: (question id, answer) in the order a clinician answers them.
+#: A healthy adult: (question id, answer) in the order a clinician answers them: the plan, who the patient is,
+#: consent, the BMI, and "no" to each first-pass screening question (which answers everything behind it no).
 HEALTHY: list[tuple[str, str]] = [
     ("technique", "dry_needling"),
     ("sites", "right calf, left thigh"),
@@ -65,16 +37,28 @@ HEALTHY: list[tuple[str, str]] = [
     ("age", "45"),
     ("sex", "male"),
     ("consent", "yes"),
-    ("capacity", "yes"),
-    ("bleeding_disorder", "none"),
+    ("bmi", "24"),
+    ("today", "no"),
+    ("conditions", "no"),
+    ("bleeding", "no"),
     ("medications", "none"),
     ("medications_complete", "yes"),
-    ("vka", "no"),
-    ("diabetes", "none"),
-    ("epilepsy", "none"),
-    ("bmi", "24"),
-    ("can_keep_still", "yes"),
-    *((k, "no") for k in NO),
+    ("implants_or_worn", "no"),
+    ("body", "no"),
+]
+#: The regional findings opened to a lymphoedematous left arm (every other question behind them "no").
+LYMPHOEDEMA_LEFT_ARM: list[tuple[str, str]] = [
+    ("body", "yes"),
+    ("lymph_veins", "yes"),
+    ("lymphedema", "yes"),
+    ("lymphedema_where", "left upper limb"),
+    ("at_risk_limb", "no"),
+    ("dvt", "no"),
+    ("past_dvt", "no"),
+    ("thrombophlebitis", "no"),
+    ("varicose_veins", "no"),
+    ("skin", "no"),
+    ("nerves_spine", "no"),
 ]
 _AXE = Axe()
 
@@ -84,7 +68,19 @@ def _with(base: list[tuple[str, str]], **changes: str) -> list[tuple[str, str]]:
     return out + list(changes.items())
 
 
+def _opened(base: list[tuple[str, str]], follow_ups: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``base`` with a screening question answered "yes" (the first of ``follow_ups``) and its follow-ups answered
+    right after it, as they appear below it."""
+    gate = follow_ups[0][0]
+    at = next(i for i, (k, _) in enumerate(base) if k == gate)
+    return [*base[:at], *follow_ups, *base[at + 1 :]]
+
+
 def _shot(page: Page, artifacts: Path, name: str) -> None:
+    """A full-page screenshot once the live verdict has caught up, from the top (the sticky verdict in its place)."""
+    if page.locator("#live").count():
+        expect(page.locator("#live")).not_to_have_attribute("aria-busy", "true", timeout=10_000)
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
 
 
@@ -172,8 +168,18 @@ def test_clear_patient(page: Page, service: str, artifacts: Path) -> None:
 
 def test_caution_patient_on_warfarin(page: Page, service: str, artifacts: Path) -> None:
     _sign_in(page, service)
-    answers = _with(HEALTHY, medications="warfarin 5 mg", vka="yes")
-    answers += [("inr", "2.4"), ("inr_age_days", "5"), ("inr_target_high", "3")]
+    answers = _opened(
+        _with(HEALTHY, medications="warfarin 5 mg"),
+        [
+            ("bleeding", "yes"),
+            ("bleeding_history", "no"),
+            ("bleeding_disorder", "none"),
+            ("vka", "yes"),
+            ("inr", "2.4"),
+            ("inr_age_days", "5"),
+            ("inr_target_high", "3"),
+        ],
+    )
     _answer(page, answers)
     _result(page, artifacts, "caution")
     expect(page.locator(".verdict-banner")).to_contain_text("CAUTION")
@@ -184,9 +190,10 @@ def test_caution_patient_on_warfarin(page: Page, service: str, artifacts: Path) 
 
 def test_refer_patient_with_lymphoedema_is_offered_the_other_arm(page: Page, service: str, artifacts: Path) -> None:
     _sign_in(page, service)
-    answers = _with(HEALTHY, sites="left forearm, right calf", lymphedema="yes")
-    answers.insert(answers.index(("lymphedema", "yes")) + 1, ("lymphedema_where", "left upper limb"))
+    answers = _opened(_with(HEALTHY, sites="left forearm, right calf"), LYMPHOEDEMA_LEFT_ARM)
     _answer(page, answers)
+    expect(page.locator("#live .live-verdict")).to_contain_text("REFER", timeout=10_000)
+    _shot(page, artifacts, "refer-form")
     _result(page, artifacts, "refer")
     expect(page.locator(".verdict-banner")).to_contain_text("REFER")
     expect(page.locator("section.sites")).to_contain_text("left forearm")
@@ -200,19 +207,37 @@ def test_refer_patient_with_lymphoedema_is_offered_the_other_arm(page: Page, ser
 
 def test_cipn_patient_with_perineural_electrical_needling(page: Page, service: str, artifacts: Path) -> None:
     _sign_in(page, service)
-    answers = _with(
-        HEALTHY,
-        technique="electrical",
-        sites="right fibularis longus, right tibial nerve",
-        age="58",
-        sex="female",
-        cancer_history="yes",
-        reduced_sensation="yes",
+    answers = _with(HEALTHY, technique="electrical", sites="right fibularis longus, right tibial nerve", age="58")
+    answers = _opened(answers, [("technique", "electrical"), ("sites", answers[1][1]), ("circuits", "1-2")])
+    answers = _opened(answers, [("sex", "female"), ("pregnancy", "not_pregnant")])
+    answers = _opened(
+        answers,
+        [
+            ("conditions", "yes"),
+            ("metabolic", "no"),
+            ("heart_lungs", "no"),
+            ("immune_cancer", "yes"),
+            ("immunocompromised", "no"),
+            ("cancer_history", "yes"),
+            ("active_chemotherapy", "no"),
+            ("radiotherapy_field", "no"),
+            ("tumour", "no"),
+        ],
     )
-    answers.insert(answers.index(("technique", "electrical")) + 2, ("circuits", "1-2"))
-    answers.insert(answers.index(("sex", "female")) + 1, ("pregnancy", "not_pregnant"))
-    answers.insert(answers.index(("reduced_sensation", "yes")) + 1, ("reduced_sensation_where", "both foot"))
+    answers = _opened(
+        answers,
+        [
+            ("body", "yes"),
+            ("lymph_veins", "no"),
+            ("skin", "no"),
+            ("nerves_spine", "yes"),
+            ("reduced_sensation", "yes"),
+            ("reduced_sensation_where", "both foot"),
+            ("spinal_instability", "no"),
+        ],
+    )
     _answer(page, answers)
+    _shot(page, artifacts, "cipn-form")
     _result(page, artifacts, "cipn")
     expect(page.locator(".reason").filter(has_text="numb skin").first).to_be_attached()
     library = _save_and_compare(page, service, artifacts, "cipn")
@@ -221,7 +246,13 @@ def test_cipn_patient_with_perineural_electrical_needling(page: Page, service: s
 
 def test_unknown_answers_are_shown_as_unknown_never_clear(page: Page, service: str, artifacts: Path) -> None:
     _sign_in(page, service)
-    _answer(page, [("technique", "dry_needling"), ("sites", "right calf"), ("consent", "unknown")])
+    unknown = [("technique", "dry_needling"), ("sites", "right calf"), ("consent", "unknown"), ("today", "unknown")]
+    _answer(page, unknown)
+    # A screening question left not known says so, and opens nothing (nothing behind it is read as no).
+    expect(page.locator("#unknown-today")).to_be_visible()
+    expect(page.locator("#item-needle_phobia")).to_be_hidden()
+    expect(page.locator("#conditional-today")).to_be_hidden()
+    _shot(page, artifacts, "unknown-form")
     _result(page, artifacts, "unknown")
     expect(page.locator(".verdict-banner")).to_contain_text("Information missing")
     assert page.locator(".badge.v-clear").count() == 0
@@ -230,6 +261,7 @@ def test_unknown_answers_are_shown_as_unknown_never_clear(page: Page, service: s
     # The missing answers are asked right there; answering one screens again.
     find_out = page.locator("form.find-out")
     expect(find_out.locator("#item-consent")).to_be_visible()
+    expect(find_out.locator("#item-today")).to_be_visible()
     _accessible(page, "unknown result")
     library = _save_and_compare(page, service, artifacts, "unknown")
     assert library.verdict != "clear"
@@ -237,8 +269,7 @@ def test_unknown_answers_are_shown_as_unknown_never_clear(page: Page, service: s
 
 def test_a_patient_changed_after_the_first_result(page: Page, service: str, artifacts: Path) -> None:
     _sign_in(page, service)
-    answers = _with(HEALTHY, sites="left forearm", lymphedema="yes")
-    answers.insert(answers.index(("lymphedema", "yes")) + 1, ("lymphedema_where", "left upper limb"))
+    answers = _opened(_with(HEALTHY, sites="left forearm"), LYMPHOEDEMA_LEFT_ARM)
     _answer(page, answers)
     _result(page, artifacts, "changed-first")
     expect(page.locator(".verdict-banner")).to_contain_text("REFER")

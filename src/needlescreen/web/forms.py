@@ -9,11 +9,14 @@ Questionnaire, so a question reads the same in the terminal, the browser and an 
 A form post carries every answer as raw text under ``q.<item id>`` (radios post their value, ``unknown``
 included); record fields (who, when, which patient) come under ``r.<field>``. A question that is switched off
 keeps its raw text (changing an answer back shows it again) but is not part of the intake.
+
+:func:`form_tree` lays the questions out as the first pass reads (NHS.UK / GOV.UK conditional reveal): each
+section's screening questions, with the follow-ups an answer opens nested under the question that opens them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +24,7 @@ from needlescreen import IntakeError, parse_intake
 from needlescreen.intake import Intake, Record
 from needlescreen.questionnaire import AnswerError, Item, Questionnaire
 
-__all__ = ["RECORD_FIELDS", "FormState", "read_form"]
+__all__ = ["RECORD_FIELDS", "FormState", "Node", "form_tree", "read_form"]
 
 #: The record fields a clinician fills in (no rule reads them), with their labels and input types.
 RECORD_FIELDS: tuple[tuple[str, str, str], ...] = (
@@ -54,6 +57,53 @@ class FormState:
         out = [(f"q.{k}", v) for k, v in self.raw.items() if v != ""]
         out += [(f"r.{k}", v) for k, v in self.record.items() if v != ""]
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One question of the form and the follow-ups its answers open, shown nested under it."""
+
+    item: Item
+    children: list[Node] = field(default_factory=list)
+
+    def shown(self, enabled: Sequence[str]) -> bool:
+        """Whether any follow-up under this question shows (an empty reveal is not drawn)."""
+        return any(child.item.id in enabled for child in self.children)
+
+
+def _opener(item: Item, path: Sequence[Node]) -> int | None:
+    """Where on the current path ``item`` nests: under the deepest question its gating names (None: top level).
+
+    A follow-up nests only under a question it directly follows (every question between them nests there too), so
+    the form keeps the questionnaire's order; one opened by any of several questions stands on its own, so it is
+    never drawn under a question that did not open it.
+    """
+    refs = {cond.question for cond in item.enable_when}
+    if not refs or (item.enable_behavior == "any" and len(refs) > 1):
+        return None
+    for depth in range(len(path) - 1, -1, -1):
+        if path[depth].item.id in refs:
+            return depth
+    return None
+
+
+def form_tree(q: Questionnaire) -> list[tuple[str, list[Node]]]:
+    """The questions by section, each follow-up nested under the question whose answer opens it."""
+    sections: list[tuple[str, list[Node]]] = []
+    path: list[Node] = []
+    for item in q.items:
+        if item.section or not sections:
+            sections.append((item.section or "Questions", []))
+            path = []
+        node = Node(item)
+        at = _opener(item, path)
+        if at is None:
+            sections[-1][1].append(node)
+            path = [node]
+        else:
+            path[at].children.append(node)
+            path = [*path[: at + 1], node]
+    return sections
 
 
 def _raw(form: Mapping[str, str], prefix: str) -> dict[str, str]:

@@ -33,7 +33,7 @@ from . import auth
 from .bodymap import shapes, verdict_of_shapes
 from .catalogue import index_page, rule_page
 from .drafts import Drafts
-from .forms import RECORD_FIELDS, FormState, read_form
+from .forms import RECORD_FIELDS, FormState, form_tree, read_form
 from .record import record_context, record_html, record_pdf
 from .templating import environment
 from .view import result_view
@@ -103,15 +103,6 @@ def _csrf_error(request: Request) -> HTMLResponse:
 # --- the form ------------------------------------------------------------------------------------------------
 
 
-def _sections(q: Questionnaire) -> list[tuple[str, list[Any]]]:
-    out: list[tuple[str, list[Any]]] = []
-    for item in q.items:
-        if item.section or not out:
-            out.append((item.section or "Questions", []))
-        out[-1][1].append(item)
-    return out
-
-
 def _suggestions(ruleset: Ruleset) -> dict[str, list[str]]:
     regions = ruleset.regions
     region_words = [r.replace("_", " ") for r in regions.ids()]
@@ -165,7 +156,7 @@ def _form_context(request: Request, state: FormState, view: dict[str, Any] | Non
         coloured = verdict_of_shapes(map_shapes, {(s["region"], s["side"]): s["shown_as"] for s in view["sites"]})
     return {
         "q": q,
-        "sections": _sections(q),
+        "tree": form_tree(q),
         "state": state,
         "view": view,
         "record_fields": RECORD_FIELDS,

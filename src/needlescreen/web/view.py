@@ -4,7 +4,9 @@ what to find out, then the reasons.
 :func:`result_view` is the one function behind the result page, its JSON twin and the printed record, so the
 browser, a script and the chart can never disagree. It only rearranges the library's result (and the
 alternatives derived from the compiled rules); it decides nothing. A site whose verdict comes only from
-missing information is shown as *unknown* (caution), never as clear, and never in green.
+missing information is shown with its verdict and *information missing*: a caution as *unknown* (striped
+amber), a refer as refer (an implanted device not known under electrical needling is not a caution), never as
+clear, and never in green.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from needlescreen.questionnaire import Item, Questionnaire
 
 from .forms import FormState
 
-__all__ = ["HEADLINES", "questions_to_ask", "result_view", "technique_words"]
+__all__ = ["HEADLINES", "MISSING_HEADLINES", "questions_to_ask", "result_view", "technique_words"]
 
 #: The verdict in a clinician's words: a headline and what it means for the session.
 HEADLINES: Mapping[str, tuple[str, str]] = {
@@ -35,6 +37,19 @@ HEADLINES: Mapping[str, tuple[str, str]] = {
     "refer": (
         "Do not needle (at the sites marked refer) until cleared",
         "A contraindication applies. Needle only where a site is not marked refer, and only after clearance.",
+    ),
+}
+#: The headline when nothing fired and only missing information keeps the verdict from clear.
+MISSING_HEADLINES: Mapping[str, tuple[str, str]] = {
+    "caution": (
+        "Information missing: not clear until the questions below are answered",
+        "Nothing found so far rules needling out, but the screen cannot say clear until the questions below "
+        "are answered.",
+    ),
+    "refer": (
+        "Do not needle yet: an answer that could rule needling out is missing",
+        "No contraindication was found in the answers given, but an unanswered question could show one (for "
+        "example an implanted device under electrical needling), so it counts as refer until it is answered below.",
     ),
 }
 _RANK = {"clear": 0, "caution": 1, "refer": 2}
@@ -91,7 +106,8 @@ def questions_to_ask(
     """The shown questions left unknown whose answer would settle something the result is missing.
 
     Found by trying a known answer for each one (through the questionnaire's own ``build``) and seeing which
-    missing facts become known: no second table of which question answers which fact.
+    missing facts become known: no second table of which question answers which fact. A first-pass question
+    left unknown is asked again itself (its "no" would settle what it covers; its "yes" opens the follow-ups).
     """
     if state.intake is None or not result.missing:
         return []
@@ -100,7 +116,7 @@ def questions_to_ask(
     out: list[dict[str, Any]] = []
     for item_id in state.enabled:
         item = q.item(item_id)
-        if item.required or item.path is None or state.answers.get(item_id) is not None:
+        if item.required or (item.path is None and not item.covers) or state.answers.get(item_id) is not None:
             continue
         probe = _probe(item, state.intake)
         if probe is None:
@@ -116,6 +132,12 @@ def questions_to_ask(
             rules = sorted({r for f in settled for r in rules_of[f]})
             out.append({"item": item_id, "text": item.text, "help": item.help, "rules": rules})
     return out
+
+
+def _shown_as(verdict: str, missing_only: bool) -> str:
+    """How a site's verdict is drawn: a caution from missing information only as *unknown*; a refer stays refer
+    (an answer that could rule needling out is not known: never shown softer than the library's verdict)."""
+    return "unknown" if missing_only and verdict == "caution" else verdict
 
 
 def _only_unknown(result: ScreeningResult, site_id: str) -> bool:
@@ -144,15 +166,11 @@ def result_view(
     """
     headline, meaning = HEADLINES[result.verdict]
     only_unknown_overall = bool(result.findings) and all(f.status == "unknown" for f in result.findings)
-    if result.verdict == "caution" and only_unknown_overall:
-        headline = "Information missing: not clear until the questions below are answered"
-        meaning = (
-            "Nothing found so far rules needling out, but the screen cannot say clear until the questions below "
-            "are answered."
-        )
-    sites = []
+    if only_unknown_overall:
+        headline, meaning = MISSING_HEADLINES[result.verdict]
+    sites: list[dict[str, Any]] = []
     for sv in result.sites:
-        unknown = sv.verdict != "clear" and _only_unknown(result, sv.site.id)
+        missing = sv.verdict != "clear" and _only_unknown(result, sv.site.id)
         sites.append(
             {
                 "id": sv.site.id,
@@ -160,7 +178,8 @@ def result_view(
                 "region": sv.site.region,
                 "side": sv.site.side,
                 "verdict": sv.verdict,
-                "shown_as": "unknown" if unknown else sv.verdict,
+                "shown_as": _shown_as(sv.verdict, missing),
+                "missing_only": missing,
                 "rules": list(sv.rules),
             }
         )
@@ -221,7 +240,11 @@ def result_view(
         "technique": technique_words(result.technique),
         "sites": sites,
         "where": {
-            shown: [s["where"] for s in sites if s["shown_as"] == shown]
+            shown: [
+                s["where"] + (" (information missing)" if s["missing_only"] and shown == "refer" else "")
+                for s in sites
+                if s["shown_as"] == shown
+            ]
             for shown in ("refer", "caution", "unknown", "clear")
             if any(s["shown_as"] == shown for s in sites)
         },

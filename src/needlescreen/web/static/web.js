@@ -30,22 +30,43 @@
       headers: {"Content-Type": "application/x-www-form-urlencoded", "X-CSRF-Token": csrf},
       body: fields().toString()
     }).then(function (r) { return r.ok ? r.json() : null; }).then(function (body) {
-      if (!body || mine !== seq) { return; }
+      if (mine !== seq) { return; }
+      live.setAttribute("aria-busy", "false");
+      if (!body) { return; }
       var shown = {};
       body.form.enabled.forEach(function (id) { shown[id] = true; });
       Array.prototype.forEach.call(form.querySelectorAll("[data-item]"), function (el) {
         el.hidden = !shown[el.getAttribute("data-item")];
       });
+      Array.prototype.forEach.call(form.querySelectorAll("[data-gate-note]"), function (note) {
+        var checked = note.closest("[data-item]").querySelector("input[type=radio]:checked");
+        note.hidden = !checked || checked.value !== "unknown";
+      });
+      /* A reveal is drawn only while one of its follow-ups shows. */
+      Array.prototype.forEach.call(form.querySelectorAll("[data-conditional]"), function (box) {
+        box.hidden = !Array.prototype.some.call(box.children, function (el) {
+          return el.hasAttribute("data-item") && !el.hidden;
+        });
+      });
       live.innerHTML = body.fragments.live;
       form.setAttribute("data-verdict", body.view ? body.view.verdict : "");
-    }).catch(function () { /* the form still works by posting */ });
+    }).catch(function () { if (mine === seq) { live.setAttribute("aria-busy", "false"); } /* the form still works by posting */ });
   }
-  function changed() {
+  function changed(now) {
     saveLocal();
+    live.setAttribute("aria-busy", "true");  /* the verdict shown is about to follow the answers */
     clearTimeout(timer);
-    timer = setTimeout(rescreen, 350);
+    timer = setTimeout(rescreen, now === true ? 0 : 350);
   }
-  form.addEventListener("change", changed);
+  /* A screening question left not known says what that means, at once (the server's gating decides the rest). */
+  function gateNote(input) {
+    var block = input.closest("[data-item]");
+    var note = block && block.querySelector("[data-gate-note]");
+    if (note) { note.hidden = input.value !== "unknown"; }
+  }
+  form.addEventListener("change", function (e) {
+    if (e.target.type === "radio") { gateNote(e.target); changed(true); } else { changed(); }
+  });
   form.addEventListener("input", function (e) { if (e.target.type !== "radio") { changed(); } });
 
   /* ---- drafts in this browser ---- */
@@ -149,8 +170,7 @@
     form.addEventListener("focusin", function (e) {
       if (e.target.hasAttribute && e.target.hasAttribute("data-map-target")) {
         target = e.target;
-        var lab = form.querySelector("label[for='" + target.id + "']");
-        if (label && lab) { label.textContent = lab.textContent; }
+        if (label) { label.textContent = target.getAttribute("data-map-target"); }
       }
     });
     var places = Array.prototype.slice.call(map.querySelectorAll(".place"));

@@ -101,3 +101,17 @@ Feature: Consent and the person
     Then the verdict is refer
     And rule PSYCH_CANNOT_KEEP_STILL fires with verdict refer
     And rule PSYCH_UNCOOPERATIVE does not fire
+
+  Scenario: A patient without capacity and no proxy consent on record is not needled
+    Given the patient answers "no" to "capacity to consent"
+    And the patient answers "unknown" to "guardian consent"
+    When the patient is screened
+    Then the verdict is refer
+    And rule CONSENT_CAPACITY fires with verdict refer
+
+  Scenario: A minor whose guardian's consent is not on record is not needled yet
+    Given the patient is 16 years old
+    And the patient answers "unknown" to "guardian consent"
+    When the patient is screened
+    Then the verdict is refer
+    And rule MINOR_NO_GUARDIAN fires with verdict refer

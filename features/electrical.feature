@@ -87,3 +87,17 @@ Feature: Electrical dry needling
     And manual dry needling is planned at the right calf
     When the patient is screened
     Then rule ES_CIPN_ACTIVE_CHEMO does not fire
+
+  Scenario: No current through a tumour between the needles
+    Given a tumour in the left calf
+    And electrical dry needling is planned between the left thigh and the left foot
+    When the patient is screened
+    Then the verdict is refer
+    And rule TUMOUR_IN_CURRENT_PATH fires with verdict refer for the site at the left thigh
+    And rule ES_MALIGNANCY does not fire
+
+  Scenario: A pair on the other leg does not pass the tumour
+    Given a tumour in the left calf
+    And electrical dry needling is planned between the right thigh and the right foot
+    When the patient is screened
+    Then the verdict is clear

@@ -48,3 +48,24 @@ Feature: Inputs as people write them
     When the patient is screened
     Then the site at the right thigh is refer
     And the site at the right foot is clear
+
+  Scenario: Lymphoedema written as "L UE" is the whole left arm
+    Given lymphoedema written as "L UE"
+    And dry needling is planned at the left shoulder girdle and the right forearm
+    When the patient is screened
+    Then the site at the left shoulder girdle is refer
+    And the site at the right forearm is clear
+
+  Scenario: A DVT written as "right lower extremity" is the whole right leg
+    Given a DVT written as "right lower extremity"
+    And dry needling is planned at the right gluteal and the left calf
+    When the patient is screened
+    Then the site at the right gluteal is refer
+    And the site at the left calf is clear
+
+  Scenario: A misspelt letrozole is offered as letrozole, not as a look-alike drug
+    Given the patient takes letrazole 2.5 mg
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then rule MEDICATION_UNRECOGNISED fires with verdict caution
+    And the result offers "letrozole" for the medication "letrazole 2.5 mg"

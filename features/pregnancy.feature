@@ -73,3 +73,40 @@ Feature: Pregnancy
     When the patient is screened
     Then rule PREG_TRYING_TO_CONCEIVE fires with verdict caution for the site at the lumbar region
     And the site at the right calf is clear
+
+  Scenario: GB21 at the top of the shoulder is avoided in pregnancy
+    Given the patient is pregnant at 20 weeks
+    And dry needling is planned at the right upper trapezius and the right forearm
+    When the patient is screened
+    Then rule PREG_REGIONS fires with verdict refer for the site at the right upper trapezius
+    And the site at the right forearm is caution
+
+  Scenario: Possibly pregnant, electrical needling on the calf is deferred like the first trimester
+    Given the patient may be pregnant
+    And electrical dry needling is planned between the right calf and the right ankle
+    When the patient is screened
+    Then the verdict is refer
+    And rule PREG_POSSIBLE fires with verdict refer for the site at the right calf
+
+  Scenario: Possibly pregnant, a manual needle in the forearm beside a stimulated pair on the calf
+    Given the patient may be pregnant
+    And electrical dry needling is planned between the right calf and the right ankle
+    And a needle that is not stimulated is also planned at the left forearm
+    When the patient is screened
+    Then the site at the left forearm is clear
+    And the site at the right calf is refer
+
+  Scenario: Trying to conceive: electrical needling on the calf is a caution
+    Given the patient answers "yes" to "trying to conceive"
+    And electrical dry needling is planned between the right calf and the right ankle
+    When the patient is screened
+    Then the verdict is caution
+    And rule PREG_TRYING_TO_CONCEIVE fires with verdict caution for the site at the right calf
+
+  Scenario: A woman of 62 is not asked how many weeks pregnant she is
+    Given the patient is 62 years old
+    And the patient's pregnancy status is not known
+    And dry needling is planned at the lumbar region
+    When the patient is screened
+    Then the verdict is clear
+    And rule PREG_T2T3 does not fire

@@ -671,9 +671,15 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
         merge(meds("apixaban"), {"labs": {"inr": {"value": 3.4, "age_days": 2.0}}}),
         "refer",
     ),
+    # A stimulated pair on the calf (the trunk is a scenario): without lead pairs the rule is undecided.
     "PREG_TRYING_TO_CONCEIVE": (
-        merge({"patient": {"pregnancy": {"status": "not_pregnant", "trying_to_conceive": "yes"}}}, at("lumbar")),
+        merge({"patient": {"pregnancy": {"status": "not_pregnant", "trying_to_conceive": "yes"}}}, EDN_CALF_PAIR),
         {"patient": {"pregnancy": {"status": "not_pregnant", "trying_to_conceive": "yes"}}},
         "caution",
+    ),
+    "TUMOUR_IN_CURRENT_PATH": (
+        merge(finding("tumour", "calf", "right"), edn(("thigh", "right"), ("foot", "right"))),
+        merge(finding("tumour", "calf", "right"), edn(("thigh", "left"), ("foot", "left"))),
+        "refer",
     ),
 }

@@ -349,6 +349,12 @@ def _plan_edn_unpaired(intake: dict[str, Any], where: str) -> None:
         _add_site(intake, "electrical", part)
 
 
+@given(parsers.re(r"a needle that is not stimulated is also planned at the (?P<where>.+)"))
+def _plan_unstimulated(intake: dict[str, Any], where: str) -> None:
+    """A manual needle in an electrical session: a site that no lead pair connects."""
+    _add_site(intake, intake["value"]["plan"]["technique"], where)
+
+
 @given(
     parsers.re(r"(?:manual )?dry needling is planned in the (?:(?P<side>left|right) )?muscle \"(?P<muscle>[^\"]+)\"$")
 )

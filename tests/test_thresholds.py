@@ -122,6 +122,7 @@ BASES: dict[tuple[str, str], tuple[dict[str, Any], str]] = {
     ("PREG_T2T3", "patient.gestational_weeks"): ({"patient": {"pregnancy": {"status": "pregnant"}}}, "fired"),
     # Age decides the pregnancy rules only while the pregnancy status is unknown: under 60 they ask (unknown).
     ("PREG_T1", "patient.age"): (PREGNANCY_UNKNOWN, "unknown"),
+    ("PREG_T2T3", "patient.age"): (PREGNANCY_UNKNOWN, "unknown"),
     ("PREG_POSSIBLE", "patient.age"): (merge(PREGNANCY_UNKNOWN, at("lumbar")), "unknown"),
     ("PREG_REGIONS", "patient.age"): (merge(PREGNANCY_UNKNOWN, at("lumbar")), "unknown"),
     ("PREG_ELECTRICAL_TRUNK", "patient.age"): (merge(PREGNANCY_UNKNOWN, EDN_ABDOMEN), "unknown"),

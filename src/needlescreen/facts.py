@@ -129,7 +129,10 @@ _CATALOGUE: tuple[FactSpec, ...] = (
     _n("patient.gestational_weeks", "How many weeks pregnant is the patient?"),
     _a("patient.consent", "Does the patient agree to needling?"),
     _a("patient.capacity", "Can the patient give informed consent (capacity)?"),
-    _a("patient.guardian_consent", "Has a parent or guardian consented (for a minor)?"),
+    _a(
+        "patient.guardian_consent",
+        "Has a parent, guardian or legal proxy consented (for a minor, or a patient who cannot consent)?",
+    ),
     _a("patient.needle_phobia", "Does the patient have a needle phobia?"),
     _a("patient.fainting_history", "Has the patient fainted with needles or procedures?"),
     _a("patient.acute_illness", "Is there an acute, unstable or unexplained medical problem?"),
@@ -196,7 +199,10 @@ _CATALOGUE: tuple[FactSpec, ...] = (
     FactSpec("patient.inconsistent_answers", "list", "Which answers contradict each other? Resolve them first."),
     _n("labs.inr", "What is the latest INR?"),
     _n("labs.inr_target_high", "What is the upper bound of the patient's INR target range?"),
-    _n("labs.inr_above_target_by", "By how much does the INR exceed its target range?"),
+    _n(
+        "labs.inr_above_target_by",
+        "Is the latest INR above the patient's target range (the INR and the upper end of the target range)?",
+    ),
     _n("labs.inr_age_days", "How many days ago was the INR taken?"),
     _n("labs.platelets", "What is the latest platelet count (x10^9/L)?"),
     _n("labs.platelets_age_days", "How many days ago was the platelet count taken?"),
@@ -260,6 +266,7 @@ _CATALOGUE: tuple[FactSpec, ...] = (
     _a("circuit.dvt", "Does the current path run through a limb with a DVT (which limb)?"),
     _n("circuit.dvt_weeks_ago", "How many weeks ago was the DVT in the current path diagnosed?"),
     _a("circuit.thrombophlebitis", "Does the current path run along an inflamed superficial vein (where)?"),
+    _a("circuit.tumour", "Does the current path run through a tumour or metastasis (where)?"),
     _a("circuit.metal_implant_area", "Is there metal (joint replacement, fixation) in the current path, and where?"),
 )
 
@@ -738,6 +745,7 @@ def normalise(
             "circuit.thrombophlebitis",
             combine(_finding_at("thrombophlebitis", findings.thrombophlebitis, r, s, body) for r, s in path.points),
         )
+        _set(c, "circuit.tumour", combine(_finding_at("tumour", findings.tumour, r, s, body) for r, s in path.points))
         _set(c, "circuit.metal_implant_area", combine(_device_at(metal, r, s, body=body) for r, s in path.points))
         circuit_sets.append((f"{a}~{b}", c))
     if plan.technique == "electrical" and not plan.circuits:
@@ -746,6 +754,7 @@ def normalise(
         unpaired: FactSet = dict(patient)
         _set(unpaired, "circuit.dvt", "no" if findings.dvt.answer == "no" else None)
         _set(unpaired, "circuit.thrombophlebitis", "no" if findings.thrombophlebitis.answer == "no" else None)
+        _set(unpaired, "circuit.tumour", "no" if findings.tumour.answer == "no" else None)
         none_listed = not metal.listed and metal.complete
         _set(unpaired, "circuit.metal_implant_area", "no" if none_listed else None)
         circuit_sets.append((UNPAIRED, unpaired))

@@ -59,6 +59,17 @@ from .medparse import parse_entry
 
 __all__ = ["MedicationClassifier", "MedicationMatch", "did_you_mean", "drug_dictionary", "normalise_name"]
 
+
+def _shared_start(a: str, b: str) -> int:
+    """How many letters two words share at their start."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 _ATC = r"^[A-Z][0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?$"
 _DICTIONARY_PACKAGE = "drug_named_entity_recognition"
 _DICTIONARY_FILE = "drug_ner_dictionary.pkl.bz2"
@@ -434,11 +445,21 @@ class MedicationClassifier:
         if len(word) < _FUZZY_MIN_LENGTH:
             return None, frozenset()
         risk_names, all_names = self._vocabularies()
-        risky = risk_names.best(word, cutoff=_RISK_FUZZY_CUTOFF)
+        risky = self._nearest(risk_names, word, _RISK_FUZZY_CUTOFF)
         if risky is not None:
             return self._display(risky), self._name_classes(risky)
-        best = all_names.best(word, cutoff=_FUZZY_CUTOFF)
+        best = self._nearest(all_names, word, _FUZZY_CUTOFF)
         return (self._display(best) if best else None), frozenset()
+
+    def _nearest(self, names: Suggester, word: str, cutoff: float) -> str | None:
+        """The nearest name; of names equally near, the one that begins as the word does, then one this ruleset
+        lists, before the alphabet: people get the first letters right ("letrazole" is letrozole, not leptazole,
+        an old name of pentylenetetrazole; "ritux" is Rituxan, not Erbitux)."""
+        hits = names.scored(word, cutoff=cutoff, limit=None)
+        if not hits:
+            return None
+        tied = [name for name, sc in hits if sc == hits[0][1]]
+        return min(tied, key=lambda name: (-_shared_start(word, name), name not in self._by_name))
 
     def _display(self, name: str) -> str:
         """The generic name behind a known name ("sertralina" -> "sertraline")."""

@@ -46,6 +46,8 @@ UNKNOWN_WORDS = frozenset({"", "?", "unknown", "u", "unk", "not known", "dont kn
 _NONE_WORDS = frozenset({"none", "no", "nil", "nothing"})
 _SIDES = ("left", "right", "both", "midline")
 _DEVICE_KINDS: tuple[str, ...] = typing.get_args(DeviceKind)
+#: Words of a device worn on the skin (an insulin pump, a glucose sensor), which is not an implant.
+_WORN_WORDS = frozenset({"insulin", "glucose", "cgm", "sensor", "libre", "dexcom", "omnipod"})
 
 
 class AnswerError(ValueError):
@@ -373,7 +375,13 @@ class Questionnaire:
                     if rest.strip(" ,"):
                         out["location"] = self._location(rest)
                     return out
-        # Offered, never taken: "port" may be a port or a PICC, an "insulin pump" is not an implanted drug pump.
+        # A pump or sensor worn on the skin is not an implant (no drug_pump on offer for it): it has its own question.
+        if _WORN_WORDS & set(tokens):
+            raise AnswerError(
+                f"{text!r}: a pump or sensor worn on the skin is not an implant; answer the question on devices worn "
+                "on the skin (insulin pump set, glucose sensor) instead"
+            )
+        # Offered, never taken: "port" may be a port or a PICC.
         near = close("_".join(tokens[:2]), _DEVICE_KINDS, cutoff=60.0)
         near += [k for t in tokens if len(t) >= 4 for k in _DEVICE_KINDS if t in k.split("_") and k not in near]
         hint = f"; did you mean {', '.join(near)}?" if near else ""

@@ -10,14 +10,13 @@ every fact set; ``site.*`` facts exist once per planned site and ``circuit.*`` o
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
 
-from . import _bundled, _yaml
+from . import _bundled, _yaml, suggest
 from .body import BodyModel, Place, Tri, bundled_body, combine
 from .codes import CodeMap, bundled_codes
 from .errors import FieldProblem, IntakeError
@@ -549,8 +548,7 @@ def _place_nerves(intake: Intake, body: BodyModel, problems: list[FieldProblem])
             continue
         nerve = body.nerves.get(s.nerve)
         if nerve is None:
-            close = difflib.get_close_matches(s.nerve, list(body.nerves), n=3, cutoff=0.5)
-            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            hint = suggest.hint(s.nerve, body.nerves, n=3, cutoff=50)
             known = ", ".join(sorted(body.nerves))
             problems.append(FieldProblem(f"plan.sites[{i}].nerve", f"unknown nerve {s.nerve!r}{hint} (known: {known})"))
             placed.append(s)

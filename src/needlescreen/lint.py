@@ -14,14 +14,13 @@ or in an ``Examples`` table row.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import _yaml
+from . import _yaml, suggest
 from .codes import CodeMap
 from .errors import RuleFileError
 from .facts import FACTS
@@ -115,14 +114,12 @@ def check_rules(directory: str | Path | None = None, features_dir: str | Path | 
                 seen[rid] = rel
             for where, name in _facts_in(rule.get("when"), "when"):
                 if not isinstance(name, str) or name not in FACTS:
-                    close = difflib.get_close_matches(str(name), list(FACTS), n=1, cutoff=0.6)
-                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    hint = suggest.hint(str(name), FACTS)
                     problems.append(Problem(rel, rid, where, f"unknown fact {name!r}{hint}", "unknown-fact"))
             refs = rule.get("references")
             for j, key in enumerate(refs if isinstance(refs, list) else []):
                 if key not in sources:
-                    close = difflib.get_close_matches(str(key), sorted(sources), n=1)
-                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    hint = suggest.hint(str(key), sorted(sources))
                     problems.append(
                         Problem(rel, rid, f"references[{j}]", f"unknown source {key!r}{hint}", "missing-source")
                     )

@@ -12,7 +12,7 @@ Where the knowledge lives:
   time an entry is not found in ``medications.yaml``, with an unpickler that refuses every global (plain
   dictionaries, lists and strings only); the package's own module is never imported (it reads a pickle from
   the user's home directory at import).
-- ``rapidfuzz`` suggests a name for a typo ("did you mean warfarin?").
+- ``needlescreen.suggest`` (rapidfuzz) suggests a name for a typo ("did you mean warfarin?").
 
 Safety design (unknown is not no). Each entry gets a :class:`MedicationMatch`. It is *recognised* only when
 every substance word in it resolved exactly to a drug. An entry that is not recognised is listed in
@@ -52,6 +52,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from . import suggest
 from .conditions import Truth, evaluate
 from .errors import EngineError, RuleFileError
 from .medparse import parse_entry
@@ -428,13 +429,11 @@ class MedicationClassifier:
         """A did-you-mean for an unknown word, and the classes of a close risk-class name."""
         if len(word) < _FUZZY_MIN_LENGTH:
             return None, frozenset()
-        from rapidfuzz import fuzz, process
-
         risk_names, all_names = self._vocabularies()
-        risky = process.extractOne(word, risk_names, scorer=fuzz.ratio, score_cutoff=_RISK_FUZZY_CUTOFF)
-        if risky is not None:
+        risky = suggest.closest(word, risk_names, cutoff=_RISK_FUZZY_CUTOFF)
+        if risky:
             return self._display(risky[0]), self._name_classes(risky[0])
-        best = process.extractOne(word, all_names, scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF)
+        best = suggest.closest(word, all_names, cutoff=_FUZZY_CUTOFF)
         return (self._display(best[0]) if best else None), frozenset()
 
     def _display(self, name: str) -> str:

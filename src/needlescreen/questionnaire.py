@@ -10,7 +10,6 @@ then validates as usual. Nothing here screens; the questionnaire only gathers.
 
 from __future__ import annotations
 
-import difflib
 import re
 import types
 import typing
@@ -21,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import _yaml
+from . import _yaml, suggest
 from .errors import RuleFileError
 from .intake import MAX_LOCATIONS, MAX_MEDICATIONS, MAX_SITES, DeviceKind, Intake
 from .regions import RegionMap
@@ -301,8 +300,7 @@ class Questionnaire:
         if not region:
             raise AnswerError(f"{text!r}: name a body region")
         if region not in self.regions:
-            close = difflib.get_close_matches(region, self.regions.ids(), n=3, cutoff=0.6)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            hint = suggest.hint(region, self.regions.ids(), n=3, quote=False)
             raise AnswerError(f"{text!r}: unknown body region {region!r}{hint}")
         return _Place(region, sides[0] if sides else None)
 
@@ -324,8 +322,7 @@ class Questionnaire:
                 if rest:
                     out["location"] = self._location(rest)
                 return out
-        close = difflib.get_close_matches("_".join(tokens[:2]), _DEVICE_KINDS, n=2, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        hint = suggest.hint("_".join(tokens[:2]), _DEVICE_KINDS, n=2, cutoff=50, quote=False)
         raise AnswerError(f"{text!r}: unknown implant{hint} (kinds: {', '.join(_DEVICE_KINDS)})")
 
     def _site(self, text: str, number: int) -> dict[str, Any]:
@@ -452,8 +449,7 @@ def _check(spec: _File, file: str) -> None:
             raise _fail(f"duplicate item id {item.id!r}", file=file, field=f"{where}.id")
         if item.path is not None:
             if not _resolves(item.path):
-                close = difflib.get_close_matches(item.path, intake_leaf_paths(), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
+                hint = suggest.hint(item.path, intake_leaf_paths())
                 raise _fail(f"{item.path!r} is not an intake field{hint}", file=file, field=f"{where}.path")
             if item.path in paths:
                 raise _fail(f"path also set by item {paths[item.path]!r}", file=file, field=f"{where}.path")

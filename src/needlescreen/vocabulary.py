@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from rapidfuzz import fuzz, process
 
+from . import suggest
 from .errors import RuleFileError
 from .regions import RegionMap
 
@@ -316,8 +316,7 @@ class Vocabulary:
         key = self._parse(name).key
         if len(key) < SUGGEST_MIN_LENGTH:
             return []
-        scored = process.extract(key, list(self._lookup), scorer=fuzz.ratio, score_cutoff=SUGGEST_CUTOFF, limit=None)
-        hits = [(self._lookup[k], score) for k, score, _ in scored]
+        hits = [(self._lookup[k], score) for k, score in suggest.scored(key, self._lookup, cutoff=SUGGEST_CUTOFF)]
         if region is not None and region in self.regions:
             # The site's region sets the body area; names that agree with the region itself come first.
             area = self.area_of(region)
@@ -332,7 +331,7 @@ class Vocabulary:
         return list(dict.fromkeys(t.name for t, _ in hits))[:limit]
 
     def _has_near(self, key: str) -> bool:
-        return process.extractOne(key, list(self._lookup), scorer=fuzz.ratio, score_cutoff=SUGGEST_CUTOFF) is not None
+        return bool(suggest.closest(key, self._lookup, cutoff=SUGGEST_CUTOFF))
 
     def _agrees(self, term: Term, region: str) -> bool:
         return any(self.regions.within(region, p) or self.regions.within(p, region) for p in term.places())

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from needlescreen import suggest
 from needlescreen.catalogue import features_dir, rule_document
 from needlescreen.errors import RuleFileError
 from needlescreen.ruleset import CompiledRule, load_ruleset
@@ -79,14 +80,11 @@ def rules_show(
     policy: PolicyOpt = None,
 ) -> None:
     """One rule in full: condition, verdicts, advice, sources and the scenarios that exercise it."""
-    import difflib
-
     with _user_errors():
         ruleset = load_ruleset(rules, policy_file=policy)
     ids = [r.id for r in ruleset.rules]
     if rule_id.upper() not in ids:
-        close = difflib.get_close_matches(rule_id.upper(), ids, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        hint = suggest.hint(rule_id.upper(), ids, n=3, quote=False)
         raise _fail(f"error: no rule {rule_id!r}{hint}", EXIT_CODES["invalid"])
     rule: CompiledRule = ruleset.rule(rule_id.upper())
     doc = rule_document(rule, ruleset)

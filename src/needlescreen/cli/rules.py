@@ -189,7 +189,7 @@ def _lint(directory: Path | None) -> list[dict[str, Any]]:
     except ModuleNotFoundError:  # pragma: no cover - the linter ships with the package; kept for older trees
         lint = None
     check_rules = getattr(lint, "check_rules", None)
-    features = features_dir(str(root))  # an installed package has no scenarios: nothing to cover then
+    features = features_dir(str(root))  # a clinic's ruleset may have no scenarios: nothing to cover then
     problems = [_problem(p) for p in check_rules(root, features if features.is_dir() else None)] if check_rules else []
     try:
         ruleset = load_ruleset(root)

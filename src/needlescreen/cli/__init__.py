@@ -21,7 +21,7 @@ import sys
 from needlescreen.errors import EngineError, NeedlescreenError
 
 from . import ask, batch, rules, schema, screen, serve  # noqa: F401 - each module registers its commands
-from ._app import EXIT_CODES, app
+from ._app import EXIT_CODES, app, tolerate_closed_stdout
 from .render import render
 
 __all__ = ["EXIT_CODES", "app", "main", "render"]
@@ -29,6 +29,7 @@ __all__ = ["EXIT_CODES", "app", "main", "render"]
 
 def main() -> None:
     """Entry point of the ``needlescreen`` script."""
+    tolerate_closed_stdout()
     try:
         app()
     except NeedlescreenError as exc:  # pragma: no cover - every command maps these; a last line of defence

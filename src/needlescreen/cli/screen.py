@@ -7,15 +7,18 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.text import Text
 
 from needlescreen.conditions import Truth, evaluate
+from needlescreen.result import ScreeningResult
 from needlescreen.ruleset import Ruleset, load_ruleset
 
 from ._app import (
     EXIT_CODES,
     EngineOpt,
     FormatOpt,
+    FullOpt,
     PolicyOpt,
     RulesOpt,
     _console,
@@ -24,25 +27,26 @@ from ._app import (
     _user_errors,
     app,
 )
-from .render import _emit
+from .render import _WORDS, _bullets, _emit, _summary_footer, _summary_head, _what_to_find_out
 
 
 @app.command()
-def check(
+def check(  # noqa: PLR0917 - typer maps each parameter to a command-line option
     file: Annotated[str, typer.Argument(help="Intake as JSON or YAML; '-' reads standard input.")],
     output: FormatOpt = "text",
+    full: FullOpt = False,
     engine: EngineOpt = "auto",
     policy: PolicyOpt = None,
     rules: RulesOpt = None,
 ) -> None:
-    """Screen one intake and print the verdict with its reasons."""
+    """Screen one intake: the verdict, each site, what to do and what to find out (--full: every reason)."""
     from needlescreen.screening import parse_intake
 
     text, source = _read(file)
     with _user_errors(source):
         intake = parse_intake(text, source=source)
         result = _screener(rules, policy, engine).screen(intake)
-    _emit(result, output)
+    _emit(result, output, full=full)
     raise typer.Exit(EXIT_CODES[result.verdict])
 
 
@@ -75,16 +79,54 @@ def _explain(ruleset: Ruleset, facts: Any) -> list[dict[str, Any]]:
     return out
 
 
+_MARKS = {"true": "FIRED", "unknown": "UNKNOWN", "false": "no"}
+
+
+def _evaluation_line(ev: dict[str, Any]) -> str:
+    verdict = f" -> {ev['verdict']}" if ev["verdict"] else ""
+    facts_text = ", ".join(f"{k}={v}" for k, v in ev["facts"].items())
+    return f"    {ev['where']}: {_MARKS[ev['outcome']]}{verdict}  [{facts_text}]"
+
+
+def _explain_summary(report: list[dict[str, Any]], result: ScreeningResult, console: Console) -> None:
+    """The verdict, then only the rules that fired or could not be decided, with the facts they read."""
+    _summary_head(result, console)
+    rank = {"refer": 0, "caution": 1}
+    acting = sorted(
+        (e for e in report if any(ev["outcome"] != "false" for ev in e["evaluations"])),
+        key=lambda e: min(rank[ev["verdict"]] for ev in e["evaluations"] if ev["verdict"]),
+    )
+    console.print(
+        Text(
+            f"Why: {len(acting)} of {len(report)} rules fired or could not be decided for lack of information "
+            "(the others found nothing)",
+            style="bold underline",
+        )
+    )
+    for entry in acting:
+        console.print(Text(f"{entry['rule_id']}  {entry['title']}", style="bold"))
+        _bullets(
+            console, "   ", [_evaluation_line(ev).strip() for ev in entry["evaluations"] if ev["outcome"] != "false"]
+        )
+    _what_to_find_out(result, console)
+    _summary_footer(result, console, "explain --full: every rule on every site with the facts it read")
+
+
 @app.command()
-def explain(
+def explain(  # noqa: PLR0917 - typer maps each parameter to a command-line option
     file: Annotated[str, typer.Argument(help="Intake as JSON or YAML; '-' reads standard input.")],
     output: FormatOpt = "text",
+    full: FullOpt = False,
+    engine: EngineOpt = "auto",
     policy: PolicyOpt = None,
     rules: RulesOpt = None,
 ) -> None:
-    """Show every rule, whether it fired for this intake, and the facts it looked at."""
+    """Why the verdict: the rules that fired or could not be decided and the facts they read (--full: every rule).
+
+    The verdict stated is the screening's (as ``check`` gives it). Exit 0: this is a report, not a screening.
+    """
     from needlescreen.facts import normalise
-    from needlescreen.screening import parse_intake
+    from needlescreen.screening import Screener, parse_intake
 
     text, source = _read(file)
     with _user_errors(source):
@@ -93,17 +135,21 @@ def explain(
         facts = normalise(
             intake, ruleset.regions, ruleset.medications, ruleset.codes, ruleset.body, vocabulary=ruleset.vocabulary
         )
+        result = Screener(ruleset, engine=engine).screen(intake)
     report = _explain(ruleset, facts)
     if output == "json":
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         return
     console = _console()
-    marks = {"true": "FIRED", "unknown": "UNKNOWN", "false": "no"}
+    if not full:
+        _explain_summary(report, result, console)
+        return
+    _summary_head(result, console)
     for entry in report:
         console.print(Text(f"{entry['rule_id']}  ({entry['scope']}) {entry['title']}", style="bold"))
         if not entry["evaluations"]:
             console.print(Text("    not evaluated: no circuit in this plan", style="dim"))
         for ev in entry["evaluations"]:
-            verdict = f" -> {ev['verdict']}" if ev["verdict"] else ""
-            facts_text = ", ".join(f"{k}={v}" for k, v in ev["facts"].items())
-            console.print(Text(f"    {ev['where']}: {marks[ev['outcome']]}{verdict}  [{facts_text}]"))
+            console.print(Text(_evaluation_line(ev)))
+    # Three hundred lines scroll the verdict away: it is stated again at the end.
+    console.print(Text(f"Verdict: {_WORDS[result.verdict]}", style="bold"))

@@ -105,9 +105,8 @@ def _explain_summary(report: list[dict[str, Any]], result: ScreeningResult, cons
     )
     for entry in acting:
         console.print(Text(f"{entry['rule_id']}  {entry['title']}", style="bold"))
-        _bullets(
-            console, "   ", [_evaluation_line(ev).strip() for ev in entry["evaluations"] if ev["outcome"] != "false"]
-        )
+        lines = [_evaluation_line(ev).strip() for ev in entry["evaluations"] if ev["outcome"] != "false"]
+        _bullets(console, "   ", lines, hang=2)
     _what_to_find_out(result, console)
     _summary_footer(result, console, "explain --full: every rule on every site with the facts it read")
 

@@ -131,8 +131,10 @@ def test_the_installed_command_screens_the_example(venv: Path) -> None:
     command = venv / "bin" / "needlescreen"
     proc = _run([command, "check", EXAMPLE.name], cwd=home, COLUMNS="100")
     assert proc.returncode == EXIT_CODES["refer"], proc.stderr
-    assert "REFER - do not needle (at the sites shown) without clearance" in proc.stdout
-    assert "LYMPHEDEMA_LIMB" in proc.stdout and "Traceback" not in proc.stderr
+    assert proc.stdout.startswith("REFER - do not needle (at the sites shown) without clearance\n")
+    assert "Needle in a limb with lymphoedema (L-forearm)" in proc.stdout and "Traceback" not in proc.stderr
+    full = _run([command, "check", EXAMPLE.name, "--full"], cwd=home, COLUMNS="100")
+    assert full.returncode == EXIT_CODES["refer"] and "LYMPHEDEMA_LIMB" in full.stdout
     version = _run([command, "--version"], cwd=home)
     assert version.returncode == 0 and version.stdout == f"needlescreen {needlescreen.__version__}\n"
     check = _run([command, "rules", "check"], cwd=home)

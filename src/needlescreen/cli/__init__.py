@@ -7,7 +7,7 @@ HTTP service, an optional extra).
 
 One module per command group (typer's larger apps are the model): ``screen`` (check, explain), ``ask``,
 ``rules``, ``batch``, ``schema`` and ``serve``, over ``_app`` (the app, shared options, error handling) and
-``render`` (how a result is printed).
+``render`` (how a result is printed: the summary, and everything with ``--full``).
 
 Exit codes a script can use: 0 clear, 10 caution, 20 refer, 2 invalid input or rule files, 3 engine error.
 A person's mistake (a bad file, a wrong answer) prints ``error: <where>: <field>: <what>`` and never a
@@ -22,9 +22,9 @@ from needlescreen.errors import EngineError, NeedlescreenError
 
 from . import ask, batch, rules, schema, screen, serve  # noqa: F401 - each module registers its commands
 from ._app import EXIT_CODES, app, tolerate_closed_stdout
-from .render import render
+from .render import render, render_summary
 
-__all__ = ["EXIT_CODES", "app", "main", "render"]
+__all__ = ["EXIT_CODES", "app", "main", "render", "render_summary"]
 
 
 def main() -> None:

@@ -421,9 +421,12 @@ def test_ask_treats_questions_left_at_the_end_of_input_as_unknown() -> None:
     assert "recorded as unknown" in proc.stderr and "What to find out" in proc.stdout
 
 
-def test_ask_without_the_required_plan_is_an_error() -> None:
-    proc = run("ask", stdin="dry needling\n")
-    assert proc.returncode == 2 and "sites" in proc.stderr
+def test_ask_without_the_required_plan_is_an_error_and_keeps_what_was_answered(tmp_path: Path) -> None:
+    proc = run("ask", stdin="dry needling\n", cwd=tmp_path)
+    assert proc.returncode == 2 and "end of input: sites" in proc.stderr
+    assert json.loads(_draft_named_in(proc.stderr, tmp_path).read_text(encoding="utf-8"))["answers"] == [
+        {"id": "technique", "text": "dry needling"}
+    ]
     no_traceback(proc)
 
 

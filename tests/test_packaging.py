@@ -99,6 +99,17 @@ def test_the_wheel_carries_the_rule_files_the_scenarios_and_every_module(built: 
         assert not any(n.startswith(("tests/", "features/", "benchmarks/")) for n in names)
 
 
+def test_the_wheel_carries_the_licence_its_metadata_names(built: dict[str, Path]) -> None:
+    with zipfile.ZipFile(built["wheel_from_sdist"]) as wheel:
+        names = wheel.namelist()
+        metadata = wheel.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+        licences = [n for n in names if ".dist-info/" in n and n.rsplit("/", 1)[-1] == "LICENSE"]
+        assert "Apache-2.0" in metadata and licences, (licences, metadata[:600])
+        text = wheel.read(licences[0]).decode()
+    assert text == (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in text and "Version 2.0, January 2004" in text and "END OF TERMS AND CONDITIONS" in text
+
+
 def test_the_wheel_is_the_same_from_the_checkout_and_from_the_sdist(built: dict[str, Path]) -> None:
     with zipfile.ZipFile(built["wheel"]) as direct, zipfile.ZipFile(built["wheel_from_sdist"]) as from_sdist:
         assert sorted(direct.namelist()) == sorted(from_sdist.namelist())

@@ -142,7 +142,7 @@ class _Answers:
             return None
         self.line += 1
         # A trailing "  # note" is a comment, so a file of answers can say which question each line answers.
-        return re.sub(r"(^|\s)#.*$", "", raw.rstrip("\r\n"))
+        return re.sub(r"(^|\s)#.*$", "", raw.rstrip("\r\n")).strip()
 
 
 def _is_back(raw: str | None) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -372,7 +373,9 @@ def ask(  # noqa: PLR0917 - typer maps each parameter to a command-line option
     try:
         _walk(session, _Answers(sys.stdin, interactive, prompts), prompts, replay)
     except KeyboardInterrupt:
-        # Stopped half-way: a partial screening would look like a verdict, so nothing is screened.
+        # Stopped half-way: a partial screening would look like a verdict, so nothing is screened. A second
+        # Ctrl-C while the draft is written must not lose it.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         sys.stderr.write(f"\ninterrupted: nothing was screened; {_keep(session, draft_path, 'interrupted')}\n")
         raise typer.Exit(130) from None
     except _Stop as stop:

@@ -27,7 +27,8 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import _bundled, _yaml, suggest
+from . import _bundled, _yaml
+from ._suggest import close
 from .errors import FieldProblem, IntakeError, RuleFileError
 from .intake import MAX_DEVICES, MAX_LOCATIONS, MAX_MEDICATIONS, DeviceKind, Findings, Intake, Patient
 from .medications import normalise_name
@@ -152,7 +153,8 @@ class CodeMap:
                     if value not in _RANKS[name]:
                         raise RuleFileError(f"invalid grade {value!r}", file=file, field=f"{where}.sets.patient.{name}")
                 elif name not in _ANSWER_FIELDS or value != "yes":
-                    hint = suggest.hint(name, sorted(_ANSWER_FIELDS | set(_RANKS)))
+                    near = close(name, sorted(_ANSWER_FIELDS | set(_RANKS)), cutoff=60.0, limit=1)
+                    hint = f"; did you mean {near[0]!r}?" if near else ""
                     raise RuleFileError(
                         f"not a yes/no or graded patient answer: {name}={value!r}{hint}",
                         file=file,

@@ -16,7 +16,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
 
-from . import _bundled, _yaml, suggest
+from . import _bundled, _yaml
+from ._suggest import close
 from .body import BodyModel, Place, Tri, bundled_body, combine
 from .codes import CodeMap, bundled_codes
 from .errors import FieldProblem, IntakeError
@@ -548,7 +549,8 @@ def _place_nerves(intake: Intake, body: BodyModel, problems: list[FieldProblem])
             continue
         nerve = body.nerves.get(s.nerve)
         if nerve is None:
-            hint = suggest.hint(s.nerve, body.nerves, n=3, cutoff=50)
+            near = close(s.nerve, sorted(body.nerves), cutoff=60.0)
+            hint = f"; did you mean {', '.join(repr(c) for c in near)}?" if near else ""
             known = ", ".join(sorted(body.nerves))
             problems.append(FieldProblem(f"plan.sites[{i}].nerve", f"unknown nerve {s.nerve!r}{hint} (known: {known})"))
             placed.append(s)

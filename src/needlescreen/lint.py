@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import _yaml, suggest
+from . import _yaml
+from ._suggest import close
 from .codes import CodeMap
 from .errors import RuleFileError
 from .facts import FACTS
@@ -114,12 +115,14 @@ def check_rules(directory: str | Path | None = None, features_dir: str | Path | 
                 seen[rid] = rel
             for where, name in _facts_in(rule.get("when"), "when"):
                 if not isinstance(name, str) or name not in FACTS:
-                    hint = suggest.hint(str(name), FACTS)
+                    near = close(str(name), list(FACTS), cutoff=60.0, limit=1)
+                    hint = f"; did you mean {near[0]!r}?" if near else ""
                     problems.append(Problem(rel, rid, where, f"unknown fact {name!r}{hint}", "unknown-fact"))
             refs = rule.get("references")
             for j, key in enumerate(refs if isinstance(refs, list) else []):
                 if key not in sources:
-                    hint = suggest.hint(str(key), sorted(sources))
+                    near = close(str(key), sorted(sources), cutoff=60.0, limit=1)
+                    hint = f"; did you mean {near[0]!r}?" if near else ""
                     problems.append(
                         Problem(rel, rid, f"references[{j}]", f"unknown source {key!r}{hint}", "missing-source")
                     )

@@ -12,7 +12,7 @@ Where the knowledge lives:
   time an entry is not found in ``medications.yaml``, with an unpickler that refuses every global (plain
   dictionaries, lists and strings only); the package's own module is never imported (it reads a pickle from
   the user's home directory at import).
-- ``needlescreen.suggest`` (rapidfuzz) suggests a name for a typo ("did you mean warfarin?").
+- ``needlescreen._suggest`` (rapidfuzz) suggests a name for a typo ("did you mean warfarin?").
 
 Safety design (unknown is not no). Each entry gets a :class:`MedicationMatch`. It is *recognised* only when
 every substance word in it resolved exactly to a drug. An entry that is not recognised is listed in
@@ -52,7 +52,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import suggest
+from ._suggest import Suggester
 from .conditions import Truth, evaluate
 from .errors import EngineError, RuleFileError
 from .medparse import parse_entry
@@ -243,7 +243,7 @@ class MedicationClassifier:
     guarded: bool = False
     # Caches: filled on use (a plain dict write is atomic, so threads need no lock; a Ruleset still pickles).
     _cache: dict[tuple[str, str | None], MedicationMatch] = field(default_factory=dict, compare=False, repr=False)
-    _vocab: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
+    _vocab: dict[str, Suggester] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_data(cls, data: Any, *, file: str = "medications.yaml") -> MedicationClassifier:
@@ -430,11 +430,11 @@ class MedicationClassifier:
         if len(word) < _FUZZY_MIN_LENGTH:
             return None, frozenset()
         risk_names, all_names = self._vocabularies()
-        risky = suggest.closest(word, risk_names, cutoff=_RISK_FUZZY_CUTOFF)
-        if risky:
-            return self._display(risky[0]), self._name_classes(risky[0])
-        best = suggest.closest(word, all_names, cutoff=_FUZZY_CUTOFF)
-        return (self._display(best[0]) if best else None), frozenset()
+        risky = risk_names.best(word, cutoff=_RISK_FUZZY_CUTOFF)
+        if risky is not None:
+            return self._display(risky), self._name_classes(risky)
+        best = all_names.best(word, cutoff=_FUZZY_CUTOFF)
+        return (self._display(best) if best else None), frozenset()
 
     def _display(self, name: str) -> str:
         """The generic name behind a known name ("sertralina" -> "sertraline")."""
@@ -443,7 +443,7 @@ class MedicationClassifier:
             return hit[0]
         return normalise_name(drug_dictionary().canonical.get(name, name))
 
-    def _vocabularies(self) -> tuple[list[str], list[str]]:
+    def _vocabularies(self) -> tuple[Suggester, Suggester]:
         """Names a typo is compared with: every risk-class name (with the dictionary's brands of class
         drugs), and every known single-word name. Built once, on the first typo."""
         if "risk" not in self._vocab:
@@ -454,8 +454,8 @@ class MedicationClassifier:
                 hit = self._by_name.get(normalise_name(generic))
                 if hit is not None and hit[1] and " " not in variant:
                     risk.add(variant)
-            self._vocab["all"] = sorted(everything)
-            self._vocab["risk"] = sorted(risk)
+            self._vocab["all"] = Suggester(sorted(everything))
+            self._vocab["risk"] = Suggester(sorted(risk))
         return self._vocab["risk"], self._vocab["all"]
 
     def _name_classes(self, name: str) -> frozenset[str]:

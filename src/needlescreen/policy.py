@@ -17,7 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import _yaml, suggest
+from . import _yaml
+from ._suggest import close
 from .errors import PolicyError
 
 __all__ = ["MAX_POLICY_FILE_BYTES", "Policy", "PolicySetting", "load_policy", "load_policy_override"]
@@ -113,7 +114,8 @@ class Policy:
         values = dict(self.values)
         for name, value in overrides.items():
             if name not in self.settings:
-                hint = suggest.hint(name, self.settings)
+                near = close(name, list(self.settings), cutoff=60.0, limit=1)
+                hint = f"; did you mean {near[0]!r}?" if near else ""
                 raise PolicyError(
                     f"unknown policy setting {name!r}{hint}",
                     file=file,

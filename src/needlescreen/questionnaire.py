@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import _yaml, suggest
+from . import _yaml
+from ._suggest import close
 from .errors import RuleFileError
 from .intake import MAX_LOCATIONS, MAX_MEDICATIONS, MAX_SITES, DeviceKind, Intake
 from .regions import RegionMap
@@ -300,7 +301,8 @@ class Questionnaire:
         if not region:
             raise AnswerError(f"{text!r}: name a body region")
         if region not in self.regions:
-            hint = suggest.hint(region, self.regions.ids(), n=3, quote=False)
+            near = close(region, self.regions.ids())
+            hint = f"; did you mean {', '.join(near)}?" if near else ""
             raise AnswerError(f"{text!r}: unknown body region {region!r}{hint}")
         return _Place(region, sides[0] if sides else None)
 
@@ -322,7 +324,8 @@ class Questionnaire:
                 if rest:
                     out["location"] = self._location(rest)
                 return out
-        hint = suggest.hint("_".join(tokens[:2]), _DEVICE_KINDS, n=2, cutoff=50, quote=False)
+        near = close("_".join(tokens[:2]), _DEVICE_KINDS, cutoff=60.0)
+        hint = f"; did you mean {', '.join(near)}?" if near else ""
         raise AnswerError(f"{text!r}: unknown implant{hint} (kinds: {', '.join(_DEVICE_KINDS)})")
 
     def _site(self, text: str, number: int) -> dict[str, Any]:
@@ -449,7 +452,8 @@ def _check(spec: _File, file: str) -> None:
             raise _fail(f"duplicate item id {item.id!r}", file=file, field=f"{where}.id")
         if item.path is not None:
             if not _resolves(item.path):
-                hint = suggest.hint(item.path, intake_leaf_paths())
+                near = close(item.path, intake_leaf_paths(), limit=1)
+                hint = f"; did you mean {near[0]!r}?" if near else ""
                 raise _fail(f"{item.path!r} is not an intake field{hint}", file=file, field=f"{where}.path")
             if item.path in paths:
                 raise _fail(f"path also set by item {paths[item.path]!r}", file=file, field=f"{where}.path")

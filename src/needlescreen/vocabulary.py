@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import suggest
+from ._suggest import Suggester, close
 from .errors import RuleFileError
 from .regions import RegionMap
 
@@ -316,7 +316,8 @@ class Vocabulary:
         key = self._parse(name).key
         if len(key) < SUGGEST_MIN_LENGTH:
             return []
-        hits = [(self._lookup[k], score) for k, score in suggest.scored(key, self._lookup, cutoff=SUGGEST_CUTOFF)]
+        scored = Suggester(self._lookup).scored(key, cutoff=SUGGEST_CUTOFF, limit=None)
+        hits = [(self._lookup[k], score) for k, score in scored]
         if region is not None and region in self.regions:
             # The site's region sets the body area; names that agree with the region itself come first.
             area = self.area_of(region)
@@ -331,7 +332,7 @@ class Vocabulary:
         return list(dict.fromkeys(t.name for t, _ in hits))[:limit]
 
     def _has_near(self, key: str) -> bool:
-        return bool(suggest.closest(key, self._lookup, cutoff=SUGGEST_CUTOFF))
+        return bool(close(key, list(self._lookup), cutoff=SUGGEST_CUTOFF, limit=1))
 
     def _agrees(self, term: Term, region: str) -> bool:
         return any(self.regions.within(region, p) or self.regions.within(p, region) for p in term.places())

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from needlescreen import suggest
+from needlescreen._suggest import close
 from needlescreen.catalogue import features_dir, rule_document
 from needlescreen.errors import RuleFileError
 from needlescreen.ruleset import CompiledRule, load_ruleset
@@ -84,7 +84,8 @@ def rules_show(
         ruleset = load_ruleset(rules, policy_file=policy)
     ids = [r.id for r in ruleset.rules]
     if rule_id.upper() not in ids:
-        hint = suggest.hint(rule_id.upper(), ids, n=3, quote=False)
+        near = close(rule_id.upper(), ids, cutoff=60.0)
+        hint = f"; did you mean {', '.join(near)}?" if near else ""
         raise _fail(f"error: no rule {rule_id!r}{hint}", EXIT_CODES["invalid"])
     rule: CompiledRule = ruleset.rule(rule_id.upper())
     doc = rule_document(rule, ruleset)

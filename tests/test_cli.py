@@ -72,10 +72,12 @@ def check_summary_shows_the_result(text: str, result: ScreeningResult) -> None:
         assert normalised(name) in flat, f"unrecognised medication not shown: {name}"
     for f in result.findings:
         assert normalised(f.title) in flat, f"reason not shown: {f.rule_id}"
-        for m in f.modifications:
-            assert normalised(m) in flat, f"what to do not shown: {m}"
-    if any(f.status == "unknown" for f in result.findings):
-        assert "information missing" in flat
+        if f.status == "fired":
+            for m in f.modifications:
+                assert normalised(m) in flat, f"what to do not shown: {m}"
+    for verdict in ("caution", "refer"):
+        if any(f.status == "unknown" and f.verdict == verdict for f in result.findings):
+            assert f"{verdict.upper()} until then, undecided:" in flat, f"undecided {verdict} reasons not shown"
     if result.missing or result.unrecognised_medications:
         assert "What to find out" in flat
 

@@ -103,33 +103,43 @@ def _summary_head(result: ScreeningResult, console: Console) -> None:
         console.print(row, soft_wrap=True)
 
 
+def _places(places: list[str], every_site: set[str]) -> str:
+    if not places:
+        return ""
+    return "every site" if len(places) > 1 and set(places) == every_site else ", ".join(places)
+
+
+def _badge_line(console: Console, verdict: str, text: str) -> None:
+    """A coloured verdict badge, then text whose continuation lines stay under the text."""
+    badge = f" {verdict.upper()} "
+    for i, part in enumerate(textwrap.wrap(text, width=max(console.width - len(badge) - 1, 30))):
+        line = Text()
+        line.append(badge if i == 0 else " " * len(badge), style=_COLOURS[verdict] if i == 0 else "")
+        line.append(f" {part}")
+        console.print(line, soft_wrap=True)
+
+
 def _what_to_do(result: ScreeningResult, console: Console) -> None:
-    """Each reason (merged over sites, worst first) with the rules' modifications under it, each said once."""
-    reasons = _reasons_by_rule(result)
+    """Each reason that holds (merged over sites, worst first) with the rules' modifications, each said once."""
+    reasons = [(f, p) for f, p in _reasons_by_rule(result) if f.status == "fired"]
     if reasons:
         console.print(Text("What to do", style="bold underline"))
     every_site = {sv.site.id for sv in result.sites}
     shown: set[str] = set()
     for f, places in reasons:
-        notes = ["information missing"] if f.status == "unknown" else []
-        if places and (len(places) < 2 or set(places) != every_site):
-            notes.append(", ".join(places))
-        elif places:
-            notes.append("every site")
-        badge = f" {f.verdict.upper()} "
-        title = f.title + (f" ({'; '.join(notes)})" if notes else "")
-        for i, part in enumerate(textwrap.wrap(title, width=max(console.width - len(badge) - 1, 30))):
-            head = Text()
-            head.append(badge if i == 0 else " " * len(badge), style=_COLOURS[f.verdict] if i == 0 else "")
-            head.append(f" {part}")
-            console.print(head, soft_wrap=True)
+        where = _places(places, every_site)
+        _badge_line(console, f.verdict, f.title + (f" ({where})" if where else ""))
         _bullets(console, "    !", _listed(f.facts))
         _bullets(console, "    -", [m for m in f.modifications if m not in shown])
         shown.update(f.modifications)
 
 
-def _what_to_find_out(result: ScreeningResult, console: Console) -> None:
-    """Every missing answer and every unrecognised medication: the summary never shortens this list."""
+def _what_to_find_out(result: ScreeningResult, console: Console, *, undecided: bool = True) -> None:
+    """Every missing answer and every unrecognised medication, then the reasons they leave undecided.
+
+    The summary never shortens this list. What to do while an answer stays unknown (the undecided rules'
+    modifications) is in the full report.
+    """
     if result.missing or result.unrecognised_medications:
         console.print(
             Text("What to find out (unknown is not no: each keeps the verdict from clear)", style="bold underline")
@@ -140,6 +150,17 @@ def _what_to_find_out(result: ScreeningResult, console: Console) -> None:
         _bullets(console, "  -", questions)
     elif not result.findings:
         console.print(Text("Nothing found that changes the plan, and nothing the rules need is unknown."))
+    if not undecided:
+        return
+    every_site = {sv.site.id for sv in result.sites}
+    open_: dict[str, list[str]] = {}
+    for f, places in _reasons_by_rule(result):
+        if f.status == "unknown":
+            where = _places(places, every_site)
+            open_.setdefault(f.verdict, []).append(f.title + (f" ({where})" if where else ""))
+    for verdict in ("refer", "caution"):
+        if verdict in open_:
+            _badge_line(console, verdict, "until then, undecided: " + "; ".join(open_[verdict]))
 
 
 def _summary_footer(result: ScreeningResult, console: Console, more: str) -> None:
@@ -149,14 +170,15 @@ def _summary_footer(result: ScreeningResult, console: Console, more: str) -> Non
 def render_summary(result: ScreeningResult, console: Console, *, more: str = "") -> None:
     """The clinician's summary: the verdict first, then each site, what to do and what to find out.
 
-    Every unknown stays visible: each missing answer and each unrecognised medication is listed, and a reason
-    that could not be decided says "information missing". Only the rule ids, the facts behind each reason and
-    the sources are left to the full report (``more`` says how to get it).
+    Every unknown stays visible: each missing answer and each unrecognised medication is listed, and each reason
+    that could not be decided is named with the verdict it gives until then. The rule ids, the facts behind each
+    reason, what to do while an answer stays unknown and the sources are left to the full report (``more`` says
+    how to get it).
     """
     _summary_head(result, console)
     _what_to_do(result, console)
     _what_to_find_out(result, console)
-    _summary_footer(result, console, more or "--full: each reason's rule, facts and sources")
+    _summary_footer(result, console, more or "--full: each reason in full (facts, sources, what to do meanwhile)")
 
 
 def render(result: ScreeningResult, console: Console) -> None:

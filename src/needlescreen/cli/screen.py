@@ -107,7 +107,7 @@ def _explain_summary(report: list[dict[str, Any]], result: ScreeningResult, cons
         console.print(Text(f"{entry['rule_id']}  {entry['title']}", style="bold"))
         lines = [_evaluation_line(ev).strip() for ev in entry["evaluations"] if ev["outcome"] != "false"]
         _bullets(console, "   ", lines, hang=2)
-    _what_to_find_out(result, console)
+    _what_to_find_out(result, console, undecided=False)
     _summary_footer(result, console, "explain --full: every rule on every site with the facts it read")
 
 

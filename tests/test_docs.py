@@ -41,7 +41,11 @@ _FILE = re.compile(r"^[\w.\-/]+\.(md|py|yaml|yml|toml|feature|tsv|json|jsonl|txt
 #: file the reader makes (``maria.json``, ``clinic-policy.yaml``).
 _MUST_EXIST = (".md", ".py", ".feature", ".toml", ".tsv")
 #: Paths that appear only after a command runs, each with the command.
-_MADE_BY_A_COMMAND = {"benchmarks/results/latest.json": "make bench", "./needlescreen.db": "needlescreen serve"}
+_MADE_BY_A_COMMAND = {
+    "benchmarks/results/latest.json": "make bench",
+    "./needlescreen.db": "needlescreen serve",
+    "test-artifacts/web/": "the browser tests (tests/web)",
+}
 #: Where the package's own paths live in a checkout (the wheel maps rules/ and features/ into the package).
 _PACKAGE_PATHS = {
     "needlescreen/rules": "rules",

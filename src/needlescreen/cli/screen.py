@@ -27,7 +27,7 @@ from ._app import (
     _user_errors,
     app,
 )
-from .render import _WORDS, _bullets, _emit, _summary_footer, _summary_head, _what_to_find_out
+from .render import _WORDS, _badge_line, _emit, _summary_footer, _summary_head
 
 
 @app.command()
@@ -88,27 +88,45 @@ def _evaluation_line(ev: dict[str, Any]) -> str:
     return f"    {ev['where']}: {_MARKS[ev['outcome']]}{verdict}  [{facts_text}]"
 
 
+def _acted(entry: dict[str, Any], outcome: str, every_site: set[str]) -> tuple[str, str] | None:
+    """One line for a rule's evaluations with this outcome: its worst verdict, where, and the facts that tell."""
+    evaluations = [ev for ev in entry["evaluations"] if ev["outcome"] == outcome]
+    if not evaluations:
+        return None
+    verdict = "refer" if any(ev["verdict"] == "refer" for ev in evaluations) else "caution"
+    places = [ev["where"].split(" ", 1)[1] for ev in evaluations if ev["where"] != "patient"]
+    where = ""
+    if places:
+        where = " at every site" if len(places) > 1 and set(places) == every_site else f" at {', '.join(places)}"
+    if outcome == "unknown":
+        missing = sorted({k for ev in evaluations for k, v in ev["facts"].items() if v == "unknown"})
+        return verdict, f"{entry['rule_id']} undecided{where}: {', '.join(missing)} unknown"
+    # The known answers it read; a site's place in the region hierarchy is left to --full (a long list).
+    known = {k: v for ev in evaluations for k, v in ev["facts"].items() if v != "unknown" and not isinstance(v, list)}
+    return verdict, f"{entry['rule_id']} fired{where}: " + ", ".join(f"{k}={v}" for k, v in known.items())
+
+
 def _explain_summary(report: list[dict[str, Any]], result: ScreeningResult, console: Console) -> None:
-    """The verdict, then only the rules that fired or could not be decided, with the facts they read."""
+    """The verdict, then one line per rule that fired or could not be decided, with the facts that tell."""
     _summary_head(result, console)
-    rank = {"refer": 0, "caution": 1}
-    acting = sorted(
-        (e for e in report if any(ev["outcome"] != "false" for ev in e["evaluations"])),
-        key=lambda e: min(rank[ev["verdict"]] for ev in e["evaluations"] if ev["verdict"]),
-    )
+    every_site = {sv.site.id for sv in result.sites}
+    lines: list[tuple[str, str, str]] = []
+    for entry in report:
+        for outcome in ("true", "unknown"):
+            line = _acted(entry, outcome, every_site)
+            if line is not None:
+                lines.append((line[0], outcome, line[1]))
+    lines.sort(key=lambda line: (line[0] != "refer", line[1] != "true"))
+    acted = len({text.split(" ", 1)[0] for _, _, text in lines})
     console.print(
         Text(
-            f"Why: {len(acting)} of {len(report)} rules fired or could not be decided for lack of information "
-            "(the others found nothing)",
+            f"Why: {acted} of {len(report)} rules fired or could not be decided (the others found nothing)",
             style="bold underline",
         )
     )
-    for entry in acting:
-        console.print(Text(f"{entry['rule_id']}  {entry['title']}", style="bold"))
-        lines = [_evaluation_line(ev).strip() for ev in entry["evaluations"] if ev["outcome"] != "false"]
-        _bullets(console, "   ", lines, hang=2)
-    _what_to_find_out(result, console, undecided=False)
-    _summary_footer(result, console, "explain --full: every rule on every site with the facts it read")
+    for verdict, _, text in lines:
+        _badge_line(console, verdict, text)
+    _summary_footer(result, console, "explain --full: every rule on every site with every fact it read")
 
 
 @app.command()

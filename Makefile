@@ -4,7 +4,8 @@ PY311 := $(shell scripts/find-python 3.11 || command -v python3)
 PY313 := $(shell scripts/find-python 3.13)
 VENV := .venv
 VENV313 := .venv313
-# make demo installs the package as a user would (a wheel, not editable, no dev tools) in a venv of its own.
+# make demo installs the package as a user would (a wheel, not editable, no dev tools) in a venv of its own,
+# with the server extra, so `needlescreen serve` works there as the README says.
 VENV_DEMO := .venv-demo
 DEMO_SOURCES := pyproject.toml README.md $(shell find src rules -type f -not -name '*.pyc' 2>/dev/null)
 PIP_FLAGS := --quiet --disable-pip-version-check
@@ -24,7 +25,7 @@ $(VENV313)/.installed: pyproject.toml
 
 $(VENV_DEMO)/.installed: $(DEMO_SOURCES)
 	[ -x $(VENV_DEMO)/bin/python ] || $(PY311) -m venv $(VENV_DEMO)
-	$(VENV_DEMO)/bin/pip install $(PIP_FLAGS) .
+	$(VENV_DEMO)/bin/pip install $(PIP_FLAGS) '.[server]'
 	touch $@
 
 ## Screen the bundled example patient and print the verdict with its reasons.

@@ -28,6 +28,8 @@ from needlescreen.cli import EXIT_CODES
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "cipn-electrical.json"
+#: Top-level directories of the checkout that ship inside the package (as needlescreen/<name>).
+SHIPPED = ("rules", "features")
 #: Not part of a checkout a user would build from (virtual environments, caches, build output).
 _JUNK = {".git", "build", "dist", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis"}
 
@@ -69,30 +71,43 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"sdist": sdist, "wheel": direct, "wheel_from_sdist": from_sdist}
 
 
-def test_the_sdist_carries_the_rule_files(built: dict[str, Path]) -> None:
+def test_the_sdist_carries_the_rule_files_and_the_scenarios(built: dict[str, Path]) -> None:
     with tarfile.open(built["sdist"]) as archive:
         members = {m.name.split("/", 1)[1]: m for m in archive.getmembers() if "/" in m.name}
-        for rel in sorted(_files_under(ROOT / "rules")):
-            member = members.get(f"rules/{rel}")
-            assert member is not None and member.isfile(), f"rules/{rel} is not in the sdist"
-            stream = archive.extractfile(member)
-            assert stream is not None and stream.read() == (ROOT / "rules" / rel).read_bytes()
+        for top in SHIPPED:
+            for rel in sorted(_files_under(ROOT / top)):
+                member = members.get(f"{top}/{rel}")
+                assert member is not None and member.isfile(), f"{top}/{rel} is not in the sdist"
+                stream = archive.extractfile(member)
+                assert stream is not None and stream.read() == (ROOT / top / rel).read_bytes()
     assert not any(m.issym() or m.islnk() for m in members.values()), "a link is followed by editable installs only"
 
 
 @pytest.mark.parametrize("which", ["wheel", "wheel_from_sdist"])
-def test_the_wheel_carries_the_rule_files_and_every_module(built: dict[str, Path], which: str) -> None:
+def test_the_wheel_carries_the_rule_files_the_scenarios_and_every_module(built: dict[str, Path], which: str) -> None:
     with zipfile.ZipFile(built[which]) as wheel:
         names = set(wheel.namelist())
-        for rel in sorted(_files_under(ROOT / "rules")):
-            name = f"needlescreen/rules/{rel}"
-            assert name in names, f"{name} is not in the wheel"
-            assert wheel.read(name) == (ROOT / "rules" / rel).read_bytes()
+        for top in SHIPPED:
+            for rel in sorted(_files_under(ROOT / top)):
+                name = f"needlescreen/{top}/{rel}"
+                assert name in names, f"{name} is not in the wheel"
+                assert wheel.read(name) == (ROOT / top / rel).read_bytes()
         # Packages are listed in pyproject.toml (because of the rules mapping): a new one must be added there.
         for rel in sorted(_files_under(ROOT / "src" / "needlescreen")):
             if rel.endswith((".py", ".typed")):
                 assert f"needlescreen/{rel}" in names, f"src/needlescreen/{rel} is not in the wheel: list its package"
         assert not any(n.startswith(("tests/", "features/", "benchmarks/")) for n in names)
+
+
+def test_the_wheel_carries_the_licence_its_metadata_names(built: dict[str, Path]) -> None:
+    with zipfile.ZipFile(built["wheel_from_sdist"]) as wheel:
+        names = wheel.namelist()
+        metadata = wheel.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+        licences = [n for n in names if ".dist-info/" in n and n.rsplit("/", 1)[-1] == "LICENSE"]
+        assert "Apache-2.0" in metadata and licences, (licences, metadata[:600])
+        text = wheel.read(licences[0]).decode()
+    assert text == (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in text and "Version 2.0, January 2004" in text and "END OF TERMS AND CONDITIONS" in text
 
 
 def test_the_wheel_is_the_same_from_the_checkout_and_from_the_sdist(built: dict[str, Path]) -> None:
@@ -127,12 +142,43 @@ def test_the_installed_command_screens_the_example(venv: Path) -> None:
     command = venv / "bin" / "needlescreen"
     proc = _run([command, "check", EXAMPLE.name], cwd=home, COLUMNS="100")
     assert proc.returncode == EXIT_CODES["refer"], proc.stderr
-    assert "REFER - do not needle (at the sites shown) without clearance" in proc.stdout
-    assert "LYMPHEDEMA_LIMB" in proc.stdout and "Traceback" not in proc.stderr
+    assert proc.stdout.startswith("REFER - do not needle (at the sites shown) without clearance\n")
+    assert "Needle in a limb with lymphoedema (L-forearm)" in proc.stdout and "Traceback" not in proc.stderr
+    full = _run([command, "check", EXAMPLE.name, "--full"], cwd=home, COLUMNS="100")
+    assert full.returncode == EXIT_CODES["refer"] and "LYMPHEDEMA_LIMB" in full.stdout
     version = _run([command, "--version"], cwd=home)
     assert version.returncode == 0 and version.stdout == f"needlescreen {needlescreen.__version__}\n"
     check = _run([command, "rules", "check"], cwd=home)
     assert check.returncode == 0 and check.stdout.strip() == "rule files OK", check.stdout + check.stderr
+
+
+def test_the_installed_package_shows_each_rule_with_its_scenarios(venv: Path) -> None:
+    """``rules show``, the catalogue and ``GET /rules/{id}`` read the scenarios shipped in the package."""
+    home = venv.parent
+    shown = _run([venv / "bin" / "needlescreen", "rules", "show", "LYMPHEDEMA_LIMB"], cwd=home, COLUMNS="200")
+    assert shown.returncode == 0, shown.stderr
+    assert "lymphoedema.feature:" in shown.stdout and "no scenarios found" not in shown.stdout
+    script = (
+        "import json, pathlib, needlescreen\n"
+        "from fastapi.testclient import TestClient\n"
+        "from needlescreen.catalogue import features_dir, rule_document\n"
+        "from needlescreen.server import Settings, create_app\n"
+        "ruleset = needlescreen.load_ruleset()\n"
+        "doc = rule_document(ruleset.rule('LYMPHEDEMA_LIMB'), ruleset)\n"
+        "settings = Settings(database_url='sqlite:///' + str(pathlib.Path('records.db').resolve()))\n"
+        "with TestClient(create_app(settings)) as client:\n"
+        "    served = client.get('/rules/LYMPHEDEMA_LIMB').json()\n"
+        "print(json.dumps({'features': str(features_dir(ruleset.directory)), 'library': doc['scenarios'],\n"
+        "    'served': served['scenarios']}))\n"
+    )
+    proc = _run([venv / "bin" / "python", "-c", script], cwd=home)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert Path(got["features"]).resolve().is_relative_to(venv.resolve()), got["features"]
+    features = (ROOT / "features").glob("*.feature")
+    expected = sorted(p.name for p in features if "LYMPHEDEMA_LIMB" in p.read_text("utf-8"))
+    assert expected and sorted({s["file"] for s in got["library"]}) == expected
+    assert got["served"] == got["library"]
 
 
 def test_the_installed_library_screens_the_example_with_its_own_rule_files(venv: Path) -> None:

@@ -3,7 +3,9 @@
 The repository's top-level ``rules/`` is the one copy of the clinical content. A wheel carries it inside the
 package as ``needlescreen/rules`` (``pyproject.toml`` maps it there at build time); a source checkout (an
 editable install, or ``src`` on the path) reads ``rules/`` in place, so an edit takes effect without
-reinstalling. This module imports nothing of needlescreen, so every loader can use it.
+reinstalling. The Gherkin scenarios travel the same way, ``features/`` as ``needlescreen/features``, so a
+rule's scenarios are found beside its ruleset (``catalogue.features_dir``) in a checkout and in a wheel alike.
+This module imports nothing of needlescreen, so every loader can use it.
 """
 
 from __future__ import annotations

@@ -29,7 +29,12 @@ def describe(cond: Condition) -> str:
 
 
 def features_dir(ruleset_dir: str) -> Path:
-    """Where the Gherkin scenarios of a ruleset directory live (beside it, in a checkout)."""
+    """Where the Gherkin scenarios of a ruleset directory live: beside it.
+
+    In a checkout that is ``features/`` beside ``rules/``; an installed package carries them the same way, as
+    ``needlescreen/features`` beside ``needlescreen/rules`` (see :mod:`needlescreen._bundled`). A clinic's own
+    ruleset directory has scenarios when a ``features`` directory sits beside it.
+    """
     return Path(ruleset_dir).resolve().parent / "features"
 
 

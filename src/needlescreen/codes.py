@@ -18,7 +18,6 @@ carries no side.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import _bundled, _yaml
+from ._suggest import close
 from .errors import FieldProblem, IntakeError, RuleFileError
 from .intake import MAX_DEVICES, MAX_LOCATIONS, MAX_MEDICATIONS, DeviceKind, Findings, Intake, Patient
 from .medications import normalise_name
@@ -153,8 +153,8 @@ class CodeMap:
                     if value not in _RANKS[name]:
                         raise RuleFileError(f"invalid grade {value!r}", file=file, field=f"{where}.sets.patient.{name}")
                 elif name not in _ANSWER_FIELDS or value != "yes":
-                    close = difflib.get_close_matches(name, sorted(_ANSWER_FIELDS | set(_RANKS)), n=1)
-                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    near = close(name, sorted(_ANSWER_FIELDS | set(_RANKS)), cutoff=60.0, limit=1)
+                    hint = f"; did you mean {near[0]!r}?" if near else ""
                     raise RuleFileError(
                         f"not a yes/no or graded patient answer: {name}={value!r}{hint}",
                         file=file,

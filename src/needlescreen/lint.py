@@ -14,7 +14,6 @@ or in an ``Examples`` table row.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _yaml
+from ._suggest import close
 from .codes import CodeMap
 from .errors import RuleFileError
 from .facts import FACTS
@@ -115,14 +115,14 @@ def check_rules(directory: str | Path | None = None, features_dir: str | Path | 
                 seen[rid] = rel
             for where, name in _facts_in(rule.get("when"), "when"):
                 if not isinstance(name, str) or name not in FACTS:
-                    close = difflib.get_close_matches(str(name), list(FACTS), n=1, cutoff=0.6)
-                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    near = close(str(name), list(FACTS), cutoff=60.0, limit=1)
+                    hint = f"; did you mean {near[0]!r}?" if near else ""
                     problems.append(Problem(rel, rid, where, f"unknown fact {name!r}{hint}", "unknown-fact"))
             refs = rule.get("references")
             for j, key in enumerate(refs if isinstance(refs, list) else []):
                 if key not in sources:
-                    close = difflib.get_close_matches(str(key), sorted(sources), n=1)
-                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    near = close(str(key), sorted(sources), cutoff=60.0, limit=1)
+                    hint = f"; did you mean {near[0]!r}?" if near else ""
                     problems.append(
                         Problem(rel, rid, f"references[{j}]", f"unknown source {key!r}{hint}", "missing-source")
                     )

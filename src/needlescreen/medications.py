@@ -12,7 +12,7 @@ Where the knowledge lives:
   time an entry is not found in ``medications.yaml``, with an unpickler that refuses every global (plain
   dictionaries, lists and strings only); the package's own module is never imported (it reads a pickle from
   the user's home directory at import).
-- ``rapidfuzz`` suggests a name for a typo ("did you mean warfarin?").
+- ``needlescreen._suggest`` (rapidfuzz) suggests a name for a typo ("did you mean warfarin?").
 
 Safety design (unknown is not no). Each entry gets a :class:`MedicationMatch`. It is *recognised* only when
 every substance word in it resolved exactly to a drug. An entry that is not recognised is listed in

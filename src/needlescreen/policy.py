@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import _yaml
+from ._suggest import close
 from .errors import PolicyError
 
 __all__ = ["MAX_POLICY_FILE_BYTES", "Policy", "PolicySetting", "load_policy", "load_policy_override"]
@@ -110,13 +111,11 @@ class Policy:
 
     def with_overrides(self, overrides: Mapping[str, object], *, file: str = "<overrides>") -> Policy:
         """A copy with a clinic's values applied; unknown names fail with a did-you-mean."""
-        import difflib
-
         values = dict(self.values)
         for name, value in overrides.items():
             if name not in self.settings:
-                close = difflib.get_close_matches(name, list(self.settings), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
+                near = close(name, list(self.settings), cutoff=60.0, limit=1)
+                hint = f"; did you mean {near[0]!r}?" if near else ""
                 raise PolicyError(
                     f"unknown policy setting {name!r}{hint}",
                     file=file,

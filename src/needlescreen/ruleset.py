@@ -10,7 +10,6 @@ without a value, and conditions whose normal form is too large.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import math
@@ -23,6 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import _bundled, _yaml
+from ._suggest import close
 from .body import BodyModel
 from .codes import CodeMap
 from .conditions import All, Any, Atom, Branch, Condition, Not, dnf, facts_read
@@ -250,8 +250,8 @@ class _ConditionParser:
                 raise self.fail(where, "a value is a literal or {policy: name}")
             name = raw["policy"]
             if name not in self.policy.values:
-                close = difflib.get_close_matches(name, list(self.policy.values), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
+                near = close(name, list(self.policy.values), cutoff=60.0, limit=1)
+                hint = f"; did you mean {near[0]!r}?" if near else ""
                 raise self.fail(where, f"unknown policy setting {name!r}{hint}")
             self.used[name] = self.policy.values[name]
             return self.policy.values[name]
@@ -263,8 +263,8 @@ class _ConditionParser:
             raise self.fail(where, f"more than {MAX_ATOMS_PER_RULE} tests in one rule; split the rule")
         name = node["fact"]
         if not isinstance(name, str) or name not in FACTS:
-            close = difflib.get_close_matches(str(name), list(FACTS), n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            near = close(str(name), list(FACTS), cutoff=60.0, limit=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
             raise self.fail(f"{where}.fact", f"unknown fact {name!r}{hint}")
         spec = FACTS[name]
         fact_scope = _fact_scope(self.scope)
@@ -316,8 +316,8 @@ class _ConditionParser:
             return v
         if ftype == "region":
             if not isinstance(v, str) or v not in self.regions:
-                close = difflib.get_close_matches(str(v), self.regions.ids(), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
+                near = close(str(v), self.regions.ids(), cutoff=60.0, limit=1)
+                hint = f"; did you mean {near[0]!r}?" if near else ""
                 raise self.fail(where, f"unknown region {v!r}{hint}")
             return v
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
@@ -396,8 +396,8 @@ def _compile_rule(
     refs = []
     for i, key in enumerate(spec.references):
         if key not in sources:
-            close = difflib.get_close_matches(key, list(sources), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            near = close(key, list(sources), cutoff=60.0, limit=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
             raise RuleFileError(f"unknown source {key!r}{hint}", file=file, rule_id=spec.id, field=f"references[{i}]")
         refs.append(sources[key])
     parser = _ConditionParser(file=file, rule_id=spec.id, scope=spec.scope, regions=regions, policy=policy)

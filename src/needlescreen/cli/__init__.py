@@ -8,7 +8,7 @@ as static pages), both with the web extra, and ``fhir`` (FHIR Questionnaire and 
 
 One module per command group (typer's larger apps are the model): ``screen`` (check, explain), ``ask``,
 ``rules``, ``batch``, ``schema``, ``serve``, ``record``, ``docs`` and ``fhir``, over ``_app`` (the app, shared
-options, error handling) and ``render`` (how a result is printed).
+options, error handling) and ``render`` (how a result is printed: the summary, and everything with ``--full``).
 
 Exit codes a script can use: 0 clear, 10 caution, 20 refer, 2 invalid input or rule files, 3 engine error.
 A person's mistake (a bad file, a wrong answer) prints ``error: <where>: <field>: <what>`` and never a
@@ -22,14 +22,15 @@ import sys
 from needlescreen.errors import EngineError, NeedlescreenError
 
 from . import ask, batch, docs, fhir, record, rules, schema, screen, serve  # noqa: F401 - each module registers its commands
-from ._app import EXIT_CODES, app
-from .render import render
+from ._app import EXIT_CODES, app, tolerate_closed_stdout
+from .render import render, render_summary
 
-__all__ = ["EXIT_CODES", "app", "main", "render"]
+__all__ = ["EXIT_CODES", "app", "main", "render", "render_summary"]
 
 
 def main() -> None:
     """Entry point of the ``needlescreen`` script."""
+    tolerate_closed_stdout()
     try:
         app()
     except NeedlescreenError as exc:  # pragma: no cover - every command maps these; a last line of defence

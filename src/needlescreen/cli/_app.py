@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import IO, Annotated, Any, Literal, cast
 
 import typer
 from rich.console import Console
@@ -52,6 +53,56 @@ EngineOpt = Annotated[
 PolicyOpt = Annotated[Path | None, typer.Option(help="A clinic policy override file.")]
 RulesOpt = Annotated[Path | None, typer.Option(help="A ruleset directory (default: the bundled one).")]
 FormatOpt = Annotated[Literal["text", "json"], typer.Option("--format", "-f", help="text or json")]
+FullOpt = Annotated[
+    bool, typer.Option("--full", help="Everything: every reason with its facts and sources (text output).")
+]
+
+
+class _ReaderMayLeave:
+    """Standard output whose reader may stop reading (``needlescreen rules body | head``).
+
+    A closed pipe is not an error: the reader has what it wanted. Later output is dropped and the command runs
+    to its own exit code (the verdict's, for ``check``), instead of click's silent exit 1 or Python's
+    "Exception ignored ... BrokenPipeError" at shutdown.
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self.reader_left = False
+
+    def write(self, text: str) -> int:
+        if not self.reader_left:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._leave()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.reader_left:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._leave()
+
+    def _leave(self) -> None:
+        self.reader_left = True
+        # What is still buffered would fail again when Python flushes at exit: point the descriptor at
+        # /dev/null so that last flush succeeds quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self._stream.fileno())
+        finally:
+            os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def tolerate_closed_stdout() -> None:
+    """Let every command's reader leave early (``| head``): see :class:`_ReaderMayLeave`."""
+    if not isinstance(sys.stdout, _ReaderMayLeave) and sys.stdout is not None:
+        sys.stdout = cast(IO[str], _ReaderMayLeave(sys.stdout))
 
 
 def _console(stderr: bool = False) -> Console:

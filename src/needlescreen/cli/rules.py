@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from needlescreen._suggest import close
 from needlescreen.catalogue import features_dir, rule_document
 from needlescreen.errors import RuleFileError
 from needlescreen.ruleset import CompiledRule, load_ruleset
@@ -79,14 +80,12 @@ def rules_show(
     policy: PolicyOpt = None,
 ) -> None:
     """One rule in full: condition, verdicts, advice, sources and the scenarios that exercise it."""
-    import difflib
-
     with _user_errors():
         ruleset = load_ruleset(rules, policy_file=policy)
     ids = [r.id for r in ruleset.rules]
     if rule_id.upper() not in ids:
-        close = difflib.get_close_matches(rule_id.upper(), ids, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        near = close(rule_id.upper(), ids, cutoff=60.0)
+        hint = f"; did you mean {', '.join(near)}?" if near else ""
         raise _fail(f"error: no rule {rule_id!r}{hint}", EXIT_CODES["invalid"])
     rule: CompiledRule = ruleset.rule(rule_id.upper())
     doc = rule_document(rule, ruleset)
@@ -191,7 +190,7 @@ def _lint(directory: Path | None) -> list[dict[str, Any]]:
     except ModuleNotFoundError:  # pragma: no cover - the linter ships with the package; kept for older trees
         lint = None
     check_rules = getattr(lint, "check_rules", None)
-    features = features_dir(str(root))  # an installed package has no scenarios: nothing to cover then
+    features = features_dir(str(root))  # a clinic's ruleset may have no scenarios: nothing to cover then
     problems = [_problem(p) for p in check_rules(root, features if features.is_dir() else None)] if check_rules else []
     try:
         ruleset = load_ruleset(root)

@@ -8,7 +8,7 @@ deleting the session. The Python ``Host`` layer is not used: it starts backgroun
 ``MessageNotHandledException`` when any one fact matches nothing (skipping the actions of the facts that did),
 swallows exceptions raised in actions into the session state, and costs about 40 µs of JSON per fired rule.
 
-What ``../shared/durable-rules-notes.md`` measured shapes every choice here:
+What the engine notes (``docs/engine.md``) describe shapes every choice here:
 
 * Every branch starts with a ``kind`` test, so no pattern is absence-only (which loops forever).
 * The C engine matches a fact by a depth-first walk of its alpha network with a stack of 64 pending nodes

@@ -14,18 +14,18 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 
 $(VENV)/.installed: pyproject.toml
 	$(PY311) -m venv $(VENV)
-	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[dev,server,fhir]'
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[dev,server,web,web-test,fhir]'
 	touch $@
 
 $(VENV313)/.installed: pyproject.toml
 	@if [ -z "$(PY313)" ]; then echo "Python 3.13 not found (needed to test the plain-Python engine path)"; exit 1; fi
 	$(PY313) -m venv $(VENV313)
-	$(VENV313)/bin/pip install $(PIP_FLAGS) -e '.[dev,server,fhir]'
+	$(VENV313)/bin/pip install $(PIP_FLAGS) -e '.[dev,server,web,web-test,fhir]'
 	touch $@
 
 $(VENV_DEMO)/.installed: $(DEMO_SOURCES)
 	[ -x $(VENV_DEMO)/bin/python ] || $(PY311) -m venv $(VENV_DEMO)
-	$(VENV_DEMO)/bin/pip install $(PIP_FLAGS) '.[server]'
+	$(VENV_DEMO)/bin/pip install $(PIP_FLAGS) '.[server,web,fhir]'
 	touch $@
 
 ## Screen the bundled example patient and print the verdict with its reasons.

@@ -1,0 +1,139 @@
+"""Normalisation before and after issue 18 (item 2), measured side by side in one process.
+
+``python -m benchmarks.normalisation`` screens the *typical* and *worst* cohorts through the public
+``Screener.screen`` with each engine, twice per round: *before* (the normalisation the test suite keeps as its
+oracle, ``tests/oracle_normalisation.py``, and the did-you-mean index of the drug dictionary as lists, as they
+were) and *after* (the package as it is). It prints the median and p99 CPU time per screening (the thread's
+CPU time: steadier than wall time on a shared machine, and it includes garbage collection, which runs in the
+screening's thread), normalisation alone, and the full garbage collections each variant ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from tests import oracle_normalisation as oracle
+
+from needlescreen import Screener, load_ruleset, parse_intake, screening
+from needlescreen.engine import available_engines
+from needlescreen.facts import normalise
+from needlescreen.ruleset import Ruleset
+
+from .cohorts import cohort
+
+VARIANTS = ("before", "after")
+
+
+def _suggesters(ruleset: Ruleset) -> list[Any]:
+    # The drug dictionary's did-you-mean indexes, built on the first unrecognised drug (the warm-up builds them).
+    return list(ruleset.medications._vocab.values())
+
+
+@contextmanager
+def variant(name: str, ruleset: Ruleset) -> Iterator[None]:
+    """Screen as before (the oracle's normalisation, the index as lists) or as after (the package as it is)."""
+    before = name == "before"
+    for s in _suggesters(ruleset):
+        s._by_letters = {k: (list if before else tuple)(v) for k, v in s._by_letters.items()}
+    screening.normalise = oracle.normalise if before else normalise  # type: ignore[assignment]
+    gc.collect()
+    try:
+        yield
+    finally:
+        screening.normalise = normalise
+
+
+def _figures(samples: list[int]) -> dict[str, float]:
+    xs = sorted(samples)
+    return {
+        "n": len(xs),
+        "median_us": statistics.median(xs) / 1000,
+        "p99_us": xs[min(len(xs) - 1, int(len(xs) * 0.99))] / 1000,
+    }
+
+
+def _full_collections() -> list[int]:
+    """The CPU time of every full (generation 2) garbage collection from now on, in ns."""
+    pauses: list[int] = []
+    started = [0]
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if info["generation"] == 2:
+            if phase == "start":
+                started[0] = time.thread_time_ns()
+            else:
+                pauses.append(time.thread_time_ns() - started[0])
+
+    gc.callbacks.append(seen)
+    return pauses
+
+
+def measure(n: int, rounds: int) -> dict[str, Any]:
+    """Per cohort, engine and variant: median and p99 CPU time per screening; normalisation alone."""
+    ruleset = load_ruleset()
+    engines = available_engines()
+    screeners = {e: Screener(ruleset, engine=e) for e in engines}
+    clock = time.thread_time_ns
+    full = _full_collections()
+    out: dict[str, Any] = {}
+    for name in ("typical", "worst"):
+        intakes = cohort(name, n)
+        models = [parse_intake(i) for i in intakes]
+        screens: dict[tuple[str, str], list[int]] = {(e, v): [] for e in engines for v in VARIANTS}
+        alone: dict[str, list[int]] = {v: [] for v in VARIANTS}
+        collections: dict[str, list[int]] = {v: [] for v in VARIANTS}
+        for r in range(rounds + 1):  # round 0 warms up (caches, the did-you-mean index, first calls)
+            for v in VARIANTS if r % 2 else reversed(VARIANTS):
+                with variant(v, ruleset):
+                    norm = screening.normalise
+                    seen = len(full)
+                    for model in models:
+                        t0 = clock()
+                        norm(model, ruleset.regions, ruleset.medications, ruleset.codes, ruleset.body,
+                             vocabulary=ruleset.vocabulary)  # fmt: skip
+                        if r:
+                            alone[v].append(clock() - t0)
+                    for e, s in screeners.items():
+                        for intake in intakes:
+                            t0 = clock()
+                            s.screen(intake)
+                            if r:
+                                screens[(e, v)].append(clock() - t0)
+                    if r:
+                        collections[v] += full[seen:]
+        out[name] = {
+            "screen": {f"{e} {v}": _figures(xs) for (e, v), xs in screens.items()},
+            "normalise": {v: _figures(xs) for v, xs in alone.items()},
+            "full_collections": {
+                v: {"count": len(xs), "median_ms": statistics.median(xs) / 1e6 if xs else 0.0}
+                for v, xs in collections.items()
+            },
+        }
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--n", type=int, default=500, help="intakes per cohort")
+    p.add_argument("--rounds", type=int, default=3, help="passes over each cohort per engine and variant")
+    args = p.parse_args(argv)
+    figures = measure(args.n, args.rounds)
+    print(f"{'cohort':<8} {'what':<28} {'median µs':>10} {'p99 µs':>10}")
+    for name, row in figures.items():
+        for what, f in (*row["screen"].items(), *((f"normalise {v}", f) for v, f in row["normalise"].items())):
+            print(f"{name:<8} {what:<28} {f['median_us']:>10.1f} {f['p99_us']:>10.1f}")
+        for v, c in row["full_collections"].items():
+            print(f"{name:<8} full garbage collections {v}: {c['count']}, median {c['median_ms']:.1f} ms each")
+    gc.collect()
+    print(f"objects the collector tracks now: {len(gc.get_objects())}")
+    return figures
+
+
+if __name__ == "__main__":
+    main()

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from needlescreen import facts as facts_module
-from needlescreen import parse_intake
+from needlescreen import parse_intake, screening
 from needlescreen.body import BodyModel, Extent, Place
 from needlescreen.errors import IntakeError
 from needlescreen.facts import Facts
@@ -297,3 +297,14 @@ def test_breakage_the_cohort_check_fails_on_a_wrong_device_table() -> None:
     _joint_prosthesis_nowhere(body)
     with pytest.raises(AssertionError, match="differ"):
         check_same_facts(cohort("typical", 400, seed=5), body)
+
+
+def test_the_normalisation_benchmark_runs() -> None:
+    """The README's before/after figures come from this command; it must keep running (no time is asserted)."""
+    from benchmarks.normalisation import main
+
+    figures = main(["--n", "3", "--rounds", "1"])
+    for name in ("typical", "worst"):
+        assert {v: f["n"] for v, f in figures[name]["normalise"].items()} == {"before": 3, "after": 3}
+        assert all(f["n"] == 3 for f in figures[name]["screen"].values())
+    assert screening.normalise is facts_module.normalise  # the oracle is no longer patched in

@@ -57,9 +57,13 @@ class Suggester:
 
     def __init__(self, names: Iterable[str]) -> None:
         self.names: tuple[str, ...] = tuple(dict.fromkeys(names))
-        self._by_letters: dict[str, list[int]] = {}
+        by_letters: dict[str, list[int]] = {}
         for i, name in enumerate(self.names):
-            self._by_letters.setdefault(_letters(name), []).append(i)
+            by_letters.setdefault(_letters(name), []).append(i)
+        # Tuples, not lists: the garbage collector stops tracking a tuple of numbers, so the drug dictionary's
+        # 28,000 entries are not walked by every full collection for the life of the process (the worst
+        # cohort's p99 was such a collection; README "Performance").
+        self._by_letters: dict[str, tuple[int, ...]] = {k: tuple(v) for k, v in by_letters.items()}
 
     def scored(self, typed: str, *, cutoff: float, limit: int | None = 3) -> list[tuple[str, float]]:
         """Names at least ``cutoff`` from ``typed``, best first (ties keep the order of the names)."""

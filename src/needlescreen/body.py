@@ -164,7 +164,7 @@ class BodyModel:
         self.spinal_cord = spinal_cord
         self.front_to_back = front_to_back
         self.limbs = tuple(c for c in self.chains if c in regions and regions[c].sided and regions[c].group)
-        self._neighbourhood: dict[str, frozenset[str]] = {}
+        self._index()
 
     # --- loading -----------------------------------------------------------------------------------------------
 
@@ -261,59 +261,104 @@ class BodyModel:
         )
 
     # --- places ------------------------------------------------------------------------------------------------
+    #
+    # Everything below is read per planned site and per finding, device and point of a current path, many times
+    # per screening; the model is fixed once loaded. So each answer that does not depend on the screening is
+    # computed once per model (``_index``) and every question a screening asks is a set lookup.
+
+    def _index(self) -> None:
+        """Compute once what every screening asks: each region's limb, neighbourhood and reach by extent, where
+        a device of each kind reaches from each recorded region, what each of those places concerns, and each
+        region's place on a current path. Equal region sets are one object (fewer objects for the collector)."""
+        regions = self.regions
+        ids = regions.ids()
+        within = {rid: regions[rid].within for rid in ids}
+        interned: dict[frozenset[str], frozenset[str]] = {}
+
+        def one(regs: Iterable[str]) -> frozenset[str]:
+            key = frozenset(regs)
+            return interned.setdefault(key, key)
+
+        self._limb = {rid: next((limb for limb in self.limbs if limb in within[rid]), None) for rid in ids}
+        empty: frozenset[str] = frozenset()
+        near = {rid: one({rid}.union(*(self.adjacency.get(a, empty) for a in within[rid]))) for rid in ids}
+
+        def limb_extent(rid: str) -> frozenset[str]:
+            limb = self._limb[rid]
+            if limb is not None:
+                return one({limb})
+            return one(near[rid] | {self.basins[b] for b in within[rid] if b in self.basins})
+
+        self._extents: dict[str, dict[str, frozenset[str]]] = {
+            "region": {rid: one({rid}) for rid in ids},
+            "neighbourhood": near,
+            "limb": {rid: limb_extent(rid) for rid in ids},
+        }
+        self._device_regions: dict[str, dict[str, frozenset[str]]] = {}
+        self._possible: dict[str, tuple[Place, ...]] = {}
+        for kind, (extent, places) in self.devices.items():
+            table = self._extents[extent]
+            self._device_regions[kind] = {
+                rid: one(table[rid].union(*(p.runs for p in places if any(self._overlap(rid, at) for at in p.at))))
+                for rid in ids
+            }
+            self._possible[kind] = tuple(
+                Place(one(frozenset(p.runs).union(*(table[at] for at in p.at))), None, certain=False) for p in places
+            )
+        self._anywhere = (Place(one({"body"}), None, certain=False),)
+        # What a place with these regions concerns, for every region set a place of the model can have.
+        self._reaches: dict[frozenset[str], tuple[frozenset[str], frozenset[str]]] = {}
+        for regs in list(interned.values()):
+            if regs <= within.keys():
+                hits, unsided = self._reach(regs)
+                self._reaches[regs] = (one(hits), one(unsided))
+        # Current paths: where each region sits on a chain, at which level, and whether over the cord.
+        self._chain_at = {rid: self._chain_position(rid) for rid in ids}
+        self._level_at = {rid: self._level(rid) for rid in ids}
+        self._over_cord = {rid: any(g in within[rid] for g in self.spinal_cord) for rid in ids}
+        # The trunk quadrant a finding recorded at each region drains to: its limb's, or the trunk area's own.
+        territories = regions.territories
+        self._drains: dict[str, str | None] = {}
+        for rid in ids:
+            territory = next((t for limb, t in territories.items() if limb in within[rid]), None)
+            if territory is None:
+                territory = next((t for t in territories.values() if t in within[rid]), None)
+            self._drains[rid] = territory
+
+    def _reach(self, regs: frozenset[str]) -> tuple[frozenset[str], frozenset[str]]:
+        """Every region that overlaps one of ``regs`` (lies within it or contains it), and of those the ones
+        where no side can rule a place out (neither the region nor the overlapping one of ``regs`` is sided)."""
+        regions = self.regions
+        hits = frozenset().union(*(regions.overlapping(r) for r in regs))
+        unsided = (regions.overlapping(r) for r in regs if not regions[r].sided)
+        return hits, frozenset(x for x in frozenset().union(*unsided) if not regions[x].sided)
 
     def neighbourhood(self, rid: str) -> frozenset[str]:
         """The region and its neighbours, inherited from every site region it lies within."""
-        cached = self._neighbourhood.get(rid)
-        if cached is None:
-            out = {rid}
-            for anc in self.regions[rid].within:
-                out |= self.adjacency.get(anc, frozenset())
-            cached = self._neighbourhood[rid] = frozenset(out)
-        return cached
+        return self._extents["neighbourhood"][rid]
 
     def limb_of(self, rid: str) -> str | None:
         """The limb a region lies in (``upper_limb``/``lower_limb``), or None for the trunk and head."""
-        within = self.regions[rid].within
-        return next((limb for limb in self.limbs if limb in within), None)
+        return self._limb[rid]
 
     def extent(self, extent: Extent, rid: str) -> frozenset[str]:
         """The regions a place of this extent, recorded at ``rid``, concerns."""
-        if extent == "region":
-            return frozenset({rid})
-        if extent == "limb":
-            limb = self.limb_of(rid)
-            if limb is not None:
-                return frozenset({limb})
-            basin = {self.basins[b] for b in self.regions[rid].within if b in self.basins}
-            return self.neighbourhood(rid) | basin
-        return self.neighbourhood(rid)
+        return self._extents[extent][rid]
 
     def finding_place(self, kind: str, region: str, side: str | None) -> Place:
         """Where a finding recorded at ``region`` reaches (by its kind's extent)."""
-        return Place(self.extent(self.extents.get(kind, "region"), region), side)
+        return Place(self._extents[self.extents.get(kind, "region")][region], side)
 
     def device_places(self, kind: str, region: str | None, side: str | None) -> tuple[Place, ...]:
         """Where a device of this kind is, given its recorded location (or every place it could be at)."""
-        spec = self.devices.get(kind)
-        if spec is None:
+        regions = self._device_regions.get(kind)
+        if regions is None:
             if region is None:
-                return (Place(frozenset({"body"}), None, certain=False),)
-            return (Place(frozenset({region}), side),)
-        extent, places = spec
+                return self._anywhere
+            return (Place(self._extents["region"][region], side),)
         if region is None:
-            out = []
-            for p in places:
-                regions: set[str] = set(p.runs)
-                for at in p.at:
-                    regions |= self.extent(extent, at)
-                out.append(Place(frozenset(regions), None, certain=False))
-            return tuple(out)
-        regions = set(self.extent(extent, region))
-        for p in places:
-            if any(self._overlap(region, at) for at in p.at):
-                regions |= set(p.runs)
-        return (Place(frozenset(regions), side),)
+            return self._possible[kind]
+        return (Place(regions[region], side),)
 
     def quadrant_concerns(self, region: str, side: str | None, site_region: str, site_side: str | None) -> Tri:
         """Is a site in the trunk quadrant that a limb finding recorded at ``region`` drains to?
@@ -323,11 +368,7 @@ class BodyModel:
         axilla) drains to the quadrant it lies in. Sides as recorded: a finding on both sides, or a midline
         site, is in the quadrant; an unrecorded side on either is unknown.
         """
-        territories = self.regions.territories
-        within = self.regions[region].within
-        territory = next((t for limb, t in territories.items() if limb in within), None)
-        if territory is None:
-            territory = next((t for t in territories.values() if t in within), None)
+        territory = self._drains[region]
         if territory is None or territory not in self.regions[site_region].within:
             return "no"
         if side == "both" or site_side == "midline":
@@ -337,18 +378,30 @@ class BodyModel:
         return "yes" if side == site_side else "no"
 
     def _overlap(self, a: str, b: str) -> bool:
-        return a in self.regions[b].within or b in self.regions[a].within
+        return b in self.regions.overlapping(a)
 
     def concerns(self, place: Place, region: str, side: str | None) -> Tri:
-        """Does this place concern a site at ``region`` on ``side``?"""
-        values: list[Tri] = []
-        site_sided = self.regions[region].sided
-        for r in place.regions:
-            if not self._overlap(r, region):
-                continue
-            v = _side_match(place.side, side, sided=site_sided or self.regions[r].sided)
-            values.append(None if v == "yes" and not place.certain else v)
-        return combine(values)
+        """Does this place concern a site at ``region`` on ``side``?
+
+        A place concerns a site whose region overlaps one of its regions, on a side that matches: ``both`` and a
+        site with no side or on the midline match any; a place with no side matches where the side cannot
+        matter (neither region sided) and is unknown elsewhere; a midline place matches only there; left and
+        right match themselves. A place that is only possible is never more than unknown.
+        """
+        reach = self._reaches.get(place.regions)
+        hits, unsided = reach if reach is not None else self._reach(place.regions)
+        if region not in hits:
+            return "no"
+        at = place.side
+        if at == "both" or side is None or side == "midline":
+            v: Tri = "yes"
+        elif at is None:
+            v = "yes" if region in unsided else None
+        elif at == "midline":
+            v = "yes" if region in unsided else "no"
+        else:
+            v = "yes" if at == side else "no"
+        return None if v == "yes" and not place.certain else v
 
     # --- nerves --------------------------------------------------------------------------------------------------
 
@@ -376,7 +429,7 @@ class BodyModel:
     def path(self, a: tuple[str, str | None], b: tuple[str, str | None]) -> CurrentPath:
         """The segments and trunk crossings the current between needles ``a`` and ``b`` flows through."""
         (ra, sa), (rb, sb) = a, b
-        pa, pb = self._chain_position(ra), self._chain_position(rb)
+        pa, pb = self._chain_at[ra], self._chain_at[rb]
         same_side = sa == sb or sa in (None, "midline") or sb in (None, "midline")
         side = sa if sa in ("left", "right") else sb if sb in ("left", "right") else sa
         points: list[tuple[str, str | None]] = [a, b]
@@ -389,18 +442,18 @@ class BodyModel:
         for s, pos in ((sa, pa), (sb, pb)):
             if pos is not None and pos[0] in self.limbs:
                 points += [(r, s) for seg in self.chains[pos[0]][: pos[1] + 1] for r in seg]
-        la, lb = self._level(ra), self._level(rb)
+        la, lb = self._level_at[ra], self._level_at[rb]
         opposite = {sa, sb} == {"left", "right"}
-        on_limb = self.limb_of(ra) is not None or self.limb_of(rb) is not None
+        on_limb = self._limb[ra] is not None or self._limb[rb] is not None
         if la != lb and on_limb:
             crossings |= {"chest", "pelvis"}
         elif opposite and la == lb and la is not None:
             crossings.add(la)
-        wa, wb = self.regions[ra].within, self.regions[rb].within
-        if opposite and all(any(g in w for g in self.spinal_cord) for w in (wa, wb)):
+        if opposite and self._over_cord[ra] and self._over_cord[rb]:
             crossings.add("spinal_cord")
         if self.front_to_back is not None:
             front, back = self.front_to_back
+            wa, wb = self.regions[ra].within, self.regions[rb].within
             if (front in wa and back in wb) or (back in wa and front in wb):
                 crossings.add("chest")
         return CurrentPath(tuple(dict.fromkeys(points)), frozenset(self.crossings[c] for c in crossings))
@@ -471,16 +524,6 @@ class BodyModel:
         for rid in path.crossings:
             out |= self.regions[rid].within
         return frozenset(out)
-
-
-def _side_match(place_side: str | None, site_side: str | None, *, sided: bool) -> Tri:
-    if place_side == "both" or site_side in (None, "midline"):
-        return "yes"
-    if place_side is None:
-        return None if sided else "yes"
-    if place_side == "midline":
-        return "no" if sided else "yes"
-    return "yes" if place_side == site_side else "no"
 
 
 def load_body(path: str | Path, regions: RegionMap) -> BodyModel:

@@ -10,18 +10,19 @@ every fact set; ``site.*`` facts exist once per planned site and ``circuit.*`` o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from typing import Literal
+from operator import attrgetter
+from typing import Literal, NamedTuple
 
 from . import _bundled, _yaml
 from ._suggest import close
 from .body import BodyModel, Place, Tri, bundled_body, combine
 from .codes import CodeMap, bundled_codes
 from .errors import FieldProblem, IntakeError
-from .intake import Devices, Finding, Intake, Site
+from .intake import Devices, Finding, Findings, Intake, Location, Site
 from .medications import MedicationClassifier
 from .regions import RegionMap
 from .vocabulary import Vocabulary, VocabularyError
@@ -95,8 +96,14 @@ _DEVICE_GROUPS: dict[str, tuple[str, ...]] = {
     "breast_implant": ("breast_implant",),
     "metal_implant": ("joint_prosthesis", "metal_fixation"),
 }
+_SITE_FINDINGS = tuple((kind, f"site.{kind}") for kind in _FINDING_QUESTIONS)
+#: Every finding of the intake model, in its order (the order problems with their locations are reported in).
+_RECORDED_FINDINGS = tuple(Findings.model_fields)
 #: Device kinds by the fact group the rules read (``devices.cardiac``, ``site.cardiac_area`` ...).
 DEVICE_GROUPS: Mapping[str, tuple[str, ...]] = _DEVICE_GROUPS
+_SITE_DEVICES = tuple((group, f"site.{group}_area") for group in _DEVICE_GROUPS)
+_GROUP_OF = {kind: group for group, kinds in _DEVICE_GROUPS.items() for kind in kinds}
+_DEVICE_FACTS = tuple((group, f"devices.{group}") for group in _DEVICE_GROUPS)
 _DEVICE_QUESTIONS = {
     "cardiac": "Does the patient have a pacemaker or implanted defibrillator (ICD)?",
     "active_implant": (
@@ -315,50 +322,73 @@ def _set(facts: FactSet, name: str, value: FactValue | None) -> None:
         facts[name] = value
 
 
+#: Patient facts read straight from one intake answer (the rest are worked out in ``_patient_facts``): a yes/no
+#: answer is known only as yes or no, an enumerated one unless "unknown", a number when given.
+_PATIENT_ANSWERS = tuple(
+    (name, attrgetter(path))
+    for name, path in (
+        ("patient.consent", "consent.agrees"),
+        ("patient.capacity", "consent.capacity"),
+        ("patient.guardian_consent", "consent.guardian_consent"),
+        ("patient.needle_phobia", "needle_phobia"),
+        ("patient.fainting_history", "fainting_history"),
+        ("patient.acute_illness", "acute_illness"),
+        ("patient.systemic_infection", "fever.answer"),
+        ("patient.bleeding_history", "bleeding_history"),
+        ("patient.immunocompromised", "immunocompromised"),
+        ("patient.active_chemotherapy", "active_chemotherapy"),
+        ("patient.metal_allergy", "metal_allergy"),
+        ("patient.heart_valve", "heart_valve_or_endocarditis"),
+        ("patient.prior_pneumothorax", "prior_pneumothorax"),
+        ("patient.frailty", "frailty"),
+        ("patient.can_keep_still", "can_keep_still"),
+        ("patient.cooperation_problem", "cooperation_problem"),
+        ("patient.vascular_disease", "vascular_disease"),
+        ("patient.cancer_history", "cancer_history"),
+        ("patient.chest_wall_condition", "chest_wall_condition"),
+    )
+)
+_PATIENT_ENUMS = tuple(
+    (f"patient.{name}", attrgetter(name)) for name in ("sex", "bleeding_disorder", "diabetes", "epilepsy")
+)
+_PATIENT_NUMBERS = tuple(
+    (name, attrgetter(path))
+    for name, path in (
+        ("patient.age", "age"),
+        ("patient.gestational_weeks", "pregnancy.gestational_weeks"),
+        ("patient.temperature_c", "fever.temperature_c"),
+        ("patient.chemo_cycle_day", "chemo_cycle_day"),
+        ("patient.bmi", "bmi"),
+    )
+)
+
+
 def _patient_facts(intake: Intake, meds: MedicationClassifier) -> tuple[FactSet, tuple[str, ...]]:
     p = intake.patient
     f: FactSet = {}
-    _set(f, "patient.age", None if p.age is None else _num(p.age))
-    _set(f, "patient.sex", None if p.sex == "unknown" else p.sex)
+    for name, get in _PATIENT_ANSWERS:
+        answer = get(p)
+        if answer in {"yes", "no"}:
+            f[name] = answer
+    for name, get in _PATIENT_ENUMS:
+        value = get(p)
+        if value != "unknown":
+            f[name] = value
+    for name, get in _PATIENT_NUMBERS:
+        number = get(p)
+        if number is not None:
+            f[name] = _num(number)
     status = p.pregnancy.status
     if status == "unknown" and p.sex == "male":
         status = "not_pregnant"  # the pregnancy questions are not asked of male patients
     _set(f, "patient.pregnancy", None if status == "unknown" else status)
-    weeks = p.pregnancy.gestational_weeks
-    _set(f, "patient.gestational_weeks", None if weeks is None else _num(weeks))
-    _set(f, "patient.consent", _answer(p.consent.agrees))
-    _set(f, "patient.capacity", _answer(p.consent.capacity))
-    _set(f, "patient.guardian_consent", _answer(p.consent.guardian_consent))
-    _set(f, "patient.needle_phobia", _answer(p.needle_phobia))
-    _set(f, "patient.fainting_history", _answer(p.fainting_history))
-    _set(f, "patient.acute_illness", _answer(p.acute_illness))
-    _set(f, "patient.systemic_infection", _answer(p.fever.answer))
-    temp = p.fever.temperature_c
-    _set(f, "patient.temperature_c", None if temp is None else _num(temp))
-    _set(f, "patient.bleeding_disorder", None if p.bleeding_disorder == "unknown" else p.bleeding_disorder)
-    _set(f, "patient.bleeding_history", _answer(p.bleeding_history))
-    _set(f, "patient.immunocompromised", _answer(p.immunocompromised))
-    _set(f, "patient.active_chemotherapy", _answer(p.active_chemotherapy))
-    _set(f, "patient.chemo_cycle_day", None if p.chemo_cycle_day is None else _num(p.chemo_cycle_day))
-    _set(f, "patient.diabetes", None if p.diabetes == "unknown" else p.diabetes)
-    _set(f, "patient.epilepsy", None if p.epilepsy == "unknown" else p.epilepsy)
-    _set(f, "patient.metal_allergy", _answer(p.metal_allergy))
-    _set(f, "patient.heart_valve", _answer(p.heart_valve_or_endocarditis))
     # Emphysema and bullae are lung disease: "no lung disease" rules them out, and either one is lung disease.
     lung, bullous = _answer(p.lung_disease), _answer(p.bullous_lung_disease)
     _set(f, "patient.lung_disease", "yes" if bullous == "yes" else lung)
     _set(f, "patient.bullous_lung_disease", "no" if bullous is None and lung == "no" else bullous)
-    _set(f, "patient.prior_pneumothorax", _answer(p.prior_pneumothorax))
-    _set(f, "patient.bmi", None if p.bmi is None else _num(p.bmi))
-    _set(f, "patient.frailty", _answer(p.frailty))
-    _set(f, "patient.can_keep_still", _answer(p.can_keep_still))
-    _set(f, "patient.cooperation_problem", _answer(p.cooperation_problem))
-    _set(f, "patient.vascular_disease", _answer(p.vascular_disease))
     _set(f, "patient.reduced_sensation", _answer(intake.findings.reduced_sensation.answer))
     if p.sex != "male":  # a male patient's trying to conceive concerns someone else's pregnancy
         _set(f, "patient.trying_to_conceive", _answer(p.pregnancy.trying_to_conceive))
-    _set(f, "patient.cancer_history", _answer(p.cancer_history))
-    _set(f, "patient.chest_wall_condition", _answer(p.chest_wall_condition))
 
     # Medications: a class is "yes" when a listed drug belongs to it, "no" when the list is complete and no
     # listed drug belongs to it, unknown otherwise or when an entry names only a class ("blood thinner").
@@ -370,7 +400,7 @@ def _patient_facts(intake: Intake, meds: MedicationClassifier) -> tuple[FactSet,
     complete = intake.medications.complete == "yes"
     _set(f, "meds.list_complete", _answer(intake.medications.complete))
     for cls in meds.classes:
-        _set(f, f"meds.{cls}", "yes" if counts[cls] else ("no" if complete and cls not in uncertain else None))
+        _set(f, "meds." + cls, "yes" if counts[cls] else ("no" if complete and cls not in uncertain else None))
     # The count is exact only for a complete list with no undecided antithrombotic class (an unrecognised drug
     # is covered by MEDICATION_UNRECOGNISED, as for the classes). What is listed is always a lower bound: with
     # an incomplete list, two listed blood thinners decide "two or more" but not "fewer than three".
@@ -398,11 +428,13 @@ def _patient_facts(intake: Intake, meds: MedicationClassifier) -> tuple[FactSet,
                 f[f"labs.{name}_cycle_day"] = _difference(cycle_day, lab.age_days)
 
     devices = intake.devices
-    for group, kinds in _DEVICE_GROUPS.items():
-        if any(d.kind in kinds for d in devices.items):
-            f[f"devices.{group}"] = "yes"
-        elif devices.answer == "no" or (devices.answer == "yes" and devices.items and devices.others == "no"):
-            f[f"devices.{group}"] = "no"
+    listed_groups = {_GROUP_OF.get(d.kind) for d in devices.items}
+    none_other = devices.answer == "no" or (devices.answer == "yes" and bool(devices.items) and devices.others == "no")
+    for group, name in _DEVICE_FACTS:
+        if group in listed_groups:
+            f[name] = "yes"
+        elif none_other:
+            f[name] = "no"
     _set(f, "devices.pacemaker_dependent", _answer(devices.pacemaker_dependent))
 
     f["plan.technique"] = intake.plan.technique
@@ -455,15 +487,37 @@ def _rid(site: Site) -> str:
     return site.region
 
 
-def _finding_at(kind: str, finding: Finding, region: str, side: str | None, body: BodyModel) -> Tri:
-    """Does a finding reach a place (a site, or a point of a current path), by its kind's extent?"""
+#: Where a finding or device is, worked out once per screening: the same answer at every site (``"no"``: not
+#: there; ``None``: cannot tell; ``"yes"``: everywhere), or the places each site is tested against.
+Where = Tri | tuple[Place, ...]
+
+
+def _finding_where(kind: str, finding: Finding, body: BodyModel) -> Where:
+    """Where a finding reaches (a site, or a point of a current path), by its kind's extent: absent is no
+    everywhere, unknown or present without a recorded place is unknown everywhere."""
     if finding.answer == "no":
         return "no"
     if finding.answer == "unknown" or not finding.locations:
         return None
-    return combine(
-        body.concerns(body.finding_place(kind, loc.region, loc.side), region, side) for loc in finding.locations
-    )
+    return tuple(body.finding_place(kind, loc.region, loc.side) for loc in finding.locations)
+
+
+def _vascular_where(intake: Intake, body: BodyModel) -> Where:
+    """Where peripheral arterial disease reaches. Without a recorded limb: every place (as before)."""
+    p = intake.patient
+    if p.vascular_disease != "yes":
+        return "no" if p.vascular_disease == "no" else None
+    if not p.vascular_disease_locations:
+        return "yes"
+    return tuple(body.finding_place("vascular_disease", loc.region, loc.side) for loc in p.vascular_disease_locations)
+
+
+def _at(where: Where, points: Iterable[tuple[str, str | None]], body: BodyModel) -> Tri:
+    """Does what is ``where`` concern any of these (region, side) points (one site, or a current path)?"""
+    if not isinstance(where, tuple):
+        return where
+    concerns = body.concerns
+    return combine(concerns(place, region, side) for region, side in points for place in where)
 
 
 def _adjacent_at(finding: Finding, site: Site, body: BodyModel) -> Tri:
@@ -475,21 +529,7 @@ def _adjacent_at(finding: Finding, site: Site, body: BodyModel) -> Tri:
     return combine(body.quadrant_concerns(loc.region, loc.side, _rid(site), site.side) for loc in finding.locations)
 
 
-def _vascular_at(intake: Intake, region: str, side: str | None, body: BodyModel) -> Tri:
-    """Does peripheral arterial disease concern this place? Without a recorded limb: every place (as before)."""
-    p = intake.patient
-    if p.vascular_disease != "yes":
-        return "no" if p.vascular_disease == "no" else None
-    if not p.vascular_disease_locations:
-        return "yes"
-    return combine(
-        body.concerns(body.finding_place("vascular_disease", loc.region, loc.side), region, side)
-        for loc in p.vascular_disease_locations
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class _GroupPlaces:
+class _GroupPlaces(NamedTuple):
     """Where the devices of one group are (``places``), and where one not listed may be (``possible``)."""
 
     places: tuple[Place, ...]
@@ -497,37 +537,40 @@ class _GroupPlaces:
     listed: bool
     possible: tuple[Place, ...]
 
+    @property
+    def where(self) -> Where:
+        # An incomplete list leaves another device of this group possible at its usual places.
+        tested = (*self.places, *self.possible) if self.listed else self.possible
+        return tested or "no"
 
-def _device_places(devices: Devices, kinds: tuple[str, ...], body: BodyModel) -> _GroupPlaces:
-    """Every place a device of these kinds is, whether the list of such devices is complete, and where an unlisted
-    one of these kinds could be (each kind's usual places, never certain: unknown there, not clear)."""
-    places: list[Place] = []
-    for d in devices.items:
-        if d.kind in kinds:
-            loc = d.location
-            places.extend(body.device_places(d.kind, loc.region if loc else None, loc.side if loc else None))
+
+def _device_groups(devices: Devices, body: BodyModel) -> dict[str, _GroupPlaces]:
+    """Per device group: every place a listed device of the group is, whether the list of such devices is
+    complete, and where an unlisted one could be (each kind's usual places, never certain: unknown there)."""
     complete = devices.answer == "no" or (devices.answer == "yes" and devices.others == "no")
-    listed = any(d.kind in kinds for d in devices.items)
-    possible = () if complete else tuple(p for k in kinds for p in body.device_places(k, None, None))
-    return _GroupPlaces(tuple(places), complete, listed, possible)
+    places: dict[str, list[Place]] = {}
+    for d in devices.items:
+        group = _GROUP_OF.get(d.kind)
+        if group is not None:
+            loc = d.location
+            found = body.device_places(d.kind, loc.region if loc else None, loc.side if loc else None)
+            places.setdefault(group, []).extend(found)
+    return {
+        group: _GroupPlaces(
+            tuple(places.get(group, ())),
+            complete,
+            group in places,
+            () if complete else tuple(p for k in kinds for p in body.device_places(k, None, None)),
+        )
+        for group, kinds in _DEVICE_GROUPS.items()
+    }
 
 
-def _device_at(group: _GroupPlaces, region: str, side: str | None, *, body: BodyModel) -> Tri:
-    # An incomplete list leaves another device of this group possible at its usual places.
-    places = (*group.places, *group.possible) if group.listed else group.possible
-    return combine(body.concerns(p, region, side) for p in places)
-
-
-def _nerve_numb(site: Site, finding: Finding, body: BodyModel) -> Tri:
-    """Does the nerve stimulated at this site supply skin with reduced sensation? (no nerve named: no)"""
-    if site.nerve is None or finding.answer == "no":
+def _nerve_numb(site: Site, numb: Where, body: BodyModel) -> Tri:
+    """Does the nerve stimulated at this site supply skin with reduced sensation (``numb``)? (no nerve: no)"""
+    if site.nerve is None:
         return "no"
-    if finding.answer == "unknown" or not finding.locations:
-        return None
-    return combine(
-        _finding_at("reduced_sensation", finding, territory, site.side, body)
-        for territory in body.nerve_territory(site.nerve)
-    )
+    return _at(numb, ((territory, site.side) for territory in body.nerve_territory(site.nerve)), body)
 
 
 def _place_sites(intake: Intake, vocabulary: Vocabulary) -> tuple[Intake, list[FieldProblem]]:
@@ -565,7 +608,27 @@ def _bundled_vocabulary(regions: RegionMap) -> Vocabulary:
     return Vocabulary.from_data(_yaml.load_file(path), regions, file=str(path))
 
 
-def _check_places(intake: Intake, vocabulary: Vocabulary, problems: list[FieldProblem]) -> None:
+def _recorded_places(intake: Intake) -> list[tuple[str, Location]]:
+    """Every location recorded for a finding, a device or arterial disease, with its path in the intake."""
+    findings = intake.findings
+    places: list[tuple[str, Location]] = []
+    for kind in _RECORDED_FINDINGS:
+        locations = getattr(findings, kind).locations
+        if locations:
+            places += [(f"findings.{kind}.locations[{j}]", loc) for j, loc in enumerate(locations)]
+    if intake.devices.items:
+        places += [
+            (f"devices.items[{k}].location", d.location) for k, d in enumerate(intake.devices.items) if d.location
+        ]
+    vascular = intake.patient.vascular_disease_locations
+    if vascular:
+        places += [(f"patient.vascular_disease_locations[{j}]", loc) for j, loc in enumerate(vascular)]
+    return places
+
+
+def _check_places(
+    intake: Intake, recorded: list[tuple[str, Location]], vocabulary: Vocabulary, problems: list[FieldProblem]
+) -> None:
     regions = vocabulary.regions
 
     def check(loc_region: str, side: str | None, path: str, *, is_site: bool) -> None:
@@ -589,15 +652,8 @@ def _check_places(intake: Intake, vocabulary: Vocabulary, problems: list[FieldPr
     for i, s in enumerate(intake.plan.sites):
         if s.region is not None and f"plan.sites[{i}]" not in unplaced:
             check(s.region, s.side, f"plan.sites[{i}]", is_site=True)
-    for kind in type(intake.findings).model_fields:
-        finding: Finding = getattr(intake.findings, kind)
-        for j, loc in enumerate(finding.locations):
-            check(loc.region, loc.side, f"findings.{kind}.locations[{j}]", is_site=False)
-    for k, d in enumerate(intake.devices.items):
-        if d.location is not None:
-            check(d.location.region, d.location.side, f"devices.items[{k}].location", is_site=False)
-    for j, loc in enumerate(intake.patient.vascular_disease_locations):
-        check(loc.region, loc.side, f"patient.vascular_disease_locations[{j}]", is_site=False)
+    for path, loc in recorded:
+        check(loc.region, loc.side, path, is_site=False)
     if problems:
         raise IntakeError(problems)
 
@@ -640,20 +696,10 @@ def _place_nerves(intake: Intake, body: BodyModel, problems: list[FieldProblem])
     return intake.model_copy(update={"plan": intake.plan.model_copy(update={"sites": tuple(placed)})})
 
 
-def _limb_midline(intake: Intake, regions: RegionMap) -> list[FieldProblem]:
+def _limb_midline(recorded: list[tuple[str, Location]], regions: RegionMap) -> list[FieldProblem]:
     """A finding or device on a limb recorded as 'midline' cannot be placed: refuse it rather than guess."""
     problems = []
-    places = [
-        (f"findings.{kind}.locations[{j}]", loc)
-        for kind in type(intake.findings).model_fields
-        for j, loc in enumerate(getattr(intake.findings, kind).locations)
-    ]
-    places += [(f"devices.items[{k}].location", d.location) for k, d in enumerate(intake.devices.items) if d.location]
-    places += [
-        (f"patient.vascular_disease_locations[{j}]", loc)
-        for j, loc in enumerate(intake.patient.vascular_disease_locations)
-    ]
-    for path, loc in places:
+    for path, loc in recorded:
         if loc.side == "midline" and loc.region in regions and regions[loc.region].sided:
             problems.append(
                 FieldProblem(
@@ -689,8 +735,9 @@ def normalise(
     vocabulary = vocabulary if vocabulary is not None else _bundled_vocabulary(regions)
     intake, problems = _place_sites(intake, vocabulary)
     intake = _place_nerves(intake, body, problems)
-    problems += _limb_midline(intake, regions)
-    _check_places(intake, vocabulary, problems)
+    recorded = _recorded_places(intake)
+    problems += _limb_midline(recorded, regions)
+    _check_places(intake, recorded, vocabulary, problems)
     intake, coded = (codes if codes is not None else bundled_codes()).apply_noting(intake)
     patient, unrecognised = _patient_facts(intake, meds)
     _reconcile(patient, intake, coded)
@@ -699,31 +746,52 @@ def normalise(
     in_circuit = {end for pair in plan.circuits for end in pair}
     thorax_sides = {s.side or "midline" for s in plan.sites if "thorax" in regions[_rid(s)].within}
     patient["plan.thorax_sides"] = float(len(thorax_sides - {"midline"}) or (1 if thorax_sides else 0))
-    devices = {g: _device_places(intake.devices, kinds, body) for g, kinds in _DEVICE_GROUPS.items()}
+    devices = _device_groups(intake.devices, body)
+
+    # Where each finding and device reaches is worked out once per screening; what is the same at every site
+    # (absent, unknown, no device of a group) is set once, and each site tests only what was recorded somewhere.
+    common: FactSet = dict(patient)
+    tested: list[tuple[str, tuple[Place, ...]]] = []
+    wheres = {kind: _finding_where(kind, getattr(findings, kind), body) for kind in _FINDING_QUESTIONS}
+    site_wheres = [
+        *((name, wheres[kind]) for kind, name in _SITE_FINDINGS),
+        ("site.vascular_disease", _vascular_where(intake, body)),
+        *((name, devices[group].where) for group, name in _SITE_DEVICES),
+    ]
+    for name, where in site_wheres:
+        if isinstance(where, tuple):
+            tested.append((name, where))
+        elif where is not None:
+            common[name] = where
+    if plan.technique == "dry_needling":
+        common["site.stimulated"] = "no"
+    stimulated = plan.technique == "electrical" and bool(plan.circuits)
+    numb = wheres["reduced_sensation"]
+    surgery_weeks = findings.recent_surgery.weeks_ago
+    dvt_weeks = findings.dvt.weeks_ago
 
     site_sets: list[tuple[Site, FactSet]] = []
     for site in plan.sites:
         rid = _rid(site)
-        f: FactSet = dict(patient)
+        side = site.side
+        f: FactSet = dict(common)
         f["site.region"] = regions[rid].within
-        _set(f, "site.side", site.side if site.side in ("left", "right", "midline") else None)
-        _set(f, "site.depth_mm", None if site.depth_mm is None else _num(site.depth_mm))
-        if plan.technique == "dry_needling":
-            f["site.stimulated"] = "no"
-        elif plan.circuits:
+        if side in ("left", "right", "midline"):
+            f["site.side"] = side
+        if site.depth_mm is not None:
+            f["site.depth_mm"] = _num(site.depth_mm)
+        if stimulated:
             f["site.stimulated"] = "yes" if site.id in in_circuit else "no"
-        for kind in _FINDING_QUESTIONS:
-            _set(f, f"site.{kind}", _finding_at(kind, getattr(findings, kind), rid, site.side, body))
+        point = ((rid, side),)
+        for name, where in tested:
+            _set(f, name, _at(where, point, body))
         _set(f, "site.lymphedema_adjacent", _adjacent_at(findings.lymphedema, site, body))
         _set(f, "site.at_risk_adjacent", _adjacent_at(findings.at_risk_limb, site, body))
-        _set(f, "site.vascular_disease", _vascular_at(intake, rid, site.side, body))
-        _set(f, "site.nerve_territory_reduced_sensation", _nerve_numb(site, findings.reduced_sensation, body))
-        if f.get("site.recent_surgery") == "yes" and findings.recent_surgery.weeks_ago is not None:
-            f["site.surgery_weeks_ago"] = _num(findings.recent_surgery.weeks_ago)
-        if f.get("site.dvt") == "yes" and findings.dvt.weeks_ago is not None:
-            f["site.dvt_weeks_ago"] = _num(findings.dvt.weeks_ago)
-        for group, places in devices.items():
-            _set(f, f"site.{group}_area", _device_at(places, rid, site.side, body=body))
+        _set(f, "site.nerve_territory_reduced_sensation", _nerve_numb(site, numb, body))
+        if surgery_weeks is not None and f.get("site.recent_surgery") == "yes":
+            f["site.surgery_weeks_ago"] = _num(surgery_weeks)
+        if dvt_weeks is not None and f.get("site.dvt") == "yes":
+            f["site.dvt_weeks_ago"] = _num(dvt_weeks)
         site_sets.append((site, f))
 
     circuit_sets: list[tuple[str, FactSet]] = []
@@ -737,16 +805,12 @@ def normalise(
         c["circuit.opposite_sides"] = "yes" if {sa.side, sb.side} == {"left", "right"} else "no"
         path = body.path((_rid(sa), sa.side), (_rid(sb), sb.side))
         c["circuit.path"] = body.path_regions(path)
-        _set(c, "circuit.dvt", combine(_finding_at("dvt", findings.dvt, r, s, body) for r, s in path.points))
-        if c.get("circuit.dvt") == "yes" and findings.dvt.weeks_ago is not None:
-            c["circuit.dvt_weeks_ago"] = _num(findings.dvt.weeks_ago)
-        _set(
-            c,
-            "circuit.thrombophlebitis",
-            combine(_finding_at("thrombophlebitis", findings.thrombophlebitis, r, s, body) for r, s in path.points),
-        )
-        _set(c, "circuit.tumour", combine(_finding_at("tumour", findings.tumour, r, s, body) for r, s in path.points))
-        _set(c, "circuit.metal_implant_area", combine(_device_at(metal, r, s, body=body) for r, s in path.points))
+        _set(c, "circuit.dvt", _at(wheres["dvt"], path.points, body))
+        if dvt_weeks is not None and c.get("circuit.dvt") == "yes":
+            c["circuit.dvt_weeks_ago"] = _num(dvt_weeks)
+        _set(c, "circuit.thrombophlebitis", _at(wheres["thrombophlebitis"], path.points, body))
+        _set(c, "circuit.tumour", _at(wheres["tumour"], path.points, body))
+        _set(c, "circuit.metal_implant_area", _at(metal.where, path.points, body))
         circuit_sets.append((f"{a}~{b}", c))
     if plan.technique == "electrical" and not plan.circuits:
         # Sites but no lead pairs: where the current flows is unknown, so every circuit rule is undecided.

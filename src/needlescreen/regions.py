@@ -61,6 +61,13 @@ class RegionMap:
         self._regions = dict(regions)
         self.device_defaults = dict(device_defaults or {})
         self.territories = dict(territories or {})
+        inside: dict[str, set[str]] = {rid: set() for rid in self._regions}
+        for rid, region in self._regions.items():
+            for outer in region.within:
+                inside.setdefault(outer, set()).add(rid)
+        # Both directions of the hierarchy, closed once: the body model asks "do these two overlap?" of every
+        # planned site against every place a finding or device reaches.
+        self._overlapping = {rid: frozenset(region.within | inside[rid]) for rid, region in self._regions.items()}
 
     @classmethod
     def from_data(cls, data: Any, *, file: str = "regions.yaml") -> RegionMap:
@@ -115,3 +122,7 @@ class RegionMap:
     def within(self, rid: str, other: str) -> bool:
         """True when region ``rid`` lies within ``other`` (a region lies within itself)."""
         return other in self._regions[rid].within
+
+    def overlapping(self, rid: str) -> frozenset[str]:
+        """Every region that lies within ``rid`` or that ``rid`` lies within (itself included)."""
+        return self._overlapping[rid]

@@ -1427,10 +1427,12 @@ def test_the_command_line_gives_the_same_verdicts(row: Row) -> None:
     result = ScreeningResult.model_validate_json(done.output)
     assert done.exit_code == EXIT_CODES[result.verdict]
     assert problems(row, result) == []
-    shown = CliRunner().invoke(app, ["check", "-", "--engine", "plain"], input=text)
-    assert shown.exit_code == done.exit_code
-    assert result.verdict.upper() in shown.output
-    assert all(f.rule_id in shown.output for f in result.findings if f.status == "fired")
+    summary = CliRunner().invoke(app, ["check", "-", "--engine", "plain"], input=text)
+    assert summary.exit_code == done.exit_code
+    assert summary.output.startswith(result.verdict.upper())
+    full = CliRunner().invoke(app, ["check", "-", "--engine", "plain", "--full"], input=text)
+    assert full.exit_code == done.exit_code
+    assert all(f.rule_id in full.output for f in result.findings if f.status == "fired")
 
 
 @pytest.mark.parametrize(("written", "region", "side"), LOCATIONS, ids=[w for w, *_ in LOCATIONS])

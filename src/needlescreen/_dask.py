@@ -1,0 +1,164 @@
+"""A batch on a Dask cluster: partitions of rows screened by Dask workers, outcomes back in input order.
+
+dask and distributed are imported only here (the optional extra ``needlescreen[dask]``): importing this
+module without them raises :class:`ImportError`, which the command line turns into a one-line install hint.
+
+The client reads the input and writes the outputs; the workers only screen. Each partition goes to a worker
+with its rows (so workers need no access to the input file) and a reference to the loaded ruleset, which is
+sent to every worker once (so they read no rule file and all screen under exactly the client's rules). A
+worker builds its screener on its first partition and keeps it (:func:`needlescreen.batch.worker_screener`).
+
+A worker that dies mid-partition costs a retry, never a row: the scheduler gives its partitions to another
+worker; a partition that keeps killing workers (Dask's ``KilledWorker``, after
+``distributed.scheduler.allowed-failures`` deaths) is screened again row by row, and a row that kills a worker
+on its own is reported as an ``internal`` error. The same code serves a local cluster and any cluster Dask
+reaches by a scheduler address (Kubernetes, SLURM/PBS through dask-jobqueue, cloud deployments).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from distributed import Client, Future, LocalCluster
+from distributed.scheduler import KilledWorker
+
+from ._version import package_version
+from .batch import (
+    POLL_SECONDS,
+    Outcome,
+    Row,
+    ScreenSpec,
+    StopFlag,
+    _chunks,
+    _error_line,
+    _problem,
+    screen_partition,
+    worker_screener,
+)
+from .errors import EngineError
+
+__all__ = ["connect", "screen_rows_dask"]
+
+#: Rows per partition: large enough that Dask's per-task cost (about a millisecond) is small beside
+#: screening them, small enough that a lost worker costs little and the first results come soon.
+PARTITION_ROWS = 500
+_DIED = "a Dask worker died each time this row was screened (no verdict given)"
+
+
+class _Stopped(Exception):
+    """The stop flag was set while waiting for a partition."""
+
+
+@contextlib.contextmanager
+def connect(address: str, *, workers: int | None = None) -> Iterator[Client]:
+    """A client of the scheduler at ``address``, or of a new local cluster of ``workers`` processes (``local``).
+
+    Raises:
+        OSError: the scheduler cannot be reached (distributed's own timeout).
+    """
+    cluster: LocalCluster | None = None
+    if address == "local":
+        cluster = LocalCluster(
+            n_workers=workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+        client = Client(cluster)
+    else:
+        client = Client(address)
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _check_versions(client: Client) -> None:
+    """Every worker must run this needlescreen: the rules travel with the batch, the code does not."""
+    mine = package_version()
+    theirs: dict[str, str] = client.run(package_version)
+    for worker, version in sorted(theirs.items()):
+        if version != mine:
+            raise EngineError(
+                f"Dask worker {worker} runs needlescreen {version}, this client {mine}: install the same version "
+                "on every worker"
+            )
+
+
+def _result(future: Future, stop: StopFlag | None) -> Any:
+    while True:
+        if stop is not None and stop.is_set():
+            raise _Stopped
+        try:
+            return future.result(timeout=POLL_SECONDS)
+        except TimeoutError:
+            continue
+
+
+def screen_rows_dask(
+    rows: Iterable[Row],
+    spec: ScreenSpec,
+    client: Client,
+    *,
+    partition_size: int = PARTITION_ROWS,
+    stop: StopFlag | None = None,
+) -> Iterator[Outcome]:
+    """Screen rows on the cluster behind ``client``, yielding one outcome per row in input order.
+
+    A few partitions per worker thread are in flight, so memory stays flat however long the input is. When
+    ``stop`` is set the outcomes end (within :data:`~needlescreen.batch.POLL_SECONDS`) and the partitions in
+    flight are cancelled.
+
+    Raises:
+        EngineUnavailableError: the engine cannot load here (nothing is screened).
+        EngineError: a worker runs another needlescreen version.
+    """
+    worker_screener(spec)  # a bad engine fails here, once, before anything is sent
+    _check_versions(client)
+    threads = sum(client.nthreads().values())
+    ahead = max(4, 2 * threads + 2)
+    shared = client.scatter(spec, broadcast=True, hash=False)
+    pending: deque[tuple[list[Row], Future]] = deque()
+    try:
+        for chunk in _chunks(rows, partition_size):
+            if stop is not None and stop.is_set():
+                return
+            pending.append((chunk, client.submit(screen_partition, chunk, shared, pure=False)))
+            while len(pending) >= ahead:
+                yield from _collect(*pending.popleft(), client, shared, stop)
+        while pending:
+            yield from _collect(*pending.popleft(), client, shared, stop)
+    except _Stopped:
+        return
+    finally:
+        if pending:
+            client.cancel([f for _, f in pending])
+        client.cancel([shared])
+
+
+def _collect(
+    chunk: list[Row], future: Future, client: Client, shared: Future, stop: StopFlag | None
+) -> list[Outcome]:
+    try:
+        outcomes: list[Outcome] = _result(future, stop)
+        return outcomes
+    except KilledWorker:
+        pass
+    # This partition killed workers again and again: screen its rows alone, to find the row at fault.
+    singles = [client.submit(screen_partition, [row], shared, pure=False) for row in chunk]
+    out: list[Outcome] = []
+    for row, single in zip(chunk, singles, strict=True):
+        try:
+            out.extend(_result(single, stop))
+        except KilledWorker:
+            out.append(_error_line(row, "internal", _problem(_DIED)))
+    return out
+

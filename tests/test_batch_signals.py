@@ -11,12 +11,14 @@ Linux only: leftover processes are found by session id in ``/proc``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,20 @@ if __name__ == "__main__":
 """
 
 
+_STARTED: list[int] = []
+
+
+@pytest.fixture(autouse=True)
+def _end_what_we_started() -> Iterator[None]:
+    """Whatever a test asserts, no process it started outlives it (a failing run must not leave workers)."""
+    yield
+    while _STARTED:
+        sid = _STARTED.pop()
+        for line in _session(sid):
+            with contextlib.suppress(OSError):
+                os.kill(int(line.split()[0]), signal.SIGKILL)
+
+
 def _launcher(tmp_path: Path) -> Path:
     path = tmp_path / "launch_batch.py"
     path.write_text(_LAUNCHER.format(delay=DELAY), encoding="utf-8")
@@ -62,13 +78,15 @@ def _launcher(tmp_path: Path) -> Path:
 def _start(tmp_path: Path, *args: str) -> subprocess.Popen[bytes]:
     command = [sys.executable, str(_launcher(tmp_path)), "batch", *args]
     with (tmp_path / "stdout.txt").open("wb") as out, (tmp_path / "stderr.txt").open("wb") as err:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             command,
             cwd=tmp_path,
             start_new_session=True,  # its own session and process group, as a terminal's foreground job
             stdout=out,
             stderr=err,
         )
+    _STARTED.append(proc.pid)
+    return proc
 
 
 def _session(sid: int) -> list[str]:

@@ -93,7 +93,7 @@ def _check_versions(client: Client) -> None:
             )
 
 
-def _result(future: Future, stop: StopFlag | None) -> Any:
+def _result(future: Future[list[Outcome]], stop: StopFlag | None) -> Any:
     while True:
         if stop is not None and stop.is_set():
             raise _Stopped
@@ -126,7 +126,7 @@ def screen_rows_dask(
     threads = sum(client.nthreads().values())
     ahead = max(4, 2 * threads + 2)
     shared = client.scatter(spec, broadcast=True, hash=False)
-    pending: deque[tuple[list[Row], Future]] = deque()
+    pending: deque[tuple[list[Row], Future[list[Outcome]]]] = deque()
     try:
         for chunk in _chunks(rows, partition_size):
             if stop is not None and stop.is_set():
@@ -145,7 +145,7 @@ def screen_rows_dask(
 
 
 def _collect(
-    chunk: list[Row], future: Future, client: Client, shared: Future, stop: StopFlag | None
+    chunk: list[Row], future: Future[list[Outcome]], client: Client, shared: Future[ScreenSpec], stop: StopFlag | None
 ) -> list[Outcome]:
     try:
         outcomes: list[Outcome] = _result(future, stop)
@@ -161,4 +161,3 @@ def _collect(
         except KilledWorker:
             out.append(_error_line(row, "internal", _problem(_DIED)))
     return out
-

@@ -219,9 +219,8 @@ def _refuse_wide_encoding(stream: IO[bytes], name: str) -> None:
 
 
 def _jsonl_rows(stream: IO[bytes]) -> Iterator[Row]:
-    for number, raw in enumerate(stream, start=1):
-        if number == 1 and raw.startswith(_BOM):
-            raw = raw[len(_BOM) :]
+    for number, line in enumerate(stream, start=1):
+        raw = line[len(_BOM) :] if number == 1 and line.startswith(_BOM) else line
         if raw.strip():
             yield _decode(raw.rstrip(b"\r\n"), number)
 

@@ -37,7 +37,7 @@ from .result import RulesetStamp, ScreeningResult, Verdict
 
 __all__ = ["COMPACT_SCHEMA_VERSION", "CompactResult", "CompactSite", "compact"]
 
-COMPACT_SCHEMA_VERSION = "needlescreen.compact/1"
+COMPACT_SCHEMA_VERSION: Literal["needlescreen.compact/1"] = "needlescreen.compact/1"
 #: Findings that concern the whole patient (and so every site) rather than one site or lead pair.
 _WHOLE_PATIENT = frozenset({"patient", "electrical"})
 
@@ -70,7 +70,9 @@ class CompactResult(_Out):
     unknown: dict[str, Literal["caution", "refer"]] = Field(
         description="rules that could not be decided for lack of information, with the verdict that gives"
     )
-    missing: tuple[str, ...] = Field(description="the unknown facts those rules need (the full result's missing[].fact)")
+    missing: tuple[str, ...] = Field(
+        description="the unknown facts those rules need (the full result's missing[].fact)"
+    )
     unrecognised_medications: tuple[str, ...]
     ruleset: RulesetStamp
     policy_source: str

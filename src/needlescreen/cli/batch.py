@@ -111,7 +111,8 @@ def batch(  # noqa: PLR0917 - typer maps each parameter to a command-line option
         typer.Option(
             "--dask",
             metavar="ADDRESS",
-            help="Screen on a Dask cluster: a scheduler address (tcp://host:8786) or 'local' (needs needlescreen[dask]).",
+            help="Screen on a Dask cluster: a scheduler address (tcp://host:8786) or 'local' "
+            "(needs needlescreen[dask]).",
         ),
     ] = None,
     strict: Annotated[
@@ -156,20 +157,17 @@ def batch(  # noqa: PLR0917 - typer maps each parameter to a command-line option
     if results_path is not None and not from_stdin:
         state = b.run_state(spec, engine_name, source=Path(file), fmt=fmt)
     _check_outputs(results_path, errors_path, state, resume=resume, force=force)
-    if state is not None and not resume:
-        state["force"] = force
-        _write_state(b.state_path(results_path), state)  # type: ignore[arg-type]
 
     stream: IO[bytes] = sys.stdin.buffer if from_stdin else Path(file).open("rb")  # noqa: SIM115 - closed below
     summary = b.Summary()
     try:
-        with _user_errors(file):
+        with _user_errors(file):  # a file that cannot be read at all fails before anything is written
             rows: Iterator[b.Row] = b.read_rows(stream, fmt, name=file)
+        if state is not None and not resume:
+            _write_state(b.state_path(results_path), state | {"force": force})  # type: ignore[arg-type]
         if resume and results_path is not None:
             summary, rows = b.resume(rows, results_path, errors_path)
-        output = b.Output(
-            results_path, errors_path, append=resume, stream=sys.stdout.buffer if to_stdout else None
-        )
+        output = b.Output(results_path, errors_path, append=resume, stream=sys.stdout.buffer if to_stdout else None)
     except OSError as exc:
         stream.close()
         raise _fail(f"error: cannot write {exc.filename}: {exc.strerror}", EXIT_CODES["invalid"]) from None
@@ -239,7 +237,9 @@ def _check_outputs(
     partials = [partial_path(p) for p in (results, errors) if p is not None and partial_path(p).exists()]
     invalid = EXIT_CODES["invalid"]
     if resume:
-        assert results is not None and state is not None  # checked by the caller: no --resume with '-'
+        # The caller refused --resume with '-', so both are there.
+        assert results is not None
+        assert state is not None
         saved_file = state_path(results)
         if not saved_file.exists() or not partial_path(results).exists():
             raise _fail(f"error: nothing to resume: no {partial_path(results)} from an interrupted run", invalid)

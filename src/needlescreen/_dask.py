@@ -20,20 +20,23 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from distributed import Client, Future, LocalCluster
+from distributed import Client, Future, LocalCluster, wait
 from distributed.scheduler import KilledWorker
 
 from ._version import package_version
 from .batch import (
+    _TERMINAL_SIGNALS,
     POLL_SECONDS,
     Outcome,
     Row,
     ScreenSpec,
     StopFlag,
+    _blocked,
     _chunks,
     _error_line,
     _problem,
@@ -55,21 +58,28 @@ class _Stopped(Exception):
 
 
 @contextlib.contextmanager
-def connect(address: str, *, workers: int | None = None) -> Iterator[Client]:
+def connect(address: str, *, workers: int | None = None, stop: StopFlag | None = None) -> Iterator[Client]:
     """A client of the scheduler at ``address``, or of a new local cluster of ``workers`` processes (``local``).
+
+    A local cluster is closed at the end; when ``stop`` is set by then, its worker processes are killed first
+    (closing waits seconds for a busy worker, and their partitions are not wanted any more). A remote cluster
+    is never closed: it is not this process's.
 
     Raises:
         OSError: the scheduler cannot be reached (distributed's own timeout).
     """
     cluster: LocalCluster | None = None
     if address == "local":
-        cluster = LocalCluster(
-            n_workers=workers or os.cpu_count() or 1,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
+        # The cluster's processes start from threads that inherit this mask: a terminal's Ctrl-C then reaches
+        # only this process, which stops the batch and closes the cluster (no traceback from every worker).
+        with _blocked(_TERMINAL_SIGNALS):
+            cluster = LocalCluster(
+                n_workers=workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
         client = Client(cluster)
     else:
         client = Client(address)
@@ -78,7 +88,18 @@ def connect(address: str, *, workers: int | None = None) -> Iterator[Client]:
     finally:
         client.close()
         if cluster is not None:
+            if stop is not None and stop.is_set():
+                _kill_workers(cluster)
             cluster.close()
+
+
+def _kill_workers(cluster: LocalCluster) -> None:
+    for nanny in list(cluster.workers.values()):
+        process = getattr(getattr(nanny, "process", None), "process", None)
+        pid = getattr(process, "pid", None)
+        if pid:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _check_versions(client: Client) -> None:
@@ -94,13 +115,16 @@ def _check_versions(client: Client) -> None:
 
 
 def _result(future: Future[list[Outcome]], stop: StopFlag | None) -> Any:
+    # Wait for the task, not for its result: a result fetch that times out would be left pending and fail
+    # noisily once the future is released.
     while True:
         if stop is not None and stop.is_set():
             raise _Stopped
         try:
-            return future.result(timeout=POLL_SECONDS)
+            wait(future, timeout=POLL_SECONDS)
         except TimeoutError:
             continue
+        return future.result()
 
 
 def screen_rows_dask(

@@ -471,9 +471,15 @@ class _Worker:
 
 @contextlib.contextmanager
 def _blocked(signals: frozenset[int]) -> Iterator[None]:
+    """Block ``signals`` in this thread (and so in the processes and threads started from it) for a while."""
     if not hasattr(signal, "pthread_sigmask"):
         yield
         return
+    # multiprocessing starts its resource tracker with the first spawned process, and *unblocks* SIGINT and
+    # SIGTERM in the starting thread when it is done: start it now, so that it leaves our mask alone.
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
     old = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
     try:
         yield

@@ -8,6 +8,7 @@ what was written, and ``--resume`` continues from there.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -146,34 +147,17 @@ def batch(  # noqa: PLR0917 - typer maps each parameter to a command-line option
     outputs = [p for p in (results_path, errors_path) if p is not None]
     if not from_stdin and any(p.resolve() == Path(file).resolve() for p in outputs):
         raise _fail("error: an output file would overwrite the input", EXIT_CODES["invalid"])
+    if dask:
+        _dask_available()
     fmt = b.detect_format(file) if input_format == "auto" else input_format
     config = b.BatchConfig(str(rules) if rules else None, str(policy) if policy else None, engine, full)
     with _user_errors():  # bad rule files or an engine that cannot load fail here, before a row is read
         spec = config.spec()
         engine_name = b.worker_screener(spec).engine.name
-    client_cm = _dask_client(dask, workers) if dask else None
-
     state = None
     if results_path is not None and not from_stdin:
         state = b.run_state(spec, engine_name, source=Path(file), fmt=fmt)
     _check_outputs(results_path, errors_path, state, resume=resume, force=force)
-
-    stream: IO[bytes] = sys.stdin.buffer if from_stdin else Path(file).open("rb")  # noqa: SIM115 - closed below
-    summary = b.Summary()
-    try:
-        with _user_errors(file):  # a file that cannot be read at all fails before anything is written
-            rows: Iterator[b.Row] = b.read_rows(stream, fmt, name=file)
-        if state is not None and not resume:
-            _write_state(b.state_path(results_path), state | {"force": force})  # type: ignore[arg-type]
-        if resume and results_path is not None:
-            summary, rows = b.resume(rows, results_path, errors_path)
-        output = b.Output(results_path, errors_path, append=resume, stream=sys.stdout.buffer if to_stdout else None)
-    except OSError as exc:
-        stream.close()
-        raise _fail(f"error: cannot write {exc.filename}: {exc.strerror}", EXIT_CODES["invalid"]) from None
-    except BaseException:
-        stream.close()
-        raise
 
     def last_resort(signum: int) -> None:
         # A second signal while the stop is stuck: end the workers and this process now. The partial files
@@ -183,30 +167,44 @@ def batch(  # noqa: PLR0917 - typer maps each parameter to a command-line option
         sys.stderr.flush()
         os._exit(128 + signum)
 
-    failure: str | None = None
-    with _Stopper(last_resort) as stopper:
+    with contextlib.ExitStack() as stack:
+        stopper = stack.enter_context(_Stopper(last_resort))
+        cluster = stack.enter_context(contextlib.ExitStack())
+        client = _dask_client(cluster, dask, workers, stopper.event) if dask else None
+        stream: IO[bytes] = sys.stdin.buffer if from_stdin else stack.enter_context(Path(file).open("rb"))
+        with _user_errors(file):  # a file that cannot be read at all fails before anything is written
+            rows: Iterator[b.Row] = b.read_rows(stream, fmt, name=file)
+        summary = b.Summary()
         try:
-            if client_cm is not None:
+            if state is not None and not resume:
+                _write_state(b.state_path(results_path), state | {"force": force})  # type: ignore[arg-type]
+            if resume and results_path is not None:
+                summary, rows = b.resume(rows, results_path, errors_path)
+            stdout = sys.stdout.buffer if to_stdout else None
+            output = b.Output(results_path, errors_path, append=resume, stream=stdout)
+        except OSError as exc:
+            raise _fail(f"error: cannot write {exc.filename}: {exc.strerror}", EXIT_CODES["invalid"]) from None
+        failure: str | None = None
+        try:
+            if client is not None:
                 from needlescreen._dask import screen_rows_dask
 
-                with client_cm as client:
-                    outcomes = screen_rows_dask(rows, spec, client, stop=stopper.event)
-                    _drive(outcomes, output, summary, total=_total(from_stdin, file, fmt, summary.rows))
+                outcomes = screen_rows_dask(rows, spec, client, stop=stopper.event)
             else:
                 outcomes = b.screen_rows(rows, spec, workers=workers or os.cpu_count(), stop=stopper.event)
-                _drive(outcomes, output, summary, total=_total(from_stdin, file, fmt, summary.rows))
+            _drive(outcomes, output, summary, total=_total(from_stdin, file, fmt, summary.rows))
         except EngineError as exc:
             failure = f"engine error (no verdict given for the remaining rows): {exc}"
         except OSError as exc:
             failure = f"error: writing failed: {exc.strerror or exc}"
         finally:
-            stream.close()
-    if stopper.signum is not None or failure is not None:
-        output.suspend()
-        _report_stop(output, summary, stopper.signum, failure, summary_format, resumable=state is not None)
-        code = 128 + stopper.signum if stopper.signum is not None else EXIT_CODES["engine"]
-        raise typer.Exit(code)
-    output.finish()
+            cluster.close()  # the Dask client and a local cluster, while the handlers still hold
+        # Still within the handlers: a late second Ctrl-C cannot interrupt the files' last writes.
+        if stopper.signum is not None or failure is not None:
+            output.suspend()
+            _report_stop(output, summary, stopper.signum, failure, summary_format, resumable=state is not None)
+            raise typer.Exit(128 + stopper.signum if stopper.signum is not None else EXIT_CODES["engine"])
+        output.finish()
     if results_path is not None:
         b.state_path(results_path).unlink(missing_ok=True)
     _report(summary, results_path, errors_path, summary_format)
@@ -217,14 +215,23 @@ def batch(  # noqa: PLR0917 - typer maps each parameter to a command-line option
     raise typer.Exit(0)
 
 
-def _dask_client(address: str, workers: int | None) -> Any:
+def _dask_client(stack: contextlib.ExitStack[Any], address: str, workers: int | None, stop: Any) -> Any:
+    """A Dask client for the run, closed with it; a scheduler that cannot be reached is a one-line error."""
+    from needlescreen._dask import connect
+
     try:
-        from needlescreen._dask import connect
+        return stack.enter_context(connect(address, workers=workers, stop=stop))
+    except OSError as exc:
+        raise _fail(f"error: cannot reach the Dask scheduler at {address}: {exc}", EXIT_CODES["invalid"]) from None
+
+
+def _dask_available() -> None:
+    try:
+        import needlescreen._dask  # noqa: F401 - imports dask and distributed, or fails
     except ImportError:
         raise _fail(
             "error: --dask needs the dask extra: pip install 'needlescreen[dask]'", EXIT_CODES["invalid"]
         ) from None
-    return connect(address, workers=workers)
 
 
 def _check_outputs(

@@ -50,7 +50,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
+from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 from .compact import compact
 from .errors import EngineError, FieldProblem, IntakeError
@@ -88,9 +88,11 @@ _BOM_PROBLEM = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One input row: its line number, the intake text, or the problems found while reading it."""
+class Row(NamedTuple):
+    """One input row: its line number, the intake text, or the problems found while reading it.
+
+    A named tuple, not a dataclass: rows cross to worker processes in chunks, and a tuple pickles in C.
+    """
 
     line: int
     text: str | None
@@ -98,9 +100,8 @@ class Row:
     row_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """One output line: what became of a row, as the JSON line to write."""
+class Outcome(NamedTuple):
+    """One output line: what became of a row, as the JSON line to write (a named tuple, as :class:`Row`)."""
 
     line: int
     kind: Kind

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import random
+import re
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -128,3 +130,13 @@ def test_breakage_of_the_compact_form_is_caught(screenings: list[ScreeningResult
     _BREAKAGES[breakage](c)
     with pytest.raises(AssertionError):
         _check(c, worst)
+
+
+def test_the_readme_example_is_a_compact_result() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### A day's list: `batch`") : text.index("<!-- /section:cli -->")]
+    blocks = re.findall(r"```json\n(.*?)```", section, flags=re.DOTALL)
+    assert len(blocks) == 1
+    example = json.loads(textwrap.dedent(blocks[0]))
+    assert list(example) == list(CompactResult.model_fields), "the example shows every field, in order"
+    CompactResult.model_validate(example)

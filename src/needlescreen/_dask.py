@@ -18,6 +18,7 @@ reaches by a scheduler address (Kubernetes, SLURM/PBS through dask-jobqueue, clo
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -41,6 +42,7 @@ from .batch import (
     _error_line,
     _problem,
     screen_partition,
+    screener_builds,
     worker_screener,
 )
 from .errors import EngineError
@@ -114,6 +116,20 @@ def _check_versions(client: Client) -> None:
             )
 
 
+def _on_worker(rows: list[Row], spec: ScreenSpec) -> list[Outcome]:
+    """:func:`~needlescreen.batch.screen_partition` as a Dask task.
+
+    The partition that builds this worker's screener also moves it out of the cyclic collector's walk (as a
+    local worker does after start-up): a full collection otherwise walks the ruleset every few dozen rows.
+    """
+    built = screener_builds()
+    outcomes = screen_partition(rows, spec)
+    if screener_builds() > built:
+        gc.collect()
+        gc.freeze()
+    return outcomes
+
+
 def _result(future: Future[list[Outcome]], stop: StopFlag | None) -> Any:
     # Wait for the task, not for its result: a result fetch that times out would be left pending and fail
     # noisily once the future is released.
@@ -155,7 +171,7 @@ def screen_rows_dask(
         for chunk in _chunks(rows, partition_size):
             if stop is not None and stop.is_set():
                 return
-            pending.append((chunk, client.submit(screen_partition, chunk, shared, pure=False)))
+            pending.append((chunk, client.submit(_on_worker, chunk, shared, pure=False)))
             while len(pending) >= ahead:
                 yield from _collect(*pending.popleft(), client, shared, stop)
         while pending:
@@ -177,7 +193,7 @@ def _collect(
     except KilledWorker:
         pass
     # This partition killed workers again and again: screen its rows alone, to find the row at fault.
-    singles = [client.submit(screen_partition, [row], shared, pure=False) for row in chunk]
+    singles = [client.submit(_on_worker, [row], shared, pure=False) for row in chunk]
     out: list[Outcome] = []
     for row, single in zip(chunk, singles, strict=True):
         try:

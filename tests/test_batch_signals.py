@@ -264,3 +264,46 @@ def test_an_interrupted_forced_rerun_keeps_the_earlier_outputs(tmp_path: Path) -
     for path, content in earlier.items():
         assert path.read_bytes() == content, f"{path.name} was touched by a run that did not finish"
     _no_process_left(proc.pid)
+
+
+_POISON = """
+import os, sys
+if __name__ == "__mp_main__":
+    from needlescreen import batch
+    _real = batch._screen_one
+
+    def _deadly(row, *rest):
+        if row.line == {line}:
+            os._exit(9)  # as a crash in the engine would: no exception, no cleanup, every time
+        return _real(row, *rest)
+
+    batch._screen_one = _deadly
+if __name__ == "__main__":
+    from needlescreen.cli import main
+    sys.argv[0] = "needlescreen"
+    main()
+"""
+
+
+@pytest.mark.slow
+def test_a_row_that_kills_its_worker_every_time_is_reported_and_the_rest_screened(tmp_path: Path) -> None:
+    day = tmp_path / "day.jsonl"
+    _write_day(day, 60, 1000)
+    launcher = tmp_path / "poison.py"
+    launcher.write_text(_POISON.format(line=7), encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(launcher), "batch", str(day), "--workers", "2", "--engine", "plain", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 3, proc.stderr  # an internal error: not the input's fault, never a verdict
+    assert "Traceback" not in proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["rows"] == 60 and summary["internal"] == 1 and summary["results"] == 59
+    errors = _lines(tmp_path / "day.errors.jsonl")
+    assert [(e["line"], e["kind"]) for e in errors] == [(7, "internal")]
+    assert "died" in errors[0]["errors"][0]["message"]
+    assert _assert_prefix(day, tmp_path / "day.results.jsonl", tmp_path / "day.errors.jsonl") == 60

@@ -552,7 +552,10 @@ class _Pool:
                 if not queue:
                     break
                 w.job = queue.popleft()
-                w.conn.send((w.job.seq, w.job.part, w.job.rows))
+                try:
+                    w.conn.send((w.job.seq, w.job.part, w.job.rows))
+                except OSError:  # it died since it said it was idle
+                    self._died(w, queue, parts, stop)
             while seq_out in parts and all(p is not None for p in parts[seq_out]):
                 if stop is not None and stop.is_set():
                     return
@@ -768,6 +771,7 @@ def _scan(path: Path, key: Literal["result", "kind"]) -> _Kept:
     """The complete, well-formed lines at the start of a partial file, in increasing line order."""
     kept = _Kept([], [], [])
     offset = 0
+    path.touch()  # a run stopped before its first error left no errors file: nothing is done there
     with path.open("rb") as f:
         for raw in f:
             if not raw.endswith(b"\n"):

@@ -185,6 +185,7 @@ def batch(  # noqa: PLR0917 - typer maps each parameter to a command-line option
         except OSError as exc:
             raise _fail(f"error: cannot write {exc.filename}: {exc.strerror}", EXIT_CODES["invalid"]) from None
         failure: str | None = None
+        failure_code = EXIT_CODES["engine"]
         try:
             if client is not None:
                 from needlescreen._dask import screen_rows_dask
@@ -196,14 +197,15 @@ def batch(  # noqa: PLR0917 - typer maps each parameter to a command-line option
         except EngineError as exc:
             failure = f"engine error (no verdict given for the remaining rows): {exc}"
         except OSError as exc:
-            failure = f"error: writing failed: {exc.strerror or exc}"
+            where = f"{exc.filename}: " if exc.filename else ""
+            failure, failure_code = f"error: {where}{exc.strerror or exc}", EXIT_CODES["invalid"]
         finally:
             cluster.close()  # the Dask client and a local cluster, while the handlers still hold
         # Still within the handlers: a late second Ctrl-C cannot interrupt the files' last writes.
         if stopper.signum is not None or failure is not None:
             output.suspend()
             _report_stop(output, summary, stopper.signum, failure, summary_format, resumable=state is not None)
-            raise typer.Exit(128 + stopper.signum if stopper.signum is not None else EXIT_CODES["engine"])
+            raise typer.Exit(128 + stopper.signum if stopper.signum is not None else failure_code)
         output.finish()
     if results_path is not None:
         b.state_path(results_path).unlink(missing_ok=True)

@@ -115,11 +115,13 @@ def _no_process_left(sid: int, within: float = 5.0) -> None:
 
 
 def _wait_for_output(proc: subprocess.Popen[bytes], partial: Path, timeout: float = 120) -> None:
+    # The final name too, unless it was there before: a batch that writes there directly must be caught doing
+    # so, not waited for forever.
+    watched = [partial] if partial.with_suffix("").exists() else [partial, partial.with_suffix("")]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, "the batch ended before it could be interrupted"
-        # (the final name too: a batch that writes there directly must be caught doing so, not wait forever)
-        if any(p.exists() and p.stat().st_size > 0 for p in (partial, partial.with_suffix(""))):
+        if any(p.exists() and p.stat().st_size > 0 for p in watched):
             return
         time.sleep(0.05)
     proc.kill()
@@ -307,3 +309,16 @@ def test_a_row_that_kills_its_worker_every_time_is_reported_and_the_rest_screene
     assert [(e["line"], e["kind"]) for e in errors] == [(7, "internal")]
     assert "died" in errors[0]["errors"][0]["message"]
     assert _assert_prefix(day, tmp_path / "day.results.jsonl", tmp_path / "day.errors.jsonl") == 60
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_a_local_dask_cluster_stops_it_quietly_and_leaves_nothing(tmp_path: Path) -> None:
+    proc, took, day = _interrupt(tmp_path, lambda pid: os.killpg(pid, signal.SIGINT), "--dask", "local")
+    err = _stderr(tmp_path)
+    assert proc.returncode == 128 + signal.SIGINT, err
+    assert took < STOP_WITHIN_S, f"took {took:.1f} s to stop"
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("stopped by SIGINT:"), err
+    _no_process_left(proc.pid)
+    written = _assert_prefix(day, tmp_path / "day.results.jsonl.partial", tmp_path / "day.errors.jsonl.partial")
+    assert 0 < written < ROWS

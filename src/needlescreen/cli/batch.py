@@ -112,8 +112,7 @@ def batch(  # noqa: PLR0917 - typer maps each parameter to a command-line option
         typer.Option(
             "--dask",
             metavar="ADDRESS",
-            help="Screen on a Dask cluster: a scheduler address (tcp://host:8786) or 'local' "
-            "(needs needlescreen[dask]).",
+            help="Screen on a Dask cluster: a scheduler address (tcp://host:8786) or 'local' (needs the dask extra).",
         ),
     ] = None,
     strict: Annotated[
@@ -134,79 +133,82 @@ def batch(  # noqa: PLR0917 - typer maps each parameter to a command-line option
     """
     from needlescreen import batch as b
 
-    from_stdin = file == "-"
-    to_stdout = out is not None and str(out) == "-"
-    if from_stdin and (out is None or errors is None):
-        raise _fail("error: reading standard input needs --output and --errors", EXIT_CODES["invalid"])
-    if not from_stdin and not Path(file).is_file():
-        raise _fail(f"error: cannot read {file}: no such file", EXIT_CODES["invalid"])
-    if resume and (from_stdin or to_stdout):
-        raise _fail("error: --resume needs an input file and a results file (not '-')", EXIT_CODES["invalid"])
-    results_path = None if to_stdout else (out if out is not None else _default_output(file, "results"))
-    errors_path = errors if errors is not None else _default_output(file, "errors")
-    outputs = [p for p in (results_path, errors_path) if p is not None]
-    if not from_stdin and any(p.resolve() == Path(file).resolve() for p in outputs):
-        raise _fail("error: an output file would overwrite the input", EXIT_CODES["invalid"])
-    if dask:
-        _dask_available()
-    fmt = b.detect_format(file) if input_format == "auto" else input_format
-    config = b.BatchConfig(str(rules) if rules else None, str(policy) if policy else None, engine, full)
-    with _user_errors():  # bad rule files or an engine that cannot load fail here, before a row is read
-        spec = config.spec()
-        engine_name = b.worker_screener(spec).engine.name
-    state = None
-    if results_path is not None and not from_stdin:
-        state = b.run_state(spec, engine_name, source=Path(file), fmt=fmt)
-    _check_outputs(results_path, errors_path, state, resume=resume, force=force)
-
     def last_resort(signum: int) -> None:
         # A second signal while the stop is stuck: end the workers and this process now. The partial files
         # may end in a cut line, which --resume drops.
         b.kill_workers()
-        sys.stderr.write(f"stopped at once by a second {_signal_name(signum)}: partial outputs kept\n")
+        sys.stderr.write(f"stopped at once by a second {_signal_name(signum)}; any partial outputs are kept\n")
         sys.stderr.flush()
         os._exit(128 + signum)
 
-    with contextlib.ExitStack() as stack:
-        stopper = stack.enter_context(_Stopper(last_resort))
-        cluster = stack.enter_context(contextlib.ExitStack())
-        client = _dask_client(cluster, dask, workers, stopper.event) if dask else None
-        stream: IO[bytes] = sys.stdin.buffer if from_stdin else stack.enter_context(Path(file).open("rb"))
-        with _user_errors(file):  # a file that cannot be read at all fails before anything is written
-            rows: Iterator[b.Row] = b.read_rows(stream, fmt, name=file)
-        summary = b.Summary()
-        try:
-            if state is not None and not resume:
-                _write_state(b.state_path(results_path), state | {"force": force})  # type: ignore[arg-type]
-            if resume and results_path is not None:
-                summary, rows = b.resume(rows, results_path, errors_path)
-            stdout = sys.stdout.buffer if to_stdout else None
-            output = b.Output(results_path, errors_path, append=resume, stream=stdout)
-        except OSError as exc:
-            raise _fail(f"error: cannot write {exc.filename}: {exc.strerror}", EXIT_CODES["invalid"]) from None
-        failure: str | None = None
-        failure_code = EXIT_CODES["engine"]
-        try:
-            if client is not None:
-                from needlescreen._dask import screen_rows_dask
+    # From here on a signal asks the batch to stop; the handlers never raise, so nothing prints a traceback.
+    with _Stopper(last_resort) as stopper:
+        from_stdin = file == "-"
+        to_stdout = out is not None and str(out) == "-"
+        if from_stdin and (out is None or errors is None):
+            raise _fail("error: reading standard input needs --output and --errors", EXIT_CODES["invalid"])
+        if not from_stdin and not Path(file).is_file():
+            raise _fail(f"error: cannot read {file}: no such file", EXIT_CODES["invalid"])
+        if resume and (from_stdin or to_stdout):
+            raise _fail("error: --resume needs an input file and a results file (not '-')", EXIT_CODES["invalid"])
+        results_path = None if to_stdout else (out if out is not None else _default_output(file, "results"))
+        errors_path = errors if errors is not None else _default_output(file, "errors")
+        outputs = [p for p in (results_path, errors_path) if p is not None]
+        if not from_stdin and any(p.resolve() == Path(file).resolve() for p in outputs):
+            raise _fail("error: an output file would overwrite the input", EXIT_CODES["invalid"])
+        if dask:
+            _dask_available()
+        fmt = b.detect_format(file) if input_format == "auto" else input_format
+        config = b.BatchConfig(str(rules) if rules else None, str(policy) if policy else None, engine, full)
+        with _user_errors():  # bad rule files or an engine that cannot load fail here, before a row is read
+            spec = config.spec()
+            engine_name = b.worker_screener(spec).engine.name
+        state = None
+        if results_path is not None and not from_stdin:
+            state = b.run_state(spec, engine_name, source=Path(file), fmt=fmt)
+        _check_outputs(results_path, errors_path, state, resume=resume, force=force)
+        _not_stopped(stopper)
 
-                outcomes = screen_rows_dask(rows, spec, client, stop=stopper.event)
-            else:
-                outcomes = b.screen_rows(rows, spec, workers=workers or os.cpu_count(), stop=stopper.event)
-            _drive(outcomes, output, summary, total=_total(from_stdin, file, fmt, summary.rows))
-        except EngineError as exc:
-            failure = f"engine error (no verdict given for the remaining rows): {exc}"
-        except OSError as exc:
-            where = f"{exc.filename}: " if exc.filename else ""
-            failure, failure_code = f"error: {where}{exc.strerror or exc}", EXIT_CODES["invalid"]
-        finally:
-            cluster.close()  # the Dask client and a local cluster, while the handlers still hold
-        # Still within the handlers: a late second Ctrl-C cannot interrupt the files' last writes.
-        if stopper.signum is not None or failure is not None:
-            output.suspend()
-            _report_stop(output, summary, stopper.signum, failure, summary_format, resumable=state is not None)
-            raise typer.Exit(128 + stopper.signum if stopper.signum is not None else failure_code)
-        output.finish()
+        with contextlib.ExitStack() as stack:
+            cluster = stack.enter_context(contextlib.ExitStack())
+            client = _dask_client(cluster, dask, workers, stopper.event) if dask else None
+            _not_stopped(stopper)
+            stream: IO[bytes] = sys.stdin.buffer if from_stdin else stack.enter_context(Path(file).open("rb"))
+            with _user_errors(file):  # a file that cannot be read at all fails before anything is written
+                rows: Iterator[b.Row] = b.read_rows(stream, fmt, name=file)
+            summary = b.Summary()
+            try:
+                if state is not None and not resume:
+                    _write_state(b.state_path(results_path), state | {"force": force})  # type: ignore[arg-type]
+                if resume and results_path is not None:
+                    summary, rows = b.resume(rows, results_path, errors_path)
+                stdout = sys.stdout.buffer if to_stdout else None
+                output = b.Output(results_path, errors_path, append=resume, stream=stdout)
+            except OSError as exc:
+                raise _fail(f"error: cannot write {exc.filename}: {exc.strerror}", EXIT_CODES["invalid"]) from None
+            failure: str | None = None
+            failure_code = EXIT_CODES["engine"]
+            try:
+                if client is not None:
+                    from needlescreen._dask import screen_rows_dask
+
+                    outcomes = screen_rows_dask(rows, spec, client, stop=stopper.event)
+                else:
+                    outcomes = b.screen_rows(rows, spec, workers=workers or os.cpu_count(), stop=stopper.event)
+                _drive(outcomes, output, summary, total=_total(from_stdin, file, fmt, summary.rows))
+            except EngineError as exc:
+                failure = f"engine error (no verdict given for the remaining rows): {exc}"
+            except OSError as exc:
+                where = f"{exc.filename}: " if exc.filename else ""
+                failure, failure_code = f"error: {where}{exc.strerror or exc}", EXIT_CODES["invalid"]
+            finally:
+                cluster.close()  # the Dask client and a local cluster, while the handlers still hold
+            # Still within the handlers: a late second Ctrl-C cannot interrupt the files' last writes.
+            if stopper.signum is not None or failure is not None:
+                output.suspend()
+                _report_stop(output, summary, stopper.signum, failure, summary_format, resumable=state is not None)
+                raise typer.Exit(128 + stopper.signum if stopper.signum is not None else failure_code)
+            output.finish()
     if results_path is not None:
         b.state_path(results_path).unlink(missing_ok=True)
     _report(summary, results_path, errors_path, summary_format)
@@ -215,6 +217,13 @@ def batch(  # noqa: PLR0917 - typer maps each parameter to a command-line option
     if strict and summary.counts["invalid"]:
         raise typer.Exit(EXIT_CODES["invalid"])
     raise typer.Exit(0)
+
+
+def _not_stopped(stopper: _Stopper) -> None:
+    """A signal before the first row: nothing was written, nothing to resume."""
+    if stopper.signum is not None:
+        sys.stderr.write(f"stopped by {_signal_name(stopper.signum)} before any row was screened: nothing written\n")
+        raise typer.Exit(128 + stopper.signum)
 
 
 def _dask_client(stack: contextlib.ExitStack[Any], address: str, workers: int | None, stop: Any) -> Any:

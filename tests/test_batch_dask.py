@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from distributed import Client, LocalCluster
 
-from needlescreen import batch
+from needlescreen import batch, load_ruleset
 from needlescreen._dask import screen_rows_dask
-from needlescreen.batch import BatchConfig, Outcome, Row, read_rows, screen_rows
+from needlescreen.batch import BatchConfig, Outcome, Row, ScreenSpec, read_rows, screen_rows
 
 from .test_batch import _write_day
 from .test_cli import command
@@ -119,7 +119,9 @@ def _gone(pid: int) -> None:
 
 
 def test_each_worker_builds_its_screener_once(client: Client, rows: list[Row]) -> None:
-    spec = BatchConfig(engine="plain", full=True).spec()
+    # A policy no other test uses: a screener no worker has built yet.
+    ruleset = load_ruleset(policy_overrides={"fever_threshold_c": 38.4})
+    spec = ScreenSpec(ruleset, "plain", full=True)
     before: dict[str, int] = client.run(batch.screener_builds)
     outcomes = list(screen_rows_dask(iter(rows), spec, client, partition_size=10))
     assert len(outcomes) == ROWS

@@ -11,6 +11,7 @@ Linux only: leftover processes are found by session id in ``/proc``.
 
 from __future__ import annotations
 
+import array
 import contextlib
 import json
 import os
@@ -322,3 +323,57 @@ def test_ctrl_c_on_a_local_dask_cluster_stops_it_quietly_and_leaves_nothing(tmp_
     _no_process_left(proc.pid)
     written = _assert_prefix(day, tmp_path / "day.results.jsonl.partial", tmp_path / "day.errors.jsonl.partial")
     assert 0 < written < ROWS
+
+
+def _unread(fd: int) -> int:
+    import fcntl  # POSIX only, as this whole module
+    import termios
+
+    buffer = array.array("i", [0])
+    fcntl.ioctl(fd, termios.FIONREAD, buffer)
+    return buffer[0]
+
+
+@pytest.mark.slow
+def test_a_second_signal_ends_a_stuck_stop_at_once(tmp_path: Path) -> None:
+    """Results to a pipe nobody reads: the first Ctrl-C cannot finish writing; a second one, later, ends it."""
+    day = tmp_path / "day.jsonl"
+    _write_day(day, ROWS, 100)
+    errors = tmp_path / "errors.jsonl"
+    command = [sys.executable, str(_launcher(tmp_path)), "batch", str(day), "-o", "-", "--errors", str(errors)]
+    with (tmp_path / "stderr.txt").open("wb") as err:
+        proc = subprocess.Popen(
+            [*command, "--workers", "2", "--engine", "plain"],
+            cwd=tmp_path,
+            start_new_session=True,
+            stdout=subprocess.PIPE,  # never read: it fills, and the batch blocks writing to it
+            stderr=err,
+        )
+    _STARTED.append(proc.pid)
+    try:
+        assert proc.stdout is not None
+        pipe = proc.stdout.fileno()
+        import fcntl
+
+        capacity = fcntl.fcntl(pipe, 1032)  # F_GETPIPE_SZ (Linux)
+        deadline = time.monotonic() + 120
+        while _unread(pipe) < capacity - 16384:  # full but for less than the batch's next write
+            assert proc.poll() is None, _stderr(tmp_path)
+            assert time.monotonic() < deadline, "the pipe never filled"
+            time.sleep(0.05)
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(1.5)
+        assert proc.poll() is None, "the first Ctrl-C was not stuck: the test proves nothing"
+        sent = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        assert proc.stdout is not None
+        proc.stdout.close()
+    assert proc.returncode == 128 + signal.SIGINT
+    assert took < STOP_WITHIN_S
+    err_text = _stderr(tmp_path)
+    assert err_text.strip() == "stopped at once by a second SIGINT; any partial outputs are kept", err_text
+    _no_process_left(proc.pid)

@@ -51,7 +51,7 @@ __all__ = ["connect", "screen_rows_dask"]
 
 #: Rows per partition: large enough that Dask's per-task cost (about a millisecond) is small beside
 #: screening them, small enough that a lost worker costs little and the first results come soon.
-PARTITION_ROWS = 500
+PARTITION_ROWS = 200
 _DIED = "a Dask worker died each time this row was screened (no verdict given)"
 
 

@@ -171,3 +171,21 @@ def test_without_the_dask_extra_the_command_says_how_to_install_it(tmp_path: Pat
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == ["error: --dask needs the dask extra: pip install 'needlescreen[dask]'"]
     assert not list(tmp_path.glob("day.*.jsonl*")), "nothing is written"
+
+
+def test_every_worker_killed_at_once_loses_no_row(client: Client, rows: list[Row]) -> None:
+    """Every copy of the ruleset the workers held dies with them: the batch sends it again, and the partitions."""
+    spec = BatchConfig(engine="plain").spec()
+    local = [_comparable(o) for o in screen_rows(iter(rows), spec, workers=1)]
+    got = []
+    killed: list[int] = []
+    for outcome in screen_rows_dask(iter(rows), spec, client, partition_size=10):
+        got.append(_comparable(outcome))
+        if not killed:
+            killed = list(client.run(os.getpid).values())
+            for pid in killed:
+                os.kill(pid, signal.SIGKILL)
+    assert len(killed) == 2
+    for pid in killed:
+        _gone(pid)
+    assert got == local, "rows lost or changed when every worker died"

@@ -24,7 +24,7 @@ import os
 import signal
 from collections import deque
 from collections.abc import Iterable, Iterator
-from typing import Any
+from concurrent.futures import CancelledError
 
 from distributed import Client, Future, LocalCluster, wait
 from distributed.scheduler import KilledWorker
@@ -130,17 +130,52 @@ def _on_worker(rows: list[Row], spec: ScreenSpec) -> list[Outcome]:
     return outcomes
 
 
-def _result(future: Future[list[Outcome]], stop: StopFlag | None) -> Any:
-    # Wait for the task, not for its result: a result fetch that times out would be left pending and fail
-    # noisily once the future is released.
-    while True:
-        if stop is not None and stop.is_set():
-            raise _Stopped
-        try:
-            wait(future, timeout=POLL_SECONDS)
-        except TimeoutError:
-            continue
-        return future.result()
+#: How often a partition is sent again after the cluster lost the ruleset it needs, before the batch stops.
+MAX_RESENDS = 5
+
+
+class _Shared:
+    """The spec, sent once to every worker; sent again if the cluster loses it (every worker holding it died)."""
+
+    def __init__(self, client: Client, spec: ScreenSpec) -> None:
+        self.client, self.spec = client, spec
+        self.future: Future[ScreenSpec] = client.scatter(spec, broadcast=True, hash=False)
+        self.resends = 0
+
+    def submit(self, rows: list[Row]) -> Future[list[Outcome]]:
+        return self.client.submit(_on_worker, rows, self.future, pure=False)
+
+    def lost(self) -> None:
+        """A partition was cancelled (its dependency, the spec, was lost): send the spec again, once per loss."""
+        if self.future.status == "finished":
+            return  # still there (the partition depended on a copy lost earlier and sent again since)
+        self.resends += 1
+        if self.resends > MAX_RESENDS:
+            raise EngineError(f"the Dask cluster lost the ruleset {self.resends} times; stopping")
+        self.future = self.client.scatter(self.spec, broadcast=True, hash=False)
+
+    def result(self, rows: list[Row], future: Future[list[Outcome]], stop: StopFlag | None) -> list[Outcome]:
+        """The partition's outcomes; sent again while the cluster loses what it needs. Raises KilledWorker."""
+        for _attempt in range(MAX_RESENDS * 4):
+            if stop is not None and stop.is_set():
+                raise _Stopped
+            try:
+                wait(future, timeout=POLL_SECONDS)  # wait for the task, not its result: a timed-out fetch
+            except TimeoutError:  # would stay pending and fail noisily once the future is released
+                continue
+            except CancelledError:
+                pass
+            if future.status != "cancelled":
+                try:
+                    outcomes: list[Outcome] = future.result()
+                    return outcomes
+                except CancelledError:  # its result died with the worker that held it, after it was done
+                    pass
+            if stop is not None and stop.is_set():
+                raise _Stopped
+            self.lost()
+            future = self.submit(rows)
+        raise EngineError("a partition was cancelled again and again on the Dask cluster; stopping")
 
 
 def screen_rows_dask(
@@ -159,45 +194,42 @@ def screen_rows_dask(
 
     Raises:
         EngineUnavailableError: the engine cannot load here (nothing is screened).
-        EngineError: a worker runs another needlescreen version.
+        EngineError: a worker runs another needlescreen version, or the cluster keeps losing the ruleset.
     """
     worker_screener(spec)  # a bad engine fails here, once, before anything is sent
     _check_versions(client)
     threads = sum(client.nthreads().values())
     ahead = max(4, 2 * threads + 2)
-    shared = client.scatter(spec, broadcast=True, hash=False)
+    shared = _Shared(client, spec)
     pending: deque[tuple[list[Row], Future[list[Outcome]]]] = deque()
     try:
         for chunk in _chunks(rows, partition_size):
             if stop is not None and stop.is_set():
                 return
-            pending.append((chunk, client.submit(_on_worker, chunk, shared, pure=False)))
+            pending.append((chunk, shared.submit(chunk)))
             while len(pending) >= ahead:
-                yield from _collect(*pending.popleft(), client, shared, stop)
+                yield from _collect(*pending.popleft(), shared, stop)
         while pending:
-            yield from _collect(*pending.popleft(), client, shared, stop)
+            yield from _collect(*pending.popleft(), shared, stop)
     except _Stopped:
         return
     finally:
         if pending:
             client.cancel([f for _, f in pending])
-        client.cancel([shared])
+        client.cancel([shared.future])
 
 
-def _collect(
-    chunk: list[Row], future: Future[list[Outcome]], client: Client, shared: Future[ScreenSpec], stop: StopFlag | None
-) -> list[Outcome]:
+def _collect(chunk: list[Row], future: Future[list[Outcome]], shared: _Shared, stop: StopFlag | None) -> list[Outcome]:
     try:
-        outcomes: list[Outcome] = _result(future, stop)
-        return outcomes
+        return shared.result(chunk, future, stop)
     except KilledWorker:
         pass
     # This partition killed workers again and again: screen its rows alone, to find the row at fault.
-    singles = [client.submit(_on_worker, [row], shared, pure=False) for row in chunk]
+    singles = [shared.submit([row]) for row in chunk]
     out: list[Outcome] = []
     for row, single in zip(chunk, singles, strict=True):
         try:
-            out.extend(_result(single, stop))
+            out.extend(shared.result([row], single, stop))
         except KilledWorker:
             out.append(_error_line(row, "internal", _problem(_DIED)))
     return out

@@ -156,7 +156,8 @@ class _Shared:
 
     def result(self, rows: list[Row], future: Future[list[Outcome]], stop: StopFlag | None) -> list[Outcome]:
         """The partition's outcomes; sent again while the cluster loses what it needs. Raises KilledWorker."""
-        for _attempt in range(MAX_RESENDS * 4):
+        sent = 1
+        while True:
             if stop is not None and stop.is_set():
                 raise _Stopped
             try:
@@ -174,8 +175,10 @@ class _Shared:
             if stop is not None and stop.is_set():
                 raise _Stopped
             self.lost()
+            sent += 1
+            if sent > MAX_RESENDS * 4:
+                raise EngineError("a partition was cancelled again and again on the Dask cluster; stopping")
             future = self.submit(rows)
-        raise EngineError("a partition was cancelled again and again on the Dask cluster; stopping")
 
 
 def screen_rows_dask(

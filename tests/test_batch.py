@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -15,10 +16,14 @@ import pytest
 from needlescreen import Screener, ScreeningResult
 from needlescreen import batch as batch_mod
 from needlescreen.batch import BatchConfig, Row, read_rows, screen_rows
+from needlescreen.compact import CompactResult, compact
 from needlescreen.errors import EngineError
 from needlescreen.testing import baseline_intake, with_changes
 
 from .test_cli import command
+
+#: What differs between two screenings of the same intake.
+_STAMP = {"decision_id", "timestamp"}
 
 MALFORMED = (
     '{"plan": oops}',  # not JSON
@@ -74,12 +79,12 @@ def test_ten_thousand_rows_with_one_percent_malformed_nothing_lost(tmp_path: Pat
     bad = _write_day(day, 10_000, 100)
     proc = subprocess.run(
         # The plain evaluator keeps this quick; engine agreement is proven elsewhere (test_engine_agreement).
-        [*command(), "batch", str(day), "--workers", "2", "--format", "json", "--engine", "plain"],
+        [*command(), "batch", str(day), "--workers", "2", "--format", "json", "--engine", "plain", "--no-strict"],
         capture_output=True,
         text=True,
         check=False,
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0, proc.stderr  # --no-strict: rejected rows are accepted
     assert "Traceback" not in proc.stderr
     summary = json.loads(proc.stdout)
     results = (tmp_path / "day.results.jsonl").read_text(encoding="utf-8").splitlines()
@@ -98,15 +103,14 @@ def test_ten_thousand_rows_with_one_percent_malformed_nothing_lost(tmp_path: Pat
 
     result_lines = [json.loads(r)["line"] for r in results]
     assert result_lines == sorted(set(range(1, 10_001)) - set(bad)), "results are in input order, one per row"
-    # Spot-check: results are the result model and agree with screening the same row directly.
+    # Spot-check: results are the compact result and agree with screening the same row directly.
     screener = Screener(engine="plain")
     inputs = day.read_text(encoding="utf-8").splitlines()
     for raw in results[::499]:
         row = json.loads(raw)
-        stored = ScreeningResult.model_validate(row["result"])
-        direct = screener.screen(inputs[row["line"] - 1])
-        assert stored.verdict == direct.verdict
-        assert [f.rule_id for f in stored.findings] == [f.rule_id for f in direct.findings]
+        stored = CompactResult.model_validate(row["result"])
+        direct = compact(screener.screen(inputs[row["line"] - 1]))
+        assert stored.model_dump(exclude=_STAMP) == direct.model_dump(exclude=_STAMP)
 
 
 def test_csv_rows_keep_their_id_and_line_numbers(tmp_path: Path) -> None:
@@ -167,8 +171,7 @@ class _Failing:
 def test_an_engine_failure_is_an_error_row_never_a_verdict(
     monkeypatch: pytest.MonkeyPatch, exc: Exception, kind: str
 ) -> None:
-    monkeypatch.setattr(batch_mod, "_init_worker", lambda _config: None)
-    monkeypatch.setattr(batch_mod, "_SCREENER", _Failing(exc))
+    monkeypatch.setattr(batch_mod, "worker_screener", lambda _spec: _Failing(exc))
     rows = [Row(1, json.dumps(baseline_intake())), Row(2, "{broken")]
     outcomes = list(screen_rows(rows, BatchConfig(), workers=1))
     assert [(o.line, o.kind) for o in outcomes] == [(1, kind), (2, "invalid")]
@@ -205,7 +208,181 @@ def test_batch_reads_standard_input_and_writes_standard_output(tmp_path: Path) -
         text=True,
         check=False,
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 2, proc.stderr  # the rejected row is not hidden by a 0
     out = [json.loads(x) for x in proc.stdout.splitlines()]
     assert [(o["line"], o["result"]["verdict"]) for o in out] == [(1, "clear")]
     assert [json.loads(x)["line"] for x in errors.read_text().splitlines()] == [2]
+
+
+# --- issue 15 item 11: a byte order mark, and rows that cannot be read -------------------------------------
+
+BOM = codecs.BOM_UTF8
+
+
+def _batch(tmp_path: Path, name: str, data: bytes, *args: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+    path = tmp_path / name
+    path.write_bytes(data)
+    proc = subprocess.run(
+        [*command(), "batch", str(path), "--workers", "1", "--engine", "plain", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc, path
+
+
+def _outputs(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    stem = path.name.rsplit(".", 1)[0]
+    read = [(path.with_name(f"{stem}.{what}.jsonl")) for what in ("results", "errors")]
+    res, err = ([json.loads(x) for x in p.read_text(encoding="utf-8").splitlines()] for p in read)
+    return res, err
+
+
+GOOD = json.dumps(baseline_intake()).encode()
+
+
+def test_a_byte_order_mark_at_the_start_of_a_json_lines_file_is_read(tmp_path: Path) -> None:
+    proc, path = _batch(tmp_path, "day.jsonl", BOM + GOOD + b"\n" + GOOD + b"\n")
+    assert proc.returncode == 0, proc.stderr
+    results, errors = _outputs(path)
+    assert [r["line"] for r in results] == [1, 2] and errors == []
+
+
+def test_a_byte_order_mark_elsewhere_rejects_its_row_and_names_it(tmp_path: Path) -> None:
+    # Two files joined together: the second one's byte order mark lands at the start of line 2.
+    proc, path = _batch(tmp_path, "day.jsonl", GOOD + b"\n" + BOM + GOOD + b"\n" + GOOD + b"\n")
+    assert proc.returncode == 2, proc.stderr  # a rejected row is not a clean run
+    assert "rejected 1" in proc.stderr
+    results, errors = _outputs(path)
+    assert [r["line"] for r in results] == [1, 3]
+    assert [e["line"] for e in errors] == [2]
+    assert "byte order mark" in errors[0]["errors"][0]["message"]
+    assert "JSON object" not in errors[0]["errors"][0]["message"]
+    lenient, _ = _batch(tmp_path, "again.jsonl", path.read_bytes(), "--no-strict")
+    assert lenient.returncode == 0, "--no-strict accepts rejected rows"
+
+
+def test_a_csv_with_a_byte_order_mark_keeps_its_header(tmp_path: Path) -> None:
+    good = json.dumps(baseline_intake())
+    rows = [["id", "intake"], ["A1", good], ["A2", "\ufeff" + good], ["A3", good]]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    proc, path = _batch(tmp_path, "day.csv", BOM + buffer.getvalue().encode())
+    assert proc.returncode == 2, proc.stderr
+    results, errors = _outputs(path)
+    assert [(r["id"], r["line"]) for r in results] == [("A1", 2), ("A3", 4)]
+    assert [(e["id"], e["line"]) for e in errors] == [("A2", 3)]
+    assert "byte order mark" in errors[0]["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_a_utf16_or_utf32_file_is_refused_whole_with_the_fix(tmp_path: Path, encoding: str) -> None:
+    proc, _path = _batch(tmp_path, "day.jsonl", (GOOD.decode() + "\n").encode(encoding))
+    assert proc.returncode == 2
+    assert encoding.upper() in proc.stderr and "UTF-8" in proc.stderr
+    assert not list(tmp_path.glob("day.*.jsonl*")), "nothing is written for a file that cannot be read"
+
+
+def test_a_csv_row_with_a_stray_quote_is_an_error_row_not_glued_to_the_next(tmp_path: Path) -> None:
+    good = json.dumps(baseline_intake()).replace('"', '""')
+    text = f'id,intake\nA1,"{good}"\nA2,"{{"x" oops}}"\nA3,"{good}"\n'
+    proc, path = _batch(tmp_path, "day.csv", text.encode())
+    assert proc.returncode == 2, proc.stderr
+    results, errors = _outputs(path)
+    assert [r["line"] for r in results] == [2, 4]
+    assert [e["line"] for e in errors] == [3] and "cannot be read" in errors[0]["errors"][0]["message"]
+
+
+# --- issue 15 item 10: a rerun never destroys earlier output -------------------------------------------------
+
+
+def test_a_rerun_leaves_earlier_outputs_alone_without_force(tmp_path: Path) -> None:
+    proc, path = _batch(tmp_path, "day.jsonl", GOOD + b"\n" + GOOD + b"\n")
+    assert proc.returncode == 0, proc.stderr
+    outputs = sorted(tmp_path.glob("day.*.jsonl*"))
+    assert [p.name for p in outputs] == ["day.errors.jsonl", "day.results.jsonl"], "no partial file is left"
+    before = {p: p.read_bytes() for p in outputs}
+    again = subprocess.run(
+        [*command(), "batch", str(path), "--workers", "1", "--engine", "plain"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert again.returncode == 2 and "--force" in again.stderr and "Traceback" not in again.stderr
+    assert {p: p.read_bytes() for p in outputs} == before, "a refused rerun touched the earlier outputs"
+    forced = subprocess.run(
+        [*command(), "batch", str(path), "--workers", "1", "--engine", "plain", "--force"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert forced.returncode == 0, forced.stderr
+    assert sorted(tmp_path.glob("day.*.jsonl*")) == outputs
+    assert outputs[1].read_bytes() != before[outputs[1]], "--force screens again (new decision ids)"
+
+
+def test_resume_continues_only_the_same_run(tmp_path: Path) -> None:
+    """What --resume reads: the .partial files and the run's state; another input or ruleset is refused."""
+    day = tmp_path / "day.jsonl"
+    _write_day(day, 12, 5)
+    reference = tmp_path / "ref.jsonl"
+    reference.write_bytes(day.read_bytes())
+    ran = subprocess.run([*command(), "batch", str(reference), "--workers", "1", "--engine", "plain"], check=False)
+    assert ran.returncode == 2  # rows 5 and 10 are malformed
+    # An interrupted run of day.jsonl: its state, and the first rows of each output (the second file cut mid-line).
+    spec = BatchConfig(engine="plain").spec()
+    state = batch_mod.run_state(spec, "plain", source=day, fmt="jsonl") | {"force": False}
+    batch_mod.state_path(tmp_path / "day.results.jsonl").write_text(json.dumps(state), encoding="utf-8")
+    ref_results = (tmp_path / "ref.results.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    ref_errors = (tmp_path / "ref.errors.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    (tmp_path / "day.results.jsonl.partial").write_text("".join(ref_results[:6]), encoding="utf-8")
+    (tmp_path / "day.errors.jsonl.partial").write_text(ref_errors[0] + ref_errors[1][:9], encoding="utf-8")
+
+    def resume(*extra: str) -> subprocess.CompletedProcess[str]:
+        args = [*command(), "batch", str(day), "--workers", "1", "--engine", "plain", "--resume", *extra]
+        return subprocess.run(args, capture_output=True, text=True, check=False)
+
+    refused = resume("--full")
+    assert refused.returncode == 2 and "cannot resume" in refused.stderr and "results" in refused.stderr
+    with day.open("ab") as f:
+        f.write(GOOD + b"\n")
+    refused = resume()
+    assert refused.returncode == 2 and "input_sha256" in refused.stderr
+    day.write_bytes(reference.read_bytes())
+    done = resume("--format", "json")
+    assert done.returncode == 2, done.stderr
+    assert json.loads(done.stdout)["rows"] == 12
+    res, err = _outputs(day)
+    ref_res, ref_err = _outputs(reference)
+    assert [e["line"] for e in err] == [e["line"] for e in ref_err] == [5, 10]
+    assert [r["line"] for r in res] == [r["line"] for r in ref_res]
+    strip = [{k: v for k, v in r["result"].items() if k not in _STAMP} for r in res]
+    assert strip == [{k: v for k, v in r["result"].items() if k not in _STAMP} for r in ref_res]
+    assert [r["result"]["decision_id"] for r in res[:6]] == [
+        json.loads(x)["result"]["decision_id"] for x in ref_results[:6]
+    ]
+    assert not list(tmp_path.glob("day.*partial*")) and not list(tmp_path.glob("*.resume.json"))
+    nothing = resume()
+    assert nothing.returncode == 2 and "nothing to resume" in nothing.stderr
+
+
+# --- issue 15 item 12: compact results by default ------------------------------------------------------------
+
+
+def test_results_are_compact_by_default_and_whole_with_full(tmp_path: Path) -> None:
+    day = tmp_path / "day.jsonl"
+    _write_day(day, 40, 1000)
+    base = [*command(), "batch", str(day), "--workers", "1", "--engine", "plain"]
+    assert subprocess.run(base, check=False).returncode == 0
+    full_out = tmp_path / "full.jsonl"
+    assert subprocess.run([*base, "--full", "-o", str(full_out), "--force"], check=False).returncode == 0
+    small = [json.loads(x) for x in (tmp_path / "day.results.jsonl").read_text(encoding="utf-8").splitlines()]
+    whole = [json.loads(x) for x in full_out.read_text(encoding="utf-8").splitlines()]
+    assert [r["line"] for r in small] == [r["line"] for r in whole] == list(range(1, 41))
+    for s, w in zip(small, whole, strict=True):
+        mine = CompactResult.model_validate(s["result"])
+        from_full = compact(ScreeningResult.model_validate(w["result"]))
+        assert mine.model_dump(exclude=_STAMP) == from_full.model_dump(exclude=_STAMP)
+    per_row = (tmp_path / "day.results.jsonl").stat().st_size / 40
+    assert per_row < 2000 and per_row * 4 < full_out.stat().st_size / 40, f"{per_row:.0f} bytes a row"

@@ -117,11 +117,11 @@ _DYING_BATCH = textwrap.dedent(
         from needlescreen import batch
         _real = batch._screen_one
 
-        def _screen_one(row):
+        def _screen_one(row, *rest):
             if row.line == {die_on} and not os.path.exists(MARKER):
                 open(MARKER, "w").close()
                 os._exit(9)
-            return _real(row)
+            return _real(row, *rest)
 
         batch._screen_one = _screen_one
 

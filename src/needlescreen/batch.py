@@ -1,4 +1,4 @@
-"""Batch screening: many intakes from a JSON-lines or CSV file, on every core, nothing lost.
+"""Batch screening: many intakes from a JSON-lines or CSV file, on every core or a Dask cluster, nothing lost.
 
 Input formats (one intake per row):
 
@@ -7,44 +7,92 @@ Input formats (one intake per row):
 * **CSV** (``.csv``): a header row with a column ``intake`` holding the intake as JSON text, and optionally a
   column ``id`` (the clinic's own row id, copied to the output). Other columns are ignored.
 
-Every row yields exactly one output line, in input order: a result ``{"line": n, "result": {...}}`` or an
-error ``{"line": n, "kind": "invalid" | "engine" | "internal", "errors": [{"path": ..., "message": ...}]}``.
-So rows in = results out + errors out, and an engine or internal failure is reported, never a verdict.
+A UTF-8 byte order mark at the start of the file is read as such; one anywhere else rejects its row with a
+message that names it (a file with a BOM appended to another usually). A file in UTF-16 or UTF-32 is refused
+whole. Every row that cannot be read is an error row naming its line, never skipped.
 
-Workers are separate processes (``spawn``: each builds its own :class:`~needlescreen.Screener` once, so the
-durable_rules engine never crosses a fork), fed in chunks with a bounded number in flight, so memory stays
-flat however long the file is.
+Every row yields exactly one output line, in input order: a result ``{"line": n, "result": {...}}`` (the
+compact result of :mod:`needlescreen.compact`, or the full result) or an error ``{"line": n, "kind":
+"invalid" | "engine" | "internal", "errors": [{"path": ..., "message": ...}]}``. So rows in = results out +
+errors out, and an engine or internal failure is reported, never a verdict.
+
+:func:`screen_partition` is the one function that turns rows into outcomes; the local worker processes
+(:func:`screen_rows`), the Dask path (``needlescreen._dask``) and anything else that screens many rows call it
+with a :class:`ScreenSpec` (the loaded ruleset itself, so every worker screens under the same rules and reads
+no rule file). Each process builds its screener once per spec (:func:`worker_screener`).
+
+Local workers are processes this module starts and owns (``spawn``: the durable_rules engine never crosses a
+fork), fed one chunk at a time over a pipe. They ignore the terminal's Ctrl-C (the parent decides when a batch
+stops, and stops them); they leave when their pipe closes, so even a parent killed outright leaves no worker
+behind; one that dies loses no row (its chunk is screened again, row by row).
+
+:class:`Output` writes the two output files as ``*.partial`` files beside their final names and renames them
+when the run is complete, so an interrupted run never replaces earlier output; :func:`resume` finds where an
+interrupted run stopped.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import gc
+import hashlib
 import io
 import json
 import multiprocessing
 import os
+import signal
+import threading
+import time
 from collections import deque
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
+from .compact import compact
 from .errors import EngineError, FieldProblem, IntakeError
 
-__all__ = ["MAX_ROW_BYTES", "BatchConfig", "Outcome", "Row", "Summary", "read_rows", "screen_rows"]
+if TYPE_CHECKING:
+    from multiprocessing.context import SpawnProcess
+
+    from .ruleset import Ruleset
+    from .screening import Screener
+
+__all__ = [
+    "MAX_ROW_BYTES",
+    "BatchConfig",
+    "Outcome",
+    "Output",
+    "Row",
+    "ScreenSpec",
+    "Summary",
+    "read_rows",
+    "resume",
+    "screen_partition",
+    "screen_rows",
+    "worker_screener",
+]
 
 #: A row longer than this is rejected unread (a single intake is a few kilobytes).
 MAX_ROW_BYTES = 1_000_000
 Kind = Literal["clear", "caution", "refer", "invalid", "engine", "internal"]
 InputFormat = Literal["jsonl", "csv"]
+VERDICTS = ("clear", "caution", "refer")
+_BOM = codecs.BOM_UTF8
+_BOM_PROBLEM = (
+    "a byte order mark (U+FEFF) {where}: only the very start of a file may carry one "
+    "(was a file with a byte order mark appended to another?)"
+)
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One input row: its line number, the intake text, or the problems found while reading it."""
+class Row(NamedTuple):
+    """One input row: its line number, the intake text, or the problems found while reading it.
+
+    A named tuple, not a dataclass: rows cross to worker processes in chunks, and a tuple pickles in C.
+    """
 
     line: int
     text: str | None
@@ -52,9 +100,8 @@ class Row:
     row_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """One output line: what became of a row, as the JSON line to write."""
+class Outcome(NamedTuple):
+    """One output line: what became of a row, as the JSON line to write (a named tuple, as :class:`Row`)."""
 
     line: int
     kind: Kind
@@ -63,11 +110,38 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class BatchConfig:
-    """How each worker builds its screener."""
+    """Where the rules come from and how results are written, as a person gives them."""
 
     rules: str | None = None
     policy: str | None = None
     engine: str = "auto"
+    #: Write the whole result per row rather than the compact one.
+    full: bool = False
+
+    def spec(self) -> ScreenSpec:
+        """Load the rules once, here: the workers get the loaded ruleset, not the paths.
+
+        Raises:
+            RuleFileError: a rule or policy file is missing or malformed.
+        """
+        from .ruleset import load_ruleset
+
+        return ScreenSpec(load_ruleset(self.rules, policy_file=self.policy), self.engine, self.full)
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenSpec:
+    """What a worker needs to screen rows: a loaded ruleset, the engine and the output form (picklable)."""
+
+    ruleset: Ruleset
+    engine: str = "auto"
+    full: bool = False
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """Equal for specs that build the same screener (the content hash covers every rule-bearing file)."""
+        policy = self.ruleset.policy
+        return (self.ruleset.content_hash, policy.source, tuple(sorted(policy.values.items())), self.engine)
 
 
 @dataclass(slots=True)
@@ -103,48 +177,99 @@ class Summary:
         return self.counts["engine"] + self.counts["internal"]
 
 
+# --- reading ------------------------------------------------------------------------------------------------
+
+
 def detect_format(path: str) -> InputFormat:
     """CSV for ``.csv`` files, JSON lines otherwise."""
     return "csv" if path.lower().endswith(".csv") else "jsonl"
 
 
+def _problem(message: str) -> tuple[FieldProblem, ...]:
+    return (FieldProblem("", message),)
+
+
 def _decode(raw: bytes, line: int, row_id: str | None = None) -> Row:
     if len(raw) > MAX_ROW_BYTES:
-        return Row(line, None, (FieldProblem("", f"row is longer than {MAX_ROW_BYTES} bytes"),), row_id)
+        return Row(line, None, _problem(f"row is longer than {MAX_ROW_BYTES} bytes"), row_id)
+    at = raw.find(_BOM)
+    if at >= 0:
+        return Row(line, None, _problem(_BOM_PROBLEM.format(where=f"at byte {at + 1} of the row")), row_id)
     try:
         return Row(line, raw.decode("utf-8"), (), row_id)
     except UnicodeDecodeError as exc:
-        return Row(line, None, (FieldProblem("", f"not UTF-8 text ({exc.reason} at byte {exc.start})"),), row_id)
+        return Row(line, None, _problem(f"not UTF-8 text ({exc.reason} at byte {exc.start + 1})"), row_id)
+
+
+_WIDE_BOMS = {
+    codecs.BOM_UTF32_LE: "UTF-32",
+    codecs.BOM_UTF32_BE: "UTF-32",
+    codecs.BOM_UTF16_LE: "UTF-16",
+    codecs.BOM_UTF16_BE: "UTF-16",
+}
+
+
+def _refuse_wide_encoding(stream: IO[bytes], name: str) -> None:
+    """A UTF-16/32 file would give one unreadable row per line: refuse it whole, saying how to fix it."""
+    peek = getattr(stream, "peek", None)
+    head = peek(4)[:4] if peek is not None else b""
+    for bom, encoding in _WIDE_BOMS.items():  # UTF-32 LE first: its mark begins with UTF-16 LE's
+        if head.startswith(bom):
+            message = f"the file is {encoding} (it starts with a {encoding} byte order mark); save it as UTF-8"
+            raise IntakeError([FieldProblem("", message)], source=name)
 
 
 def _jsonl_rows(stream: IO[bytes]) -> Iterator[Row]:
-    for number, raw in enumerate(stream, start=1):
+    for number, line in enumerate(stream, start=1):
+        raw = line[len(_BOM) :] if number == 1 and line.startswith(_BOM) else line
         if raw.strip():
             yield _decode(raw.rstrip(b"\r\n"), number)
 
 
 def _csv_rows(stream: IO[bytes], name: str) -> Iterator[Row]:
-    # newline="" so quoted fields may hold line breaks; errors="surrogateescape" so one bad byte rejects one
-    # row (found below) instead of the whole file.
-    text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
-    reader = csv.reader(text)
+    """Read the header now (a file without an ``intake`` column fails before any output), the rows lazily."""
+    # utf-8-sig reads a byte order mark at the start of the file; newline="" lets quoted fields hold line
+    # breaks; surrogateescape lets one bad byte reject one row (found below) instead of the whole file.
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    # The limit is on characters per field; a longer row is rejected by its length below, not by csv.
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_ROW_BYTES + 1))
+    # strict: a stray quote is an error for its row, not silently glued to the text around it.
+    reader = csv.reader(text, strict=True)
     try:
         header = next(reader)
     except StopIteration:
-        return
+        return iter(())
+    except csv.Error as exc:
+        raise IntakeError([FieldProblem("", f"the CSV header cannot be read: {exc}")], source=name) from None
     columns = [h.strip().lower() for h in header]
     if "intake" not in columns:
         raise IntakeError(
             [FieldProblem("", "the CSV header has no 'intake' column (the intake as JSON text)")], source=name
         )
+    return _csv_records(reader, columns)
+
+
+def _csv_records(reader: Any, columns: list[str]) -> Iterator[Row]:
     at = columns.index("intake")
     id_at = columns.index("id") if "id" in columns else None
     start = reader.line_num + 1
-    for record in reader:
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            span = f"line {start}" if reader.line_num <= start else f"lines {start} to {reader.line_num}"
+            yield Row(start, None, _problem(f"this CSV row cannot be read ({span}): {exc}"))
+            start = reader.line_num + 1
+            continue
         line, start = start, reader.line_num + 1
         if not any(cell.strip() for cell in record):
             continue
         row_id = record[id_at] if id_at is not None and id_at < len(record) else None
+        if row_id is not None and "\ufeff" in row_id:
+            yield Row(line, None, _problem(_BOM_PROBLEM.format(where="in the id column")), None)
+            continue
         if len(record) != len(columns):
             problem = FieldProblem("", f"row has {len(record)} columns, the header has {len(columns)}")
             yield Row(line, None, (problem,), row_id)
@@ -156,26 +281,52 @@ def read_rows(stream: IO[bytes], fmt: InputFormat, *, name: str = "<input>") -> 
     """Stream rows from a binary file, one at a time.
 
     Raises:
-        IntakeError: the file as a whole cannot be read as ``fmt`` (e.g. a CSV without an ``intake`` column).
+        IntakeError: the file as a whole cannot be read as ``fmt`` (UTF-16 or UTF-32, or a CSV without an
+            ``intake`` column).
     """
+    _refuse_wide_encoding(stream, name)
     return _csv_rows(stream, name) if fmt == "csv" else _jsonl_rows(stream)
 
 
-# --- workers ------------------------------------------------------------------------------------------------
+def count_rows(path: Path, fmt: InputFormat) -> int:
+    """Count the rows of a file quickly (for the progress bar's total)."""
+    with path.open("rb") as stream:
+        if fmt == "jsonl":
+            return sum(1 for raw in stream if raw.strip() and raw.strip() != _BOM)
+        return sum(1 for _ in read_rows(stream, fmt, name=str(path)))
 
-_SCREENER: Any = None
+
+# --- screening a partition ----------------------------------------------------------------------------------
+
+_SCREENERS: dict[tuple[Any, ...], Screener] = {}
+_SCREENERS_LOCK = threading.Lock()
+#: How many screeners this process has built (a worker builds one per spec, however many partitions it takes).
+_BUILDS = 0
 
 
-def _init_worker(config: BatchConfig) -> None:
-    global _SCREENER  # noqa: PLW0603 - one screener per worker process, built once by the pool initializer
-    from .ruleset import load_ruleset
-    from .screening import Screener
+def worker_screener(spec: ScreenSpec) -> Screener:
+    """This process's screener for ``spec``, built on first use (thread-safe; a Dask worker runs threads).
 
-    _SCREENER = Screener(load_ruleset(config.rules, policy_file=config.policy), engine=config.engine)  # type: ignore[arg-type]
-    # The worker owns its process and the screener lives as long as it does: keep its tables out of the cyclic
-    # collector's walk (a full collection otherwise costs milliseconds every few dozen rows).
-    gc.collect()
-    gc.freeze()
+    Raises:
+        EngineUnavailableError: the engine cannot load here.
+    """
+    screener = _SCREENERS.get(spec.key)
+    if screener is None:
+        with _SCREENERS_LOCK:
+            screener = _SCREENERS.get(spec.key)
+            if screener is None:
+                from .screening import Screener
+
+                global _BUILDS  # noqa: PLW0603 - a per-process count, read by tests through a Dask worker
+                screener = Screener(spec.ruleset, engine=spec.engine)  # type: ignore[arg-type]
+                _SCREENERS[spec.key] = screener
+                _BUILDS += 1
+    return screener
+
+
+def screener_builds() -> int:
+    """How many screeners this process has built (for checking that workers build once)."""
+    return _BUILDS
 
 
 def _error_line(row: Row, kind: Kind, problems: Iterable[FieldProblem]) -> Outcome:
@@ -187,130 +338,486 @@ def _error_line(row: Row, kind: Kind, problems: Iterable[FieldProblem]) -> Outco
     return Outcome(row.line, kind, json.dumps(body, ensure_ascii=False))
 
 
-def _screen_one(row: Row) -> Outcome:
+def _screen_one(row: Row, screener: Screener, full: bool) -> Outcome:
     from .screening import parse_intake
 
     if row.problems or row.text is None:
         return _error_line(row, "invalid", row.problems)
     if not row.text.lstrip().startswith("{"):
-        return _error_line(row, "invalid", [FieldProblem("", "a row must be one intake as a JSON object")])
+        return _error_line(row, "invalid", _problem("a row must be one intake as a JSON object"))
     try:
-        result = _SCREENER.screen(parse_intake(row.text))
+        result = screener.screen(parse_intake(row.text))
+        body = result.model_dump_json() if full else compact(result).model_dump_json()
     except IntakeError as exc:
         return _error_line(row, "invalid", exc.problems)
     except EngineError as exc:
-        return _error_line(row, "engine", [FieldProblem("", f"engine error, no verdict given: {exc}")])
+        return _error_line(row, "engine", _problem(f"engine error, no verdict given: {exc}"))
     except Exception as exc:  # any other failure is reported for its row, never turned into a verdict
-        return _error_line(row, "internal", [FieldProblem("", f"internal error, no verdict given: {exc!r}")])
+        return _error_line(row, "internal", _problem(f"internal error, no verdict given: {exc!r}"))
     head = f'{{"line": {row.line}, ' + (f'"id": {json.dumps(row.row_id)}, ' if row.row_id is not None else "")
-    return Outcome(row.line, result.verdict, f'{head}"result": {result.model_dump_json()}}}')
+    return Outcome(row.line, result.verdict, f'{head}"result": {body}}}')
 
 
-def _screen_chunk(rows: list[Row]) -> list[Outcome]:
-    return [_screen_one(r) for r in rows]
+def screen_partition(rows: Sequence[Row], spec: ScreenSpec) -> list[Outcome]:
+    """Screen a partition of rows: one outcome per row, in order. The one place batch screening happens.
+
+    Local workers, Dask workers and any other caller that maps rows to outcomes go through here, so a faster
+    way to screen many intakes at once (a shared engine session) changes this function and nothing else.
+
+    Raises:
+        EngineUnavailableError: the spec's engine cannot load in this process (no row is screened).
+    """
+    screener = worker_screener(spec)
+    return [_screen_one(row, screener, spec.full) for row in rows]
 
 
-def _chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+def _chunks(rows: Iterable[Row], size: int, max_bytes: int = 4_000_000) -> Iterator[list[Row]]:
+    """Rows in chunks of ``size``, or fewer when their text passes ``max_bytes`` (a chunk is one message)."""
     chunk: list[Row] = []
+    weight = 0
     for row in rows:
         chunk.append(row)
-        if len(chunk) >= size:
+        weight += len(row.text) if row.text else 0
+        if len(chunk) >= size or weight >= max_bytes:
             yield chunk
-            chunk = []
+            chunk, weight = [], 0
     if chunk:
         yield chunk
 
 
-class _Workers:
-    """A process pool that can be rebuilt after a worker dies, numbering each generation."""
+# --- local worker processes ---------------------------------------------------------------------------------
 
-    def __init__(self, workers: int, config: BatchConfig) -> None:
-        self.workers, self.config = workers, config
-        self.generation = 0
-        self.restarts = 0
-        self._pool = self._start()
 
-    def _start(self) -> ProcessPoolExecutor:
+class StopFlag(Protocol):
+    """What a batch polls to know it should stop (a :class:`threading.Event` is one)."""
+
+    def is_set(self) -> bool: ...
+
+
+#: How often a batch may start a worker again after worker deaths before it gives up.
+MAX_RESTARTS = 50
+#: How long a batch waits for its workers at a time before looking at its stop flag again.
+POLL_SECONDS = 0.1
+_DIED = "the worker process died while screening this row (no verdict given)"
+#: Signals a terminal sends to its whole foreground process group: the parent handles them for its workers.
+_TERMINAL_SIGNALS = frozenset(getattr(signal, s) for s in ("SIGINT", "SIGHUP", "SIGQUIT") if hasattr(signal, s))
+
+
+def _worker_main(conn: Connection, spec: ScreenSpec) -> None:
+    """A worker process: build the screener, then screen chunks until the pipe closes or says stop."""
+    for sig in _TERMINAL_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _TERMINAL_SIGNALS)  # blocked by the parent while we started
+    try:
+        worker_screener(spec)
+    except Exception as exc:  # reported to the parent, which stops the batch with it
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+        return
+    # The screener lives as long as the process: keep its tables out of the cyclic collector's walk (a full
+    # collection otherwise costs milliseconds every few dozen rows).
+    gc.collect()
+    gc.freeze()
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):  # the parent closed the pipe or died: nothing more to do
+            return
+        if job is None:
+            return
+        seq, part, rows = job
+        outcomes = screen_partition(rows, spec)
+        try:
+            conn.send((seq, part, outcomes))
+        except OSError:
+            return
+
+
+@dataclass(slots=True)
+class _Job:
+    seq: int
+    part: int | None  # None: a whole chunk; i: row i of a chunk screened again alone
+    rows: list[Row]
+
+
+class _Worker:
+    def __init__(self, spec: ScreenSpec) -> None:
         ctx = multiprocessing.get_context("spawn")
-        return ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker, initargs=(self.config,))
+        parent, child = ctx.Pipe(duplex=True)
+        self.process: SpawnProcess = ctx.Process(
+            target=_worker_main, args=(child, spec), daemon=True, name="needlescreen-batch-worker"
+        )
+        # The child inherits the blocked terminal signals, so a Ctrl-C while it imports cannot interrupt it.
+        with _blocked(_TERMINAL_SIGNALS):
+            self.process.start()
+        child.close()
+        self.conn = parent
+        self.ready = False
+        self.job: _Job | None = None
 
-    def submit(self, chunk: list[Row]) -> tuple[list[Row], Future[list[Outcome]], int]:
-        return chunk, self._pool.submit(_screen_chunk, chunk), self.generation
+    def stop(self, *, graceful: bool) -> None:
+        if graceful and self.ready and self.job is None:
+            with contextlib.suppress(OSError):
+                self.conn.send(None)
+            self.process.join(2)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(1)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(1)
+        self.conn.close()
 
-    def restart(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+
+@contextlib.contextmanager
+def _blocked(signals: frozenset[int]) -> Iterator[None]:
+    """Block ``signals`` in this thread (and so in the processes and threads started from it) for a while."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    # multiprocessing starts its resource tracker with the first spawned process, and *unblocks* SIGINT and
+    # SIGTERM in the starting thread when it is done: start it now, so that it leaves our mask alone.
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+#: Every live worker process of this process, so a last-resort exit can end them too.
+_LIVE: set[_Worker] = set()
+
+
+def kill_workers() -> None:
+    """Kill every batch worker process of this process at once (a last resort; joins them)."""
+    for w in list(_LIVE):
+        if w.process.is_alive():
+            w.process.kill()
+    for w in list(_LIVE):
+        w.process.join(1)
+
+
+class _Pool:
+    """Worker processes fed one chunk at a time, outcomes handed back in input order."""
+
+    def __init__(self, workers: int, spec: ScreenSpec) -> None:
+        self.spec = spec
+        self.restarts = 0
+        self.workers: list[_Worker] = []
+        for _ in range(workers):
+            self._start()
+
+    def _start(self) -> _Worker:
+        w = _Worker(self.spec)
+        self.workers.append(w)
+        _LIVE.add(w)
+        return w
+
+    def _retire(self, w: _Worker, *, graceful: bool) -> None:
+        self.workers.remove(w)
+        _LIVE.discard(w)
+        w.stop(graceful=graceful)
+
+    def close(self, *, graceful: bool) -> None:
+        if not graceful:  # end them all at once, then reap
+            for w in self.workers:
+                if w.process.is_alive():
+                    w.process.terminate()
+        for w in list(self.workers):
+            self._retire(w, graceful=graceful)
+
+    def run(self, chunks: Iterator[list[Row]], stop: StopFlag | None) -> Iterator[Outcome]:
+        """Outcomes in input order; at most a few chunks per worker read ahead of what has been handed back."""
+        queue: deque[_Job] = deque()  # jobs waiting for a worker; retries go first
+        parts: dict[int, list[list[Outcome] | None]] = {}  # per chunk read and not yet handed back
+        seq_read = seq_out = 0
+        exhausted = False
+        ahead = 3 * len(self.workers)
+        while True:
+            # Feed idle workers first, then hand outcomes back: no worker waits while the consumer writes.
+            idle = [w for w in self.workers if w.ready and w.job is None]
+            while not exhausted and len(queue) < len(idle) and seq_read - seq_out < ahead:
+                chunk = next(chunks, None)
+                if chunk is None:
+                    exhausted = True
+                    break
+                parts[seq_read] = [None]
+                queue.append(_Job(seq_read, None, chunk))
+                seq_read += 1
+            for w in idle:
+                if not queue:
+                    break
+                w.job = queue.popleft()
+                try:
+                    w.conn.send((w.job.seq, w.job.part, w.job.rows))
+                except OSError:  # it died since it said it was idle
+                    self._died(w, queue, parts, stop)
+            while seq_out in parts and all(p is not None for p in parts[seq_out]):
+                if stop is not None and stop.is_set():
+                    return
+                for done in parts.pop(seq_out):
+                    yield from done or ()
+                seq_out += 1
+            if stop is not None and stop.is_set():
+                return
+            if exhausted and not parts:
+                return
+            for conn in wait([w.conn for w in self.workers], timeout=POLL_SECONDS):
+                w = next(w for w in self.workers if w.conn is conn)
+                try:
+                    message = w.conn.recv()
+                except (EOFError, OSError):
+                    self._died(w, queue, parts, stop)
+                    continue
+                if message[0] == "ready":
+                    w.ready = True
+                elif message[0] == "failed":
+                    raise EngineError(f"a batch worker could not start: {message[1]}")
+                else:
+                    seq, part, outcomes = message
+                    parts[seq][0 if part is None else part] = outcomes
+                    w.job = None
+
+    def _died(
+        self, w: _Worker, queue: deque[_Job], parts: dict[int, list[list[Outcome] | None]], stop: StopFlag | None
+    ) -> None:
+        """A worker died (killed, out of memory, a crash in the engine): its chunk costs a retry, never a row."""
+        job, started = w.job, w.ready
+        self._retire(w, graceful=False)
+        if not started:
+            # It never came up: the next one would not either (an unimportable main module, a broken install).
+            raise EngineError(f"a batch worker exited while starting (exit code {w.process.exitcode})")
+        if stop is not None and stop.is_set():
+            return  # the batch is stopping anyway (a terminal's signal may have reached the worker first)
         self.restarts += 1
         if self.restarts > MAX_RESTARTS:
-            raise RuntimeError(f"batch workers died {self.restarts} times; giving up")
-        self.generation += 1
-        self._pool = self._start()
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-#: How often a batch may rebuild its worker pool after worker deaths before it stops.
-MAX_RESTARTS = 50
-_DIED = "the worker process died while screening this row (no verdict given)"
-
-
-def _collect(entry: tuple[list[Row], Future[list[Outcome]], int], pool: _Workers) -> list[Outcome]:
-    """The outcomes of one submitted chunk; a dead worker costs a retry, never a row."""
-    chunk, future, generation = entry
-    try:
-        return future.result()
-    except BrokenProcessPool:
-        pass
-    if generation < pool.generation:
-        # This chunk was lost with a pool that another chunk broke: run it again as it was.
-        return _collect(pool.submit(chunk), pool)
-    pool.restart()
-    # This chunk's pool broke: screen its rows one by one; a row that kills a worker again is reported.
-    outcomes: list[Outcome] = []
-    for row in chunk:
-        _chunk, single, _gen = pool.submit([row])
-        try:
-            outcomes.extend(single.result())
-        except BrokenProcessPool:
-            pool.restart()
-            outcomes.append(_error_line(row, "internal", [FieldProblem("", _DIED)]))
-    return outcomes
+            raise EngineError(f"batch workers died {self.restarts} times; stopping")
+        self._start()
+        if job is None:
+            return
+        if job.part is None:
+            # Screen the chunk's rows one by one, so that a row that kills a worker is found and reported.
+            parts[job.seq] = [None] * len(job.rows)
+            queue.extendleft(reversed([_Job(job.seq, i, [row]) for i, row in enumerate(job.rows)]))
+        else:
+            row = job.rows[0]
+            parts[job.seq][job.part] = [_error_line(row, "internal", _problem(_DIED))]
 
 
 def screen_rows(
-    rows: Iterable[Row], config: BatchConfig, *, workers: int | None = None, chunk_size: int = 100
+    rows: Iterable[Row],
+    config: BatchConfig | ScreenSpec,
+    *,
+    workers: int | None = None,
+    chunk_size: int = 100,
+    stop: StopFlag | None = None,
 ) -> Iterator[Outcome]:
     """Screen rows on ``workers`` processes (every core by default), yielding one outcome per row in input order.
 
-    At most ``4 * workers`` chunks are in flight, so neither the input nor the results pile up in memory. A
-    worker that dies (killed, out of memory, a crash in the engine) loses no row: the chunks it took down are
-    screened again, the rows of the chunk it was working on one at a time, and a row that kills a worker twice
-    is reported as an ``internal`` error.
+    A few chunks per worker are in flight, so neither the input nor the results pile up in memory. A worker
+    that dies (killed, out of memory, a crash in the engine) loses no row: the rows of the chunk it was working
+    on are screened again one at a time, and a row that kills a worker twice is reported as an ``internal``
+    error. When ``stop`` is set the outcomes end (within :data:`POLL_SECONDS` and one chunk) and the workers
+    are stopped; what was yielded is a prefix of the input's outcomes.
+
+    Raises:
+        RuleFileError: a rule or policy file is missing or malformed (nothing is screened).
+        EngineUnavailableError: the engine cannot load here (nothing is screened).
+        EngineError: workers kept dying (the outcomes so far were yielded).
     """
+    spec = config.spec() if isinstance(config, BatchConfig) else config
     workers = max(1, workers or os.cpu_count() or 1)
-    # Build one screener here first: a bad rule file or an unavailable engine fails once, before any worker
-    # starts (a pool would otherwise restart failing workers forever).
-    _init_worker(config)
+    # Build one screener here first: a bad engine fails once, with its own error, before any worker starts.
+    worker_screener(spec)
+    chunks = _chunks(rows, chunk_size)
     if workers == 1:
-        for chunk in _chunks(rows, chunk_size):
-            yield from _screen_chunk(chunk)
+        for chunk in chunks:
+            if stop is not None and stop.is_set():
+                return
+            yield from screen_partition(chunk, spec)
         return
-    pool = _Workers(workers, config)
+    pool = _Pool(workers, spec)
+    graceful = False
     try:
-        pending: deque[tuple[list[Row], Future[list[Outcome]], int]] = deque()
-        for chunk in _chunks(rows, chunk_size):
-            pending.append(pool.submit(chunk))
-            while len(pending) >= 4 * workers:
-                yield from _collect(pending.popleft(), pool)
-        while pending:
-            yield from _collect(pending.popleft(), pool)
+        yield from pool.run(chunks, stop)
+        graceful = stop is None or not stop.is_set()
     finally:
-        pool.close()
+        pool.close(graceful=graceful)
 
 
-def count_rows(path: Path, fmt: InputFormat) -> int:
-    """Count the rows of a file quickly (for the progress bar's total)."""
-    with path.open("rb") as stream:
-        if fmt == "jsonl":
-            return sum(1 for raw in stream if raw.strip())
-        return sum(1 for _ in read_rows(stream, fmt, name=str(path)))
+# --- output files -------------------------------------------------------------------------------------------
+
+STATE_VERSION = "needlescreen.batch-state/1"
+
+
+def partial_path(path: Path) -> Path:
+    """Where a run writes ``path`` until it is complete."""
+    return path.with_name(path.name + ".partial")
+
+
+def state_path(results: Path) -> Path:
+    """What an interrupted run needs to be resumed, beside its partial results."""
+    return results.with_name(results.name + ".resume.json")
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes (identifies the input an interrupted run read)."""
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def run_state(spec: ScreenSpec, engine_name: str, *, source: Path, fmt: InputFormat) -> dict[str, Any]:
+    """What must be the same for a run to continue another: the input's bytes, the rules, policy and form."""
+    rs = spec.ruleset
+    return {
+        "state": STATE_VERSION,
+        "input": str(source.resolve()),
+        "input_sha256": file_sha256(source),
+        "input_format": fmt,
+        "ruleset": {"name": rs.name, "revision": rs.revision, "content_hash": rs.content_hash},
+        "policy_source": rs.policy.source,
+        "policy": dict(sorted(rs.policy.values.items())),
+        "engine": engine_name,
+        "results": "full" if spec.full else "compact",
+    }
+
+
+class Output:
+    """The results and errors files of one run, written as ``*.partial`` and renamed once complete.
+
+    With ``results=None`` the results go to ``stream`` (standard output) as they come; only the errors file
+    is then renamed, and the run cannot be resumed.
+    """
+
+    def __init__(
+        self, results: Path | None, errors: Path, *, append: bool = False, stream: IO[bytes] | None = None
+    ) -> None:
+        if results is None and stream is None:
+            raise TypeError("give a results path or a stream for the results")
+        self.results_path = results
+        self.errors_path = errors
+        mode = "ab" if append else "wb"
+        self._errors = partial_path(errors).open(mode)
+        self._results: IO[bytes] = partial_path(results).open(mode) if results is not None else stream  # type: ignore[assignment]
+        self._files = [self._errors] + ([self._results] if results is not None else [])
+        self.written = 0
+        self._flushed = time.monotonic()
+
+    def write(self, outcome: Outcome) -> None:
+        """Write one outcome to its file (results or errors)."""
+        target = self._results if outcome.kind in VERDICTS else self._errors
+        target.write(outcome.json_line.encode("utf-8") + b"\n")
+        self.written += 1
+        now = time.monotonic()
+        if now - self._flushed > 1.0:  # keep the partial files close to the run, for a reader and after a crash
+            self.flush()
+            self._flushed = now
+
+    def flush(self, *, durable: bool = False) -> None:
+        """Flush both outputs; with ``durable``, the files through to the disk."""
+        self._results.flush()
+        self._errors.flush()
+        if durable:
+            for f in self._files:
+                os.fsync(f.fileno())
+
+    def suspend(self) -> None:
+        """Stop writing and keep the partial files as they are (complete rows only), for ``--resume``."""
+        self.flush(durable=True)
+        self._close()
+
+    def finish(self) -> None:
+        """Everything is written: the partial files become the outputs (errors first, results last)."""
+        self.flush(durable=True)
+        self._close()
+        os.replace(partial_path(self.errors_path), self.errors_path)
+        if self.results_path is not None:
+            os.replace(partial_path(self.results_path), self.results_path)
+        _fsync_directory(self.errors_path.parent)
+        if self.results_path is not None and self.results_path.parent != self.errors_path.parent:
+            _fsync_directory(self.results_path.parent)
+
+    def _close(self) -> None:
+        for f in self._files:
+            f.close()
+
+
+def _fsync_directory(path: Path) -> None:
+    """Make a rename in ``path`` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    lines: list[int]
+    kinds: list[str]
+    ends: list[int]  # byte offset after each kept line
+
+
+def _scan(path: Path, key: Literal["result", "kind"]) -> _Kept:
+    """The complete, well-formed lines at the start of a partial file, in increasing line order."""
+    kept = _Kept([], [], [])
+    offset = 0
+    path.touch()  # a run stopped before its first error left no errors file: nothing is done there
+    with path.open("rb") as f:
+        for raw in f:
+            if not raw.endswith(b"\n"):
+                break  # torn by a crash: screened again
+            try:
+                data = json.loads(raw)
+                line = data["line"]
+                kind = data["result"]["verdict"] if key == "result" else data["kind"]
+            except (ValueError, KeyError, TypeError):
+                break
+            if not isinstance(line, int) or (kept.lines and line <= kept.lines[-1]):
+                break
+            offset += len(raw)
+            kept.lines.append(line)
+            kept.kinds.append(kind)
+            kept.ends.append(offset)
+    return kept
+
+
+def resume(rows: Iterator[Row], results: Path, errors: Path) -> tuple[Summary, Iterator[Row]]:
+    """Where an interrupted run stopped: the counts of what it wrote, and the rows still to screen.
+
+    The rows whose outcomes are in the partial files, from the first row on, are the prefix that is done; the
+    partial files are cut back to exactly that prefix (a crash may have left a torn last line, or one file
+    ahead of the other), and the rows after it are returned to screen.
+    """
+    res, err = _scan(partial_path(results), "result"), _scan(partial_path(errors), "kind")
+    done = dict(zip(res.lines, res.kinds, strict=True)) | dict(zip(err.lines, err.kinds, strict=True))
+    summary = Summary()
+    last = 0
+    pending: Row | None = None
+    for row in rows:
+        kind = done.get(row.line)
+        if kind is None:
+            pending = row
+            break
+        summary.add(kind)  # type: ignore[arg-type]
+        last = row.line
+    for path, kept in ((partial_path(results), res), (partial_path(errors), err)):
+        n = sum(1 for line in kept.lines if line <= last)
+        with path.open("r+b") as f:
+            f.truncate(kept.ends[n - 1] if n else 0)
+    rest: Iterator[Row] = rows if pending is None else _chain(pending, rows)
+    return summary, rest
+
+
+def _chain(first: Row, rest: Iterator[Row]) -> Iterator[Row]:
+    yield first
+    yield from rest

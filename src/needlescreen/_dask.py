@@ -1,0 +1,238 @@
+"""A batch on a Dask cluster: partitions of rows screened by Dask workers, outcomes back in input order.
+
+dask and distributed are imported only here (the optional extra ``needlescreen[dask]``): importing this
+module without them raises :class:`ImportError`, which the command line turns into a one-line install hint.
+
+The client reads the input and writes the outputs; the workers only screen. Each partition goes to a worker
+with its rows (so workers need no access to the input file) and a reference to the loaded ruleset, which is
+sent to every worker once (so they read no rule file and all screen under exactly the client's rules). A
+worker builds its screener on its first partition and keeps it (:func:`needlescreen.batch.worker_screener`).
+
+A worker that dies mid-partition costs a retry, never a row: the scheduler gives its partitions to another
+worker; a partition that keeps killing workers (Dask's ``KilledWorker``, after
+``distributed.scheduler.allowed-failures`` deaths) is screened again row by row, and a row that kills a worker
+on its own is reported as an ``internal`` error. The same code serves a local cluster and any cluster Dask
+reaches by a scheduler address (Kubernetes, SLURM/PBS through dask-jobqueue, cloud deployments).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import os
+import signal
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import CancelledError
+
+from distributed import Client, Future, LocalCluster, wait
+from distributed.scheduler import KilledWorker
+
+from ._version import package_version
+from .batch import (
+    _TERMINAL_SIGNALS,
+    POLL_SECONDS,
+    Outcome,
+    Row,
+    ScreenSpec,
+    StopFlag,
+    _blocked,
+    _chunks,
+    _error_line,
+    _problem,
+    screen_partition,
+    screener_builds,
+    worker_screener,
+)
+from .errors import EngineError
+
+__all__ = ["connect", "screen_rows_dask"]
+
+#: Rows per partition: large enough that Dask's per-task cost (about a millisecond) is small beside
+#: screening them, small enough that a lost worker costs little and the first results come soon.
+PARTITION_ROWS = 200
+_DIED = "a Dask worker died each time this row was screened (no verdict given)"
+
+
+class _Stopped(Exception):
+    """The stop flag was set while waiting for a partition."""
+
+
+@contextlib.contextmanager
+def connect(address: str, *, workers: int | None = None, stop: StopFlag | None = None) -> Iterator[Client]:
+    """A client of the scheduler at ``address``, or of a new local cluster of ``workers`` processes (``local``).
+
+    A local cluster is closed at the end; when ``stop`` is set by then, its worker processes are killed first
+    (closing waits seconds for a busy worker, and their partitions are not wanted any more). A remote cluster
+    is never closed: it is not this process's.
+
+    Raises:
+        OSError: the scheduler cannot be reached (distributed's own timeout).
+    """
+    cluster: LocalCluster | None = None
+    if address == "local":
+        # The cluster's processes start from threads that inherit this mask: a terminal's Ctrl-C then reaches
+        # only this process, which stops the batch and closes the cluster (no traceback from every worker).
+        with _blocked(_TERMINAL_SIGNALS):
+            cluster = LocalCluster(
+                n_workers=workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+        client = Client(cluster)
+    else:
+        client = Client(address)
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            if stop is not None and stop.is_set():
+                _kill_workers(cluster)
+            cluster.close()
+
+
+def _kill_workers(cluster: LocalCluster) -> None:
+    for nanny in list(cluster.workers.values()):
+        process = getattr(getattr(nanny, "process", None), "process", None)
+        pid = getattr(process, "pid", None)
+        if pid:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _check_versions(client: Client) -> None:
+    """Every worker must run this needlescreen: the rules travel with the batch, the code does not."""
+    mine = package_version()
+    theirs: dict[str, str] = client.run(package_version)
+    for worker, version in sorted(theirs.items()):
+        if version != mine:
+            raise EngineError(
+                f"Dask worker {worker} runs needlescreen {version}, this client {mine}: install the same version "
+                "on every worker"
+            )
+
+
+def _on_worker(rows: list[Row], spec: ScreenSpec) -> list[Outcome]:
+    """:func:`~needlescreen.batch.screen_partition` as a Dask task.
+
+    The partition that builds this worker's screener also moves it out of the cyclic collector's walk (as a
+    local worker does after start-up): a full collection otherwise walks the ruleset every few dozen rows.
+    """
+    built = screener_builds()
+    outcomes = screen_partition(rows, spec)
+    if screener_builds() > built:
+        gc.collect()
+        gc.freeze()
+    return outcomes
+
+
+#: How often a partition is sent again after the cluster lost the ruleset it needs, before the batch stops.
+MAX_RESENDS = 5
+
+
+class _Shared:
+    """The spec, sent once to every worker; sent again if the cluster loses it (every worker holding it died)."""
+
+    def __init__(self, client: Client, spec: ScreenSpec) -> None:
+        self.client, self.spec = client, spec
+        self.future: Future[ScreenSpec] = client.scatter(spec, broadcast=True, hash=False)
+        self.resends = 0
+
+    def submit(self, rows: list[Row]) -> Future[list[Outcome]]:
+        return self.client.submit(_on_worker, rows, self.future, pure=False)
+
+    def lost(self) -> None:
+        """A partition was cancelled (its dependency, the spec, was lost): send the spec again, once per loss."""
+        if self.future.status == "finished":
+            return  # still there (the partition depended on a copy lost earlier and sent again since)
+        self.resends += 1
+        if self.resends > MAX_RESENDS:
+            raise EngineError(f"the Dask cluster lost the ruleset {self.resends} times; stopping")
+        self.future = self.client.scatter(self.spec, broadcast=True, hash=False)
+
+    def result(self, rows: list[Row], future: Future[list[Outcome]], stop: StopFlag | None) -> list[Outcome]:
+        """The partition's outcomes; sent again while the cluster loses what it needs. Raises KilledWorker."""
+        sent = 1
+        while True:
+            if stop is not None and stop.is_set():
+                raise _Stopped
+            try:
+                wait(future, timeout=POLL_SECONDS)  # wait for the task, not its result: a timed-out fetch
+            except TimeoutError:  # would stay pending and fail noisily once the future is released
+                continue
+            except CancelledError:
+                pass
+            if future.status != "cancelled":
+                try:
+                    outcomes: list[Outcome] = future.result()
+                    return outcomes
+                except CancelledError:  # its result died with the worker that held it, after it was done
+                    pass
+            if stop is not None and stop.is_set():
+                raise _Stopped
+            self.lost()
+            sent += 1
+            if sent > MAX_RESENDS * 4:
+                raise EngineError("a partition was cancelled again and again on the Dask cluster; stopping")
+            future = self.submit(rows)
+
+
+def screen_rows_dask(
+    rows: Iterable[Row],
+    spec: ScreenSpec,
+    client: Client,
+    *,
+    partition_size: int = PARTITION_ROWS,
+    stop: StopFlag | None = None,
+) -> Iterator[Outcome]:
+    """Screen rows on the cluster behind ``client``, yielding one outcome per row in input order.
+
+    A few partitions per worker thread are in flight, so memory stays flat however long the input is. When
+    ``stop`` is set the outcomes end (within :data:`~needlescreen.batch.POLL_SECONDS`) and the partitions in
+    flight are cancelled.
+
+    Raises:
+        EngineUnavailableError: the engine cannot load here (nothing is screened).
+        EngineError: a worker runs another needlescreen version, or the cluster keeps losing the ruleset.
+    """
+    worker_screener(spec)  # a bad engine fails here, once, before anything is sent
+    _check_versions(client)
+    threads = sum(client.nthreads().values())
+    ahead = max(4, 2 * threads + 2)
+    shared = _Shared(client, spec)
+    pending: deque[tuple[list[Row], Future[list[Outcome]]]] = deque()
+    try:
+        for chunk in _chunks(rows, partition_size):
+            if stop is not None and stop.is_set():
+                return
+            pending.append((chunk, shared.submit(chunk)))
+            while len(pending) >= ahead:
+                yield from _collect(*pending.popleft(), shared, stop)
+        while pending:
+            yield from _collect(*pending.popleft(), shared, stop)
+    except _Stopped:
+        return
+    finally:
+        if pending:
+            client.cancel([f for _, f in pending])
+        client.cancel([shared.future])
+
+
+def _collect(chunk: list[Row], future: Future[list[Outcome]], shared: _Shared, stop: StopFlag | None) -> list[Outcome]:
+    try:
+        return shared.result(chunk, future, stop)
+    except KilledWorker:
+        pass
+    # This partition killed workers again and again: screen its rows alone, to find the row at fault.
+    singles = [shared.submit([row]) for row in chunk]
+    out: list[Outcome] = []
+    for row, single in zip(chunk, singles, strict=True):
+        try:
+            out.extend(shared.result([row], single, stop))
+        except KilledWorker:
+            out.append(_error_line(row, "internal", _problem(_DIED)))
+    return out

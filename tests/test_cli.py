@@ -745,3 +745,24 @@ def test_an_error_naming_a_long_path_is_not_broken_across_lines(tmp_path: Path) 
     proc = run("check", str(missing))
     assert proc.returncode == 2
     assert str(missing) in proc.stderr
+
+
+def test_ctrl_c_in_any_command_is_no_traceback_and_exit_130() -> None:
+    """`check -` waiting on its input, interrupted: no traceback, no verdict, the shell's code for SIGINT (typer
+    turns the interruption into exit 130; ask and batch, which have answers or outputs to keep, say more)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "needlescreen", "check", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        time.sleep(3)  # past the imports, into the read of standard input
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    message = err.decode()
+    assert proc.returncode == 130, message
+    assert "Traceback" not in message
+    assert out == b""

@@ -36,7 +36,7 @@ from .result import (
 )
 from .ruleset import CompiledRule, Ruleset, load_ruleset
 
-__all__ = ["Screener", "aggregate", "default_screener", "parse_intake", "screen"]
+__all__ = ["Screener", "aggregate", "default_screener", "parse_intake", "screen", "verdicts"]
 
 _RANK = {"clear": 0, "caution": 1, "refer": 2}
 
@@ -269,6 +269,23 @@ def _detail(detail: str, reads: tuple[str, ...], fs: FactSet) -> str:
     """The rule's detail, followed by the entries of any list fact it read (e.g. which answers contradict)."""
     entries = [e for n in reads if FACTS[n].type == "list" and n in fs for e in sorted(fs[n])]  # type: ignore[arg-type]
     return detail if not entries else f"{detail.rstrip()} " + "; ".join(f"[{e}]" for e in entries)
+
+
+def verdicts(firings: Iterable[Firing], ruleset: Ruleset) -> tuple[Verdict, dict[str, Verdict]]:
+    """The overall verdict and each rule's worst verdict, exactly as :func:`aggregate` gives them, without the result.
+
+    For callers that only compare verdicts (``impact`` screens a cohort twice): a finding is one firing, its
+    verdict the rule's verdict when its condition held and its unknown verdict when it could not be decided,
+    and the overall verdict the worst of them.
+    """
+    rules = _static(ruleset).rules
+    by_rule: dict[str, Verdict] = {}
+    for f in firings:
+        rule = rules[f.rule_id]
+        verdict: Verdict = rule.verdict if f.truth is Truth.TRUE else rule.unknown_verdict
+        if _RANK[verdict] > _RANK[by_rule.get(rule.id, "clear")]:
+            by_rule[rule.id] = verdict
+    return worst(*by_rule.values()), by_rule
 
 
 def aggregate(

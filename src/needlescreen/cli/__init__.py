@@ -2,12 +2,12 @@
 
 Commands: ``check`` (one intake file), ``ask`` (the questionnaire in the terminal), ``explain`` (every rule and
 the facts it read), ``rules list|show|check|body|vocabulary`` (the catalogue, the body model and the site
-names), ``batch`` (a day's list on every core), ``schema`` (JSON Schemas for integrators) and ``serve`` (the
-HTTP service, an optional extra).
+names), ``batch`` (a day's list on every core), ``impact`` (whose verdicts a proposed ruleset or policy would
+move), ``schema`` (JSON Schemas for integrators) and ``serve`` (the HTTP service, an optional extra).
 
 One module per command group (typer's larger apps are the model): ``screen`` (check, explain), ``ask``,
-``rules``, ``batch``, ``schema`` and ``serve``, over ``_app`` (the app, shared options, error handling) and
-``render`` (how a result is printed).
+``rules``, ``batch``, ``impact``, ``schema`` and ``serve``, over ``_app`` (the app, shared options, error
+handling) and ``render`` (how a result is printed).
 
 Exit codes a script can use: 0 clear, 10 caution, 20 refer, 2 invalid input or rule files, 3 engine error.
 A person's mistake (a bad file, a wrong answer) prints ``error: <where>: <field>: <what>`` and never a
@@ -20,7 +20,7 @@ import sys
 
 from needlescreen.errors import EngineError, NeedlescreenError
 
-from . import ask, batch, rules, schema, screen, serve  # noqa: F401 - each module registers its commands
+from . import ask, batch, impact, rules, schema, screen, serve  # noqa: F401 - each module registers its commands
 from ._app import EXIT_CODES, app
 from .render import render
 

@@ -93,6 +93,15 @@ def _twins_and_strangers(ruleset: Ruleset, rng: random.Random, n: int) -> list[o
     return out
 
 
+def _screen_or_error(screener: Screener, intake: object) -> object:
+    from needlescreen import IntakeError
+
+    try:
+        return screener.screen(intake)  # type: ignore[arg-type]
+    except IntakeError as exc:
+        return exc
+
+
 def check_screen_many(screener: Screener, one_by_one: Screener, intakes: list[object]) -> int:
     """screen_many gives, in order, exactly what screening each intake alone gives (results or the same errors).
 
@@ -104,11 +113,10 @@ def check_screen_many(screener: Screener, one_by_one: Screener, intakes: list[ob
     assert len(many) == len(intakes)
     compared = 0
     for k, (got, intake) in enumerate(zip(many, intakes, strict=True)):
-        try:
-            alone = one_by_one.screen(intake)  # type: ignore[arg-type]
-        except IntakeError as exc:
+        alone = _screen_or_error(one_by_one, intake)
+        if isinstance(alone, IntakeError):
             assert isinstance(got, IntakeError), f"#{k}: screen_many screened an intake screen() rejects"
-            assert got.problems == exc.problems, f"#{k}"
+            assert got.problems == alone.problems, f"#{k}"
             continue
         assert not isinstance(got, IntakeError), f"#{k}: screen_many rejected a valid intake: {got}"
         assert comparable(got) == comparable(alone), f"#{k}: screen_many and screen differ"
@@ -159,6 +167,6 @@ def test_breakage_screenings_that_share_fact_ids_fail_the_agreement(
 
     durable, plain = Screener(ruleset, engine="durable_rules"), Screener(ruleset, engine="plain")
     intakes = _twins_and_strangers(ruleset, random.Random(5), 40)
-    monkeypatch.setattr(_durable, "_fact_id", lambda k, scope, index: f"{scope}:{index}")
+    monkeypatch.setattr(_durable, "_fact_id", lambda _k, scope, index: f"{scope}:{index}")
     with pytest.raises((EngineError, AssertionError)):
         check_screen_many(durable, plain, intakes)

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from benchmarks.cohorts import cohort
 from typer.testing import CliRunner
 
-from benchmarks.cohorts import cohort
 from needlescreen import Screener, load_ruleset
 from needlescreen.cli import app
 from needlescreen.engine import available_engines

@@ -126,7 +126,9 @@ def test_edges_of_json_fare_as_before(name: str, monkeypatch: pytest.MonkeyPatch
     text = EDGES[name]
     assert text != _B or name == "integer for a float"
     assert _outcome(text) == _ordinary(text, monkeypatch)
-    assert _outcome(text.encode("utf-8", "surrogatepass")) == _ordinary(text.encode("utf-8", "surrogatepass"), monkeypatch)
+    assert _outcome(text.encode("utf-8", "surrogatepass")) == _ordinary(
+        text.encode("utf-8", "surrogatepass"), monkeypatch
+    )
 
 
 @given(st.floats(allow_nan=False, allow_infinity=False, min_value=0, max_value=130))

@@ -321,7 +321,7 @@ class _Shard:
         self.writers = {scope: _Writer(scope, sorted(self.reads[scope])) for scope in _SCOPES}
 
     def payload(
-        self, k: int, facts: Facts, sid: str, patients: list[str], others: list[str], ids: dict[str, _Where]
+        self, k: int, facts: Facts, sid: str, *, patients: list[str], others: list[str], ids: dict[str, _Where]
     ) -> None:
         """Add screening ``k``'s facts to a session's payload, limited to the fields this shard's rules read.
 
@@ -331,10 +331,14 @@ class _Shard:
         fid = _fact_id(k, "patient", 0)
         ids[fid] = (k, "patient", 0)
         patients.append(self.writers["patient"].write(fid, sid, facts.patient))
-        for scope, sets in (("site", facts.sites), ("circuit", facts.circuits)):
+        sets: tuple[tuple[FactScope, Sequence[FactSet]], ...] = (
+            ("site", [fs for _site, fs in facts.sites]),
+            ("circuit", [fs for _circuit, fs in facts.circuits]),
+        )
+        for scope, fact_sets in sets:
             writer = self.writers[scope]
             if writer.names:
-                for i, (_where, fs) in enumerate(sets):
+                for i, fs in enumerate(fact_sets):
                     fid = _fact_id(k, scope, i)
                     ids[fid] = (k, scope, i)
                     others.append(writer.write(fid, sid, fs))
@@ -543,7 +547,7 @@ class DurableEngine:
         for k in group:
             # Every electrical-only rule requires an electrical plan: a manual plan's facts need not be matched.
             if not (shard.electrical and batch[k].patient.get("plan.technique") != "electrical"):
-                shard.payload(k, batch[k], sid, patients, others, ids)
+                shard.payload(k, batch[k], sid, patients=patients, others=others, ids=ids)
         if not patients:
             return
         if len(ids) != len(patients) + len(others):

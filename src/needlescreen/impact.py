@@ -244,9 +244,7 @@ def _screeners(config: ImpactConfig) -> tuple[Screener, Screener, bool]:
     from .ruleset import load_ruleset
 
     current = Screener(load_ruleset(config.rules, policy_file=config.policy), engine=config.engine)
-    proposed = Screener(
-        load_ruleset(config.proposed_rules, policy_file=config.proposed_policy), engine=config.engine
-    )
+    proposed = Screener(load_ruleset(config.proposed_rules, policy_file=config.proposed_policy), engine=config.engine)
     # The same ruleset directory normalises alike whatever the policy: the facts can be shared.
     return current, proposed, config.to_rules is None
 
@@ -403,6 +401,7 @@ def render_chart(report: Impact, fmt: Literal["png", "svg"] = "png", *, title: s
 
         mpl.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.patches import Rectangle
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
         raise ImportError("the chart needs matplotlib: pip install 'needlescreen[charts]'") from exc
 
@@ -435,7 +434,7 @@ def render_chart(report: Impact, fmt: Literal["png", "svg"] = "png", *, title: s
     ax_verdicts.set_xlabel("screenings")
     ax_verdicts.set_title("Verdicts now and as proposed")
     ax_verdicts.legend(
-        [plt.Rectangle((0, 0), 1, 1, color=_COLOURS[v]) for v in VERDICTS], [v.upper() for v in VERDICTS],
+        [Rectangle((0, 0), 1, 1, color=_COLOURS[v]) for v in VERDICTS], [v.upper() for v in VERDICTS],
         loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False,
     )  # fmt: skip
 
@@ -491,4 +490,3 @@ def render_chart(report: Impact, fmt: Literal["png", "svg"] = "png", *, title: s
 def to_json_text(report: Impact) -> str:
     """The report as indented JSON text."""
     return json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"
-

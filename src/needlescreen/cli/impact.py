@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.table import Table
@@ -64,6 +64,7 @@ def impact(  # noqa: PLR0917 - typer maps each parameter to a command-line optio
         to_policy=str(to_policy) if to_policy else None,
         engine=engine,
     )
+    rows: Iterator[tuple[str, str | Mapping[str, Any]]]
     if "://" in cohort:
         rows = _stored_intakes(cohort)
     elif Path(cohort).is_dir():
@@ -79,7 +80,9 @@ def impact(  # noqa: PLR0917 - typer maps each parameter to a command-line optio
         _write(json_file, text.encode("utf-8"))
     if chart is not None:
         try:
-            image = render_chart(report, "svg" if chart.suffix.lower() == ".svg" else "png", title=title or _what(config))
+            image = render_chart(
+                report, "svg" if chart.suffix.lower() == ".svg" else "png", title=title or _what(config)
+            )
         except ImportError as exc:
             raise _fail(f"error: {exc}", EXIT_CODES["invalid"]) from None
         _write(chart, image)
@@ -102,7 +105,7 @@ def _what(config: ImpactConfig) -> str:
     return "What switching to " + " and ".join(p for p in parts if p) + " would change"
 
 
-def _stored_intakes(url: str) -> Iterator[tuple[str, str]]:
+def _stored_intakes(url: str) -> Iterator[tuple[str, str | Mapping[str, Any]]]:
     """The current version of every screening record in the service's database (superseded ones are skipped).
 
     Read through the service's record store, so this needs the server extra.
@@ -116,7 +119,7 @@ def _stored_intakes(url: str) -> Iterator[tuple[str, str]]:
         ) from None
     store = Store(url)
     try:
-        records = []
+        records: list[tuple[str, str | None, str]] = []
         cursor: int | None = None
         while True:
             page = store.list(limit=500, cursor=cursor)
@@ -182,4 +185,3 @@ def _print(report: Impact, config: ImpactConfig, show: int) -> None:
         console.print(table)
     for r in report.rejected[:show]:
         console.print(Text(f"not screened ({r.side}): {r.record}: {r.message}"))
-

@@ -28,6 +28,7 @@ import gc
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -43,6 +44,12 @@ from .cohorts import cohort
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "cipn-electrical.json"
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user and system) of every child process that has ended, workers included."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _rss_kb() -> int:
@@ -234,9 +241,9 @@ def impact_run(n: int, workers: int | None) -> dict[str, Any]:
         cmd = [sys.executable, "-m", "needlescreen", "impact", str(src), "--to-policy", str(policy), "-f", "json"]
         if workers:
             cmd += ["--workers", str(workers)]
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), _children_cpu()
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
     if proc.returncode != 0:
         raise SystemExit(f"impact failed ({proc.returncode}): {proc.stderr[-2000:]}")
     report = json.loads(proc.stdout)
@@ -245,6 +252,7 @@ def impact_run(n: int, workers: int | None) -> dict[str, Any]:
         "screened": report["screened"],
         "moved": sum(m["records"] for m in report["moves"]),
         "seconds": elapsed,
+        "cpu_seconds": cpu,
         "per_second": n / elapsed,
         "workers": workers or os.cpu_count(),
     }
@@ -261,9 +269,9 @@ def batch(n: int, workers: int | None) -> dict[str, Any]:
         cmd += ["--errors", str(Path(tmp) / "errors.jsonl")]
         if workers:
             cmd += ["--workers", str(workers)]
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), _children_cpu()
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
         out_file = Path(tmp) / "out.jsonl"
         results = len(out_file.read_text().splitlines()) if out_file.exists() else 0
         size = out_file.stat().st_size if out_file.exists() else 0
@@ -274,6 +282,7 @@ def batch(n: int, workers: int | None) -> dict[str, Any]:
         "results": results,
         "bytes_per_row": size / max(1, results),
         "seconds": elapsed,
+        "cpu_seconds": cpu,
         "per_second": n / elapsed,
         "workers": workers or os.cpu_count(),
     }
@@ -412,13 +421,14 @@ def _print(f: dict[str, Any]) -> None:
     i = f["impact"]
     at_size = _met(i["seconds"] < IMPACT_TARGET_S) if i["rows"] >= 100_000 else "not run at that size"
     print(
-        f"impact: {i['rows']} rows in {i['seconds']:.2f} s = {i['per_second']:.0f} rows/s on {i['workers']} workers, "
-        f"{i['moved']} verdicts move (target < {IMPACT_TARGET_S:g} s for 100,000: {at_size})"
+        f"impact: {i['rows']} rows in {i['seconds']:.2f} s = {i['per_second']:.0f} rows/s on {i['workers']} workers "
+        f"({i['cpu_seconds']:.1f} CPU s), {i['moved']} verdicts move "
+        f"(target < {IMPACT_TARGET_S:g} s for 100,000: {at_size})"
     )
     b = f["batch"]
     print(
-        f"batch: {b['rows']} rows in {b['seconds']:.2f} s = {b['per_second']:.0f} rows/s on {b['workers']} workers, "
-        f"{b['bytes_per_row']:.0f} bytes per result row"
+        f"batch: {b['rows']} rows in {b['seconds']:.2f} s = {b['per_second']:.0f} rows/s on {b['workers']} workers "
+        f"({b['cpu_seconds']:.1f} CPU s), {b['bytes_per_row']:.0f} bytes per result row"
     )
     c = f["cold_start"]
     print(f"cold start (needlescreen check, whole process): median {c['median_s'] * 1000:.0f} ms over {c['runs']} runs")

@@ -61,16 +61,22 @@ def test_full_results_agree(ruleset: Ruleset) -> None:
 
 
 def test_results_validate_against_their_own_schema(ruleset: Ruleset) -> None:
-    """Results are assembled without re-validation for speed; prove the JSON is exactly the published model."""
+    """Findings are copied from validated templates for speed; prove the JSON is exactly the published model."""
+    from benchmarks.cohorts import cohort
+
     from needlescreen import ScreeningResult
 
     screener = Screener(ruleset, engine="plain")
     rng = random.Random(11)
-    for _ in range(300):
-        result = screener.screen(random_intake(rng, ruleset.regions))
+    intakes = [random_intake(rng, ruleset.regions) for _ in range(300)] + cohort("worst", 20) + cohort("typical", 50)
+    for intake in intakes:
+        result = screener.screen(intake)
         again = ScreeningResult.model_validate_json(result.model_dump_json())
         assert again == result
         assert again.model_dump(mode="json") == result.model_dump(mode="json")
+        # Findings are copied from per-rule templates: each must be exactly what validating it gives.
+        for finding in result.findings:
+            assert type(finding).model_validate(finding.model_dump()) == finding
 
 
 # --- many screenings in one call (Screener.screen_many, engine run_many) ---------------------------------------

@@ -18,9 +18,10 @@ What ``../shared/durable-rules-notes.md`` measured shapes every choice here:
 * Each shard has a catch-all sentinel rule on the patient fact, so every session runs an action (deleting an
   actionless session can segfault) and "no rule matched" is an ordinary, checked outcome.
 * Answer and enum facts carry an explicit unknown sentinel (see :func:`needlescreen.conditions.dnf`); numbers
-  are absent when unknown. Numbers are written in plain decimal notation by :func:`encode` (durable_rules
-  refuses an exponent such as ``1e-07`` with error 204), exactly: the shortest digits that read back as the
-  same double, so 17.99999 years or an INR of 3.50001 are compared as entered.
+  are absent when unknown. Numbers are written in plain decimal notation (:func:`_number_text`; durable_rules
+  stops reading a list of facts at an exponent such as ``1e-07``, and ``1e+300`` crashes it), exactly: the
+  shortest digits that read back as the same double, so 17.99999 years or an INR of 3.50001 are compared as
+  entered.
 * Every rule reads one fact, so facts never interact: one session (one ``sid``) per shard holds the facts of
   many screenings (:meth:`DurableEngine.run_many`), which shares the session's set-up, the largest fixed cost
   (the C engine allocates and clears tables for every rule in every session), among them. Each fact carries an
@@ -677,9 +678,3 @@ def _check_health() -> None:
             f"durable_rules failed earlier in this process ({_POISONED}); no further durable_rules verdicts are "
             "given until the process restarts"
         )
-
-
-def _scope(name: str) -> FactScope:
-    if name in _SCOPES:
-        return name
-    raise EngineError(f"durable_rules returned an unknown fact id kind {name!r}")

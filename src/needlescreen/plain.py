@@ -18,14 +18,17 @@ _MISSING = object()
 
 
 def _first_equality(rule: CompiledRule) -> tuple[str, object] | None:
-    """The fact and value a rule's condition requires before anything else (``all`` whose first part is ``eq``).
+    """The fact and value a rule's condition requires before anything else: an ``eq`` test, alone or first in an
+    ``all``.
 
     Every electrical-only rule starts with its technique guard (``plan.technique`` or ``site.stimulated``), so for
-    a manual plan one test rules out its whole group.
+    a manual plan one test rules out its whole group; most single-answer rules (``site.dvt`` is ``yes``) are
+    false for most patients.
     """
     cond = rule.condition
-    if isinstance(cond, All) and cond.parts and isinstance(cond.parts[0], Atom) and cond.parts[0].op == "eq":
-        return cond.parts[0].fact, cond.parts[0].value
+    first = cond.parts[0] if isinstance(cond, All) and cond.parts else cond
+    if isinstance(first, Atom) and first.op == "eq":
+        return first.fact, first.value
     return None
 
 

@@ -66,7 +66,7 @@ def test_an_exception_inside_an_action_is_raised_not_a_verdict(
 ) -> None:
     from needlescreen import _durable
 
-    def boom(sink: list, rule_name: str, fid: str) -> None:
+    def boom(sink: list, rule_name: str, fids: list) -> None:
         raise RuntimeError("action failed")
 
     monkeypatch.setattr(_durable, "_record", boom)
@@ -344,18 +344,27 @@ def test_a_failure_in_a_later_session_fails_the_whole_call(
 
     facts = [durable.facts(i)[1] for i in intakes[:400]]
     assert len(_durable._sessions(facts, _durable.MAX_SESSION_FACTS)) > 2
-    calls = []
     real = _durable._record
+    frames: list[str] = []
 
-    def fails_late(sink: list, rule_name: str, fid: str) -> None:
-        calls.append(rule_name)
-        if len(calls) > 1500:
+    def counting(sink: list, rule_name: str, fids: list) -> None:
+        frames.extend(fids)
+        real(sink, rule_name, fids)
+
+    monkeypatch.setattr(_durable, "_record", counting)
+    durable.engine.run_many(facts)
+    total, calls = len(frames), []
+
+    def fails_late(sink: list, rule_name: str, fids: list) -> None:
+        calls.extend(fids)
+        if len(calls) > 0.9 * total:  # in the last session
             raise RuntimeError("action failed late")
-        real(sink, rule_name, fid)
+        real(sink, rule_name, fids)
 
     monkeypatch.setattr(_durable, "_record", fails_late)
     with pytest.raises(EngineError, match="action failed late"):
         durable.engine.run_many(facts)
+    calls.clear()
     with pytest.raises(EngineError, match="action failed late"):
         durable.screen_many(intakes[:400])
     monkeypatch.undo()

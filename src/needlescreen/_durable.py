@@ -123,9 +123,9 @@ def _exact(value: Any) -> str:
     raise EngineError(f"no durable_rules form for a value of type {type(value).__name__}")
 
 
-def _record(sink: list[tuple[str, str]], rule_name: str, fid: str) -> None:
-    """Collect one matched durable rule (a seam the tests use to inject a failure)."""
-    sink.append((rule_name, fid))
+def _record(sink: list[tuple[str, list[str]]], rule_name: str, fids: list[str]) -> None:
+    """Collect one action: a durable rule and the facts it matched (a seam the tests use to inject a failure)."""
+    sink.append((rule_name, fids))
 
 
 #: Each fact's field name in durable_rules: short codes, not the dotted names (dots are paths to durable_rules).
@@ -562,16 +562,14 @@ class DurableEngine:
             # not deleted, and the engine is not trusted again in this process.
             _poison(f"asserting facts in {shard.name} failed: {exc}")
             raise EngineError(f"durable_rules failed to assert facts in {shard.name}: {exc}") from exc
-        sink: list[tuple[str, str]] = []
+        sink: list[tuple[str, list[str]]] = []
         try:
             if code not in (_OK, _NOT_HANDLED):
                 raise EngineError(f"durable_rules returned status {code} while asserting facts")
             started = _c.start_action_for_state(handle, state)
             message = None if started is None else started[1]
             while message is not None:
-                rule_name, fids = _frames(message)
-                for fid in fids:
-                    _record(sink, rule_name, fid)
+                _record(sink, *_frames(message))
                 message = _c.complete_and_start_action(handle, state)
         except EngineError:
             _c.abandon_action(handle, state)
@@ -582,19 +580,22 @@ class DurableEngine:
         finally:
             _c.delete_state(handle, sid)
         matched: set[str] = set()
-        for rule_name, fid in sink:
-            where = ids.get(fid)
+        for rule_name, fids in sink:
             outcome = shard.outcome.get(rule_name)
-            if where is None or outcome is None:
-                raise EngineError(f"durable_rules returned a match {rule_name!r} on {fid!r} that was not asserted")
-            k, scope, index = where
+            if outcome is None:
+                raise EngineError(f"durable_rules returned a match of {rule_name!r}, which {shard.name} lacks")
             rule_id, truth = outcome
-            if rule_id != _SENTINEL:
-                out[k].add(Firing(rule_id, scope, index, truth))
-            elif scope != "patient" or fid in matched:
-                raise EngineError(f"durable_rules matched its sentinel rule wrongly on {fid!r} in {shard.name}")
-            else:
-                matched.add(fid)
+            for fid in fids:
+                where = ids.get(fid)
+                if where is None:
+                    raise EngineError(f"durable_rules returned a match on {fid!r}, which was not asserted")
+                k, scope, index = where
+                if rule_id != _SENTINEL:
+                    out[k].add(Firing(rule_id, scope, index, truth))
+                elif scope != "patient" or fid in matched:
+                    raise EngineError(f"durable_rules matched its sentinel rule wrongly on {fid!r} in {shard.name}")
+                else:
+                    matched.add(fid)
         if len(matched) != len(patients):
             missed = len(patients) - len(matched)
             raise EngineError(f"durable_rules skipped the facts of {missed} screenings in {shard.name}")

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import _yaml
 from ._version import package_version
@@ -245,18 +245,24 @@ def _finding_template(static: _Static, rule: CompiledRule, fired: bool) -> Findi
     return template
 
 
-def _site_ref(site: Site, ruleset: Ruleset) -> SiteRef:
-    region = site.region or ""  # normalise() has placed every site (a muscle becomes its region)
-    return SiteRef.model_validate(
-        {
-            "id": site.id,
-            "region": region,
-            "region_label": ruleset.regions[region].label,
-            "side": site.side,
-            "muscle": site.muscle,
-            "nerve": site.nerve,
-        }
+def _site_refs(sites: Iterable[Site], ruleset: Ruleset) -> tuple[SiteRef, ...]:
+    """The result's reference to each planned site, validated in one call (each is shared by its findings)."""
+    return _SITE_REFS.validate_python(
+        [
+            {
+                "id": site.id,
+                "region": site.region or "",  # normalise() has placed every site (a muscle becomes its region)
+                "region_label": ruleset.regions[site.region or ""].label,
+                "side": site.side,
+                "muscle": site.muscle,
+                "nerve": site.nerve,
+            }
+            for site in sites
+        ]
     )
+
+
+_SITE_REFS: TypeAdapter[tuple[SiteRef, ...]] = TypeAdapter(tuple[SiteRef, ...])
 
 
 def _shown(value: FactValue) -> str | float | list[str]:
@@ -298,7 +304,7 @@ def aggregate(
     """
     static = _static(ruleset)
     sites = [s for s, _ in facts.sites]
-    refs = [_site_ref(s, ruleset) for s in sites]
+    refs = _site_refs(sites, ruleset)
     site_sets = [fs for _, fs in facts.sites]
     circuits = intake.plan.circuits
     site_index = {s.id: i for i, s in enumerate(sites)}

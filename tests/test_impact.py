@@ -81,6 +81,27 @@ def test_at_risk_limb_caution_to_refer_moves_exactly_the_expected_records(
     assert data["verdicts"]["after"]["refer"] == data["verdicts"]["before"]["refer"] + len(moved)
 
 
+def test_a_policy_threshold_change_evaluates_the_changed_rules_again(
+    bundled_cohort: list[tuple[str, str]], tmp_path: Path
+) -> None:
+    """A threshold (INR margin) changes rule conditions: those rules are evaluated again on the shared facts."""
+    from needlescreen import impact as impact_module
+
+    policy = tmp_path / "margin.yaml"
+    policy.write_text("schema: needlescreen.policy-override/1\nsettings:\n  inr_margin: 0.5\n")
+    config = ImpactConfig(to_policy=str(policy))
+    assert impact_module._sides(config).changed, "the margin must change a condition, or this proves nothing"
+    report = impact(bundled_cohort, config, workers=1)
+    now, proposed = Screener(), Screener(policy_file=policy)
+    expected = []
+    for record, text in bundled_cohort:
+        before, after = now.screen(text).verdict, proposed.screen(text).verdict
+        if before != after:
+            expected.append((record, before, after))
+    assert expected, "the bundled cohort must hold an INR between the target and the margin"
+    assert [(m.record, m.before, m.after) for m in report.moved] == expected
+
+
 def test_partitions_add_up_to_the_whole_in_order(bundled_cohort: list[tuple[str, str]], refer_policy: Path) -> None:
     config = ImpactConfig(to_policy=str(refer_policy))
     rows = bundled_cohort[:900]

@@ -13,14 +13,17 @@ record. The work is split into partitions (:func:`screen_partition`, a pure func
 :class:`ImpactConfig`): each process builds both screeners once and returns a partial :class:`Impact`, and
 partial impacts add up (:meth:`Impact.merge`) in input order. :func:`impact` runs partitions on local processes;
 any other executor that can call a function on a partition (a Dask cluster) can run the same function.
-When only the policy changes, the ruleset directory is the same, so each intake is normalised once and both
-engines read the same facts (a policy binds values into rule conditions; it never changes normalisation).
+When only the policy changes, the ruleset directory is the same, so each intake is normalised and matched once:
+a policy binds values into rule conditions and verdicts but never changes normalisation, so every rule whose
+compiled condition is the same fires the same, and only the rules whose condition the policy changes are
+evaluated again (see :func:`_sides`).
 
 :func:`render_chart` draws the report for a clinical lead (matplotlib, the ``charts`` extra).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import multiprocessing
@@ -36,7 +39,9 @@ from typing import Any, Literal
 from .errors import FieldProblem, IntakeError
 from .facts import Facts
 from .intake import Intake
+from .plain import PlainEngine
 from .result import Verdict
+from .ruleset import Ruleset
 from .screening import Screener, parse_intake, verdicts
 
 __all__ = [
@@ -227,26 +232,54 @@ class Impact:
         }
 
 
-def _describe(screener: Screener) -> dict[str, str]:
-    rs = screener.ruleset
+def _describe(ruleset: Ruleset, engine: str) -> dict[str, str]:
     return {
-        "ruleset": rs.name,
-        "revision": rs.revision,
-        "content_hash": rs.content_hash,
-        "policy_source": rs.policy.source,
-        "engine": screener.engine.name,
+        "ruleset": ruleset.name,
+        "revision": ruleset.revision,
+        "content_hash": ruleset.content_hash,
+        "policy_source": ruleset.policy.source,
+        "engine": engine,
     }
 
 
+@dataclass(frozen=True, slots=True)
+class _Sides:
+    """Both configurations as one process screens them (built once per process, see :func:`_sides`)."""
+
+    current: Screener
+    proposed: Ruleset
+    #: The proposed side's own screener, when its rules differ (they may normalise differently).
+    screener: Screener | None
+    #: Otherwise: the ids of the rules whose compiled condition the proposed policy changes, and those rules on
+    #: the plain evaluator; every other rule fires on the shared facts exactly as it does now.
+    changed: frozenset[str]
+    reevaluate: PlainEngine | None
+
+
 @lru_cache(maxsize=4)
-def _screeners(config: ImpactConfig) -> tuple[Screener, Screener, bool]:
-    """Both screeners of a configuration, built once per process, and whether they normalise alike."""
+def _sides(config: ImpactConfig) -> _Sides:
+    """Both sides of a configuration, built once per process.
+
+    With the same rules directory the facts are the same (a policy never changes normalisation), and a rule
+    whose compiled condition is the same fires the same on them: only the rules whose condition the proposed
+    policy changes (a threshold) are evaluated again, and only verdicts are compared anew (a policy verdict,
+    such as the at-risk limb's, changes no condition). So a policy change costs one engine run per record.
+    """
     from .ruleset import load_ruleset
 
     current = Screener(load_ruleset(config.rules, policy_file=config.policy), engine=config.engine)
-    proposed = Screener(load_ruleset(config.proposed_rules, policy_file=config.proposed_policy), engine=config.engine)
-    # The same ruleset directory normalises alike whatever the policy: the facts can be shared.
-    return current, proposed, config.to_rules is None
+    proposed = load_ruleset(config.proposed_rules, policy_file=config.proposed_policy)
+    if config.to_rules is not None:
+        return _Sides(current, proposed, Screener(proposed, engine=config.engine), frozenset(), None)
+    now = {r.id: r for r in current.ruleset.rules}
+    changed = tuple(
+        r
+        for r in proposed.rules
+        if r.id not in now or (now[r.id].condition, now[r.id].fact_scope) != (r.condition, r.fact_scope)
+    )
+    gone = now.keys() - {r.id for r in proposed.rules}
+    ids = frozenset(r.id for r in changed) | gone
+    return _Sides(current, proposed, None, ids, PlainEngine(dataclasses.replace(proposed, rules=changed)))
 
 
 def screen_partition(rows: Sequence[Row], config: ImpactConfig) -> Impact:
@@ -256,8 +289,13 @@ def screen_partition(rows: Sequence[Row], config: ImpactConfig) -> Impact:
         RuleFileError: a ruleset or policy of the configuration is invalid.
         EngineError: an engine failed; no part of the partition is reported.
     """
-    current, proposed, shared = _screeners(config)
-    out = Impact(current=_describe(current), proposed=_describe(proposed))
+    sides = _sides(config)
+    current, other = sides.current, sides.screener
+    engine = current.engine.name
+    described = _describe(sides.proposed, other.engine.name if other is not None else engine)
+    if other is None:
+        described["firings"] = f"shared; {len(sides.changed)} rules with a changed condition evaluated again"
+    out = Impact(current=_describe(current.ruleset, engine), proposed=described)
     ready: list[tuple[str, Intake, Facts, Facts]] = []
     for record, data in rows:
         try:
@@ -266,7 +304,7 @@ def screen_partition(rows: Sequence[Row], config: ImpactConfig) -> Impact:
             out.rejected.append(Rejected(record, "both", _message(exc)))
             continue
         before = _facts(current, model)
-        after = before if shared else _facts(proposed, model)
+        after = before if other is None else _facts(other, model)
         if isinstance(before, Facts) and isinstance(after, Facts):
             ready.append((record, model, before, after))
         elif isinstance(before, IntakeError):
@@ -275,10 +313,19 @@ def screen_partition(rows: Sequence[Row], config: ImpactConfig) -> Impact:
         elif isinstance(after, IntakeError):
             out.rejected.append(Rejected(record, "proposed", _message(after)))
     fired_before = current.engine.run_many([r[2] for r in ready])
-    fired_after = proposed.engine.run_many([r[3] for r in ready])
+    if other is not None:
+        fired_after = other.engine.run_many([r[3] for r in ready])
+    elif sides.reevaluate is None or not sides.changed:
+        fired_after = fired_before
+    else:
+        again = sides.reevaluate.run_many([r[3] for r in ready])
+        fired_after = [
+            frozenset(f for f in b if f.rule_id not in sides.changed) | a
+            for b, a in zip(fired_before, again, strict=True)
+        ]
     for (record, model, _fb, _fa), b, a in zip(ready, fired_before, fired_after, strict=True):
         ref = model.record.patient_ref if model.record is not None else None
-        out.add(record, ref, verdicts(b, current.ruleset), verdicts(a, proposed.ruleset))
+        out.add(record, ref, verdicts(b, current.ruleset), verdicts(a, sides.proposed))
     return out
 
 
@@ -305,7 +352,7 @@ def impact(
         RuleFileError: a ruleset or policy of the configuration is invalid (before any row is read).
         EngineError: an engine failed on any partition.
     """
-    _screeners(config)  # fail on bad rule or policy files once, before any worker starts
+    _sides(config)  # fail on bad rule or policy files once, before any worker starts
     workers = max(1, workers or os.cpu_count() or 1)
     total = Impact()
     if workers == 1:
@@ -328,7 +375,7 @@ def _warm(config: ImpactConfig) -> None:
     """Build a worker's screeners once and keep their tables out of the cyclic collector (as batch does)."""
     import gc
 
-    _screeners(config)
+    _sides(config)
     gc.collect()
     gc.freeze()
 

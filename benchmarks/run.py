@@ -74,6 +74,7 @@ TARGETS = {"plain": 3.0, "durable_rules_many": 5.0, "durable_rules": 8.0}
 WORST_P99_TARGET_MS = 5.0
 IMPACT_TARGET_S = 30.0
 MANY = 100  # screenings per screen_many call
+PARTS = ("latency", "raw_durable", "impact", "batch", "cold_start", "memory")
 
 
 def cpu_clock() -> tuple[Any, int]:
@@ -342,6 +343,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--cold-runs", type=int, default=10)
     p.add_argument("--memory-screenings", type=int, default=1_000_000)
     p.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "latest.json")
+    p.add_argument(
+        "--only",
+        default=",".join(PARTS),
+        help=f"comma-separated parts to run (default all: {','.join(PARTS)})",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.n, args.rounds, args.batch_rows, args.cold_runs, args.memory_screenings = 40, 1, 200, 1, 2000
@@ -354,13 +360,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "python": platform.python_version(),
             "engines": list(available_engines()),
         },
-        "latency": latency(args.n, args.rounds),
-        "raw_durable": raw_durable(args.raw_n, args.rounds),
-        "impact": impact_run(args.impact_rows, args.workers),
-        "batch": batch(args.batch_rows, args.workers),
-        "cold_start": cold_start(args.cold_runs),
-        "memory": memory(args.memory_screenings),
     }
+    only = {part.strip() for part in args.only.split(",")}
+    if only - set(PARTS):
+        p.error(f"unknown parts: {', '.join(sorted(only - set(PARTS)))}")
+    runs: dict[str, Any] = {
+        "latency": lambda: latency(args.n, args.rounds),
+        "raw_durable": lambda: raw_durable(args.raw_n, args.rounds),
+        "impact": lambda: impact_run(args.impact_rows, args.workers),
+        "batch": lambda: batch(args.batch_rows, args.workers),
+        "cold_start": lambda: cold_start(args.cold_runs),
+        "memory": lambda: memory(args.memory_screenings),
+    }
+    for part in PARTS:
+        if part in only:
+            figures[part] = runs[part]()
     _print(figures)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(figures, indent=2) + "\n")
@@ -375,8 +389,14 @@ def _met(ok: bool) -> str:
 def _print(f: dict[str, Any]) -> None:
     m = f["machine"]
     print(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, engines {', '.join(m['engines'])}")
+    if "latency" in f:
+        _print_latency(f["latency"])
+    _print_rest(f)
+
+
+def _print_latency(latency: dict[str, Any]) -> None:
     print(f"{'cohort':<9} {'path':<22} {'median µs':>10} {'p99 µs':>10} {'per second':>11} {'x floor':>8}  target")
-    for name, row in f["latency"].items():
+    for name, row in latency.items():
         floor = row["parse_floor"]
         print(
             f"{name:<9} {'parse floor':<22} {floor['median_us']:>10.1f} {floor['p99_us']:>10.1f} "
@@ -402,7 +422,7 @@ def _print(f: dict[str, Any]) -> None:
         if "durable_over_plain_median" in row:
             print(f"{name:<9} {'durable/plain':<22} {row['durable_over_plain_median']:>10.2f}")
         print(f"{name:<9} {'bytes per result':<22} {row['result_bytes']:>10.0f}")
-    worst = f["latency"]["worst"]
+    worst = latency["worst"]
     for e in ("durable_rules", "plain"):
         if e in worst:
             p99 = worst[e]["p99_us"] / 1000
@@ -410,6 +430,9 @@ def _print(f: dict[str, Any]) -> None:
                 f"worst cohort p99, {e}: {p99:.2f} ms "
                 f"(target ≤ {WORST_P99_TARGET_MS:g} ms: {_met(p99 <= WORST_P99_TARGET_MS)})"
             )
+
+
+def _print_rest(f: dict[str, Any]) -> None:
     raw = f.get("raw_durable")
     if raw:
         print(
@@ -418,24 +441,32 @@ def _print(f: dict[str, Any]) -> None:
             f"run_many {raw['run_many']:.1f}; public API screen {raw['screen']:.1f}, "
             f"screen_many {raw['screen_many']:.1f}"
         )
-    i = f["impact"]
+    if "impact" in f:
+        _print_impact(f["impact"])
+    if "batch" in f:
+        b = f["batch"]
+        print(
+            f"batch: {b['rows']} rows in {b['seconds']:.2f} s = {b['per_second']:.0f} rows/s on {b['workers']} workers "
+            f"({b['cpu_seconds']:.1f} CPU s), {b['bytes_per_row']:.0f} bytes per result row"
+        )
+    if "cold_start" in f:
+        c = f["cold_start"]
+        median_ms = c["median_s"] * 1000
+        print(f"cold start (needlescreen check, whole process): median {median_ms:.0f} ms over {c['runs']} runs")
+    if "memory" in f:
+        mem = f["memory"]
+        print(
+            f"memory ({mem['engine']}): {mem['rss_before_kb'] / 1024:.1f} MB -> {mem['rss_after_kb'] / 1024:.1f} MB "
+            f"after {mem['screenings']} screenings (growth {mem['growth_mb']:.2f} MB)"
+        )
+
+
+def _print_impact(i: dict[str, Any]) -> None:
     at_size = _met(i["seconds"] < IMPACT_TARGET_S) if i["rows"] >= 100_000 else "not run at that size"
     print(
         f"impact: {i['rows']} rows in {i['seconds']:.2f} s = {i['per_second']:.0f} rows/s on {i['workers']} workers "
         f"({i['cpu_seconds']:.1f} CPU s), {i['moved']} verdicts move "
         f"(target < {IMPACT_TARGET_S:g} s for 100,000: {at_size})"
-    )
-    b = f["batch"]
-    print(
-        f"batch: {b['rows']} rows in {b['seconds']:.2f} s = {b['per_second']:.0f} rows/s on {b['workers']} workers "
-        f"({b['cpu_seconds']:.1f} CPU s), {b['bytes_per_row']:.0f} bytes per result row"
-    )
-    c = f["cold_start"]
-    print(f"cold start (needlescreen check, whole process): median {c['median_s'] * 1000:.0f} ms over {c['runs']} runs")
-    mem = f["memory"]
-    print(
-        f"memory ({mem['engine']}): {mem['rss_before_kb'] / 1024:.1f} MB -> {mem['rss_after_kb'] / 1024:.1f} MB "
-        f"after {mem['screenings']} screenings (growth {mem['growth_mb']:.2f} MB)"
     )
 
 

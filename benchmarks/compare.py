@@ -1,140 +1,134 @@
-"""What a change bought: the steps of a screening timed on this tree and on an earlier commit, turn about.
+"""What a change bought: the screening modules of an earlier commit against this tree's, in one process, turn about.
 
-``python -m benchmarks.compare REF`` exports commit ``REF`` (``git archive``) to a temporary directory and times,
-in fresh processes that alternate between the two trees (so both see the same machine load), each step of a
-screening on the typical and the worst cohort: validation from JSON text, normalisation, each engine, the
-result, the whole public API call, and ``screen_many`` where the tree has it. It prints the medians side by
-side. The cohorts are this tree's (``benchmarks/cohorts.py``), written once to a file both trees read.
+``python -m benchmarks.compare REF`` loads the engines and the pipeline module (``plain.py``, ``_durable.py``,
+``screening.py``) as they were at commit ``REF`` beside this tree's, everything else shared, and times both on
+the same intakes call by call in random order, so the machine's load falls on both alike (a shared machine
+made timings of separate runs differ by half). It prints, per cohort, median CPU µs and the multiple of the
+parse floor (``Intake.model_validate_json``, timed in the same shuffle) for: validation, the result, each
+engine, and the public API (``screen``, and ``screen_many`` per screening where this tree has it).
+
+The earlier modules import this tree's other modules, so this works while their interfaces hold (it measures
+exactly the modules this tree changed, against the rest as it is now).
 """
 
 from __future__ import annotations
 
 import argparse
-import io
+import gc
+import importlib.util
 import json
-import os
+import random
+import re
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+from needlescreen import Screener, load_ruleset
+from needlescreen import screening as new_screening
+from needlescreen.engine import available_engines
+from needlescreen.intake import Intake
+
 from .cohorts import cohort
+from .run import cpu_clock
 
 ROOT = Path(__file__).resolve().parents[1]
-
-#: Run inside each tree: prints one JSON object of medians in µs per step.
-_STEPS = r"""
-import gc, json, statistics, sys, time
-from needlescreen import Screener, load_ruleset
-from needlescreen.engine import available_engines
-from needlescreen.facts import normalise
-from needlescreen.screening import aggregate, parse_intake
-
-texts = json.load(open(sys.argv[1]))
-rounds = int(sys.argv[2])
-rs = load_ruleset()
-clock = time.thread_time_ns  # CPU time of this thread, as benchmarks.run measures
-gaps = []
-for _ in range(2000):
-    t0 = clock(); gaps.append(clock() - t0)
-cost = statistics.median(gaps)
-
-def med(f, xs):
-    out = []
-    for _ in range(rounds):
-        for x in xs:
-            t0 = clock(); f(x); out.append(clock() - t0 - cost)
-    return statistics.median(out) / 1000
-
-out = {}
-for name, group in texts.items():
-    screeners = {e: Screener(rs, engine=e) for e in available_engines()}
-    for s in screeners.values():
-        for t in group[:100]:
-            s.screen(t)
-    gc.collect(); gc.freeze()
-    models = [parse_intake(t) for t in group]
-    norm = lambda m: normalise(m, rs.regions, rs.medications, rs.codes, rs.body, vocabulary=rs.vocabulary)
-    facts = [norm(m) for m in models]
-    row = {"parse": med(parse_intake, group), "normalise": med(norm, models)}
-    for e, s in screeners.items():
-        fired = [s.engine.run(f) for f in facts]
-        row[f"engine {e}"] = med(s.engine.run, facts)
-        row[f"result {e}"] = med(lambda k: aggregate(models[k], facts[k], fired[k], rs, e), list(range(len(group))))
-        row[f"screen {e}"] = med(s.screen, group)
-        if hasattr(s, "screen_many"):
-            chunks = [group[k:k + 100] for k in range(0, len(group), 100)]
-            per = []
-            for _ in range(rounds):
-                for c in chunks:
-                    t0 = clock(); s.screen_many(c); per.append((clock() - t0 - cost) / len(c))
-            row[f"screen_many {e}"] = statistics.median(per) / 1000
-    gc.unfreeze()
-    out[name] = row
-print(json.dumps(out))
-"""
+MODULES = ("plain", "_durable", "screening")
 
 
-def _export(ref: str, into: Path) -> Path:
-    archive = subprocess.run(["git", "archive", ref], cwd=ROOT, capture_output=True, check=True).stdout
-    tree = into / "tree"
-    tree.mkdir()
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(tree, filter="data")
-    return tree
+def _load_old(ref: str, name: str, into: Path) -> ModuleType:
+    """Module ``needlescreen.<name>`` as at ``ref``, importing this tree's other modules."""
+    source = subprocess.run(
+        ["git", "show", f"{ref}:src/needlescreen/{name}.py"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    for other in MODULES:  # the earlier versions of the swapped modules import each other
+        source = re.sub(rf"^(\s*)from \.{other} import", rf"\1from old_{other} import", source, flags=re.MULTILINE)
+    source = re.sub(r"^(\s*)from \.(\w+) import", r"\1from needlescreen.\2 import", source, flags=re.MULTILINE)
+    source = re.sub(r"^(\s*)from \. import", r"\1from needlescreen import", source, flags=re.MULTILINE)
+    path = into / f"old_{name}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(f"old_{name}", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[f"old_{name}"] = module
+    spec.loader.exec_module(module)
+    return module
 
 
-def _run(tree: Path, cohort_file: Path, rounds: int) -> dict[str, Any]:
-    env = dict(os.environ, PYTHONPATH=str(tree / "src"))
-    proc = subprocess.run(
-        [sys.executable, "-c", _STEPS, str(cohort_file), str(rounds)],
-        env=env,
-        cwd=tree,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"timing {tree} failed: {proc.stderr[-2000:]}")
-    data: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return data
+def _calls(old: dict[str, ModuleType], texts: list[str]) -> dict[str, Callable[[int], object]]:
+    rs = load_ruleset()
+    engines = available_engines()
+    now = {e: Screener(rs, engine=e) for e in engines}
+    before = {}
+    for e in engines:
+        s = old["screening"].Screener(rs, engine="plain")
+        s.engine = old["_durable"].DurableEngine(rs) if e == "durable_rules" else old["plain"].PlainEngine(rs)
+        before[e] = s
+    models = [new_screening.parse_intake(t) for t in texts]
+    facts = [now["plain"].facts(m)[1] for m in models]
+    fired = [now["plain"].engine.run(f) for f in facts]
+    calls: dict[str, Callable[[int], object]] = {
+        "parse floor": lambda k: Intake.model_validate_json(texts[k]),
+        "validation before": lambda k: old["screening"].parse_intake(texts[k]),
+        "validation after": lambda k: new_screening.parse_intake(texts[k]),
+        "result before": lambda k: old["screening"].aggregate(models[k], facts[k], fired[k], rs, "plain"),
+        "result after": lambda k: new_screening.aggregate(models[k], facts[k], fired[k], rs, "plain"),
+    }
+    for e in engines:
+        calls[f"engine {e} before"] = lambda k, e=e: before[e].engine.run(facts[k])
+        calls[f"engine {e} after"] = lambda k, e=e: now[e].engine.run(facts[k])
+        calls[f"screen {e} before"] = lambda k, e=e: before[e].screen(texts[k])
+        calls[f"screen {e} after"] = lambda k, e=e: now[e].screen(texts[k])
+    for f in calls.values():  # warm-up
+        for k in range(min(50, len(texts))):
+            f(k)
+    return calls
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Time both trees turn about; print and return the medians."""
+    """Time both versions call by call; print and return the medians."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("ref", help="the earlier commit (e.g. main)")
     p.add_argument("--n", type=int, default=500, help="intakes per cohort")
-    p.add_argument("--rounds", type=int, default=2, help="passes over each cohort per process")
-    p.add_argument("--turns", type=int, default=3, help="processes per tree, alternating")
+    p.add_argument("--rounds", type=int, default=3, help="passes over each cohort")
     args = p.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        old = _export(args.ref, Path(tmp))
-        cohort_file = Path(tmp) / "cohorts.json"
-        texts = {c: [json.dumps(i) for i in cohort(c, args.n)] for c in ("typical", "worst")}
-        cohort_file.write_text(json.dumps(texts))
-        runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
-        for _ in range(args.turns):
-            runs["before"].append(_run(old, cohort_file, args.rounds))
-            runs["after"].append(_run(ROOT, cohort_file, args.rounds))
     out: dict[str, Any] = {}
-    for name in ("typical", "worst"):
-        steps = list(dict.fromkeys([*runs["after"][0][name], *runs["before"][0][name]]))
-        out[name] = {
-            step: {
-                side: statistics.median(r[name][step] for r in runs[side]) if step in runs[side][0][name] else None
-                for side in ("before", "after")
-            }
-            for step in steps
-        }
-        print(f"== {name} cohort, median µs per screening ({args.ref} -> this tree)")
-        for step, v in out[name].items():
-            before = "-" if v["before"] is None else f"{v['before']:.1f}"
-            after = "-" if v["after"] is None else f"{v['after']:.1f}"
-            print(f"  {step:<26} {before:>10} {after:>10}")
+    with tempfile.TemporaryDirectory() as tmp:
+        old = {name: _load_old(args.ref, name, Path(tmp)) for name in MODULES}
+        for name in ("typical", "worst"):
+            texts = [json.dumps(i) for i in cohort(name, args.n)]
+            calls = _calls(old, texts)
+            screeners = {e: Screener(engine=e) for e in available_engines()}
+            gc.collect()
+            gc.freeze()
+            clock, cost = cpu_clock()
+            samples: dict[str, list[float]] = {key: [] for key in calls}
+            for _ in range(args.rounds):
+                for k in range(len(texts)):
+                    order = list(calls.items())
+                    random.shuffle(order)
+                    for key, f in order:
+                        t0 = clock()
+                        f(k)
+                        samples[key].append(clock() - t0 - cost)
+                for e, s in screeners.items():
+                    for start in range(0, len(texts), 100):
+                        chunk = texts[start : start + 100]
+                        t0 = clock()
+                        s.screen_many(chunk)
+                        samples.setdefault(f"screen_many {e} after", []).append((clock() - t0 - cost) / len(chunk))
+            gc.unfreeze()
+            medians = {key: statistics.median(v) / 1000 for key, v in samples.items()}
+            floor = medians["parse floor"]
+            out[name] = {key: {"median_us": v, "over_floor": v / floor} for key, v in medians.items()}
+            print(f"== {name} cohort: median CPU µs (multiple of the parse floor), {args.ref} -> this tree")
+            for key, v in sorted(out[name].items()):
+                print(f"  {key:<32} {v['median_us']:>9.1f}  ({v['over_floor']:.1f}x)")
     return out
 
 

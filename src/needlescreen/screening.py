@@ -118,7 +118,9 @@ def _keys_read(model: BaseModel) -> int:
 def _validate_json(text: str) -> Intake | None:
     """The intake validated straight from JSON text by pydantic's parser, or None to take the ordinary path.
 
-    About twice as fast as decoding with :mod:`json` and validating the objects. It answers only when its answer
+    Cheaper than decoding with :mod:`json` and validating the objects (1.4 instead of 1.8 times the bare
+    ``Intake.model_validate_json`` on the benchmark's typical cohort, the key count below being most of the
+    difference). It answers only when its answer
     is the ordinary path's: any input it does not accept (invalid JSON, NaN or infinity, numbers out of range,
     too deep, any validation error) goes the ordinary way, so every rejection and its message stay the same.
     Duplicate keys, which pydantic's parser accepts (the last one wins), are ruled out by counting: without a

@@ -51,6 +51,7 @@ __all__ = [
     "Move",
     "Rejected",
     "impact",
+    "prepare_worker",
     "read_directory",
     "read_jsonl",
     "render_chart",
@@ -360,7 +361,7 @@ def impact(
             total.merge(screen_partition(part, config))
         return total
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_warm, initargs=(config,)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=prepare_worker, initargs=(config,)) as pool:
         pending: deque[Future[Impact]] = deque()
         for part in _partitions(rows, partition_size):
             pending.append(pool.submit(screen_partition, part, config))
@@ -371,8 +372,12 @@ def impact(
     return total
 
 
-def _warm(config: ImpactConfig) -> None:
-    """Build a worker's screeners once and keep their tables out of the cyclic collector (as batch does)."""
+def prepare_worker(config: ImpactConfig) -> None:
+    """Build a worker process's screeners once and keep their tables out of the cyclic collector (as batch does).
+
+    For a process that only screens partitions (a local pool's initializer; on a Dask cluster, run it on every
+    worker first): it freezes the process's long-lived objects, so call it only in a process of its own.
+    """
     import gc
 
     _sides(config)

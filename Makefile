@@ -14,13 +14,13 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 
 $(VENV)/.installed: pyproject.toml
 	$(PY311) -m venv $(VENV)
-	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[dev,server,web,web-test,fhir]'
+	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[dev,server,web,web-test,fhir,charts]'
 	touch $@
 
 $(VENV313)/.installed: pyproject.toml
 	@if [ -z "$(PY313)" ]; then echo "Python 3.13 not found (needed to test the plain-Python engine path)"; exit 1; fi
 	$(PY313) -m venv $(VENV313)
-	$(VENV313)/bin/pip install $(PIP_FLAGS) -e '.[dev,server,web,web-test,fhir]'
+	$(VENV313)/bin/pip install $(PIP_FLAGS) -e '.[dev,server,web,web-test,fhir,charts]'
 	touch $@
 
 $(VENV_DEMO)/.installed: $(DEMO_SOURCES)

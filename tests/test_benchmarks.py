@@ -29,8 +29,31 @@ def test_quick_benchmark_prints_every_figure(tmp_path: Path, capsys) -> None:
         assert word in out
     for cohort_name in ("typical", "worst"):
         assert set(available_engines()) <= set(figures["latency"][cohort_name])
+    for word in ("parse floor", "screen_many", "x floor", "bytes per result", "impact"):
+        assert word in out
+    for cohort_name in ("typical", "worst"):
+        row = figures["latency"][cohort_name]
+        assert row["parse_floor"]["median_us"] > 0 and row["result_bytes"] > 1000
+        for engine in available_engines():
+            assert row[engine]["over_floor"] > 1, "a whole screening costs more than validating its intake"
+            assert row[f"{engine}_many"]["per_screening_us"] > 0
     if "durable_rules" in available_engines():
         assert figures["latency"]["typical"]["durable_over_plain_median"] > 0
+        raw = figures["raw_durable"]
+        assert raw["raw"] > 0 and raw["run"] > 0 and raw["screen"] > 0
+    assert figures["impact"]["screened"] == figures["impact"]["rows"] > 0
     assert figures["batch"]["results"] == figures["batch"]["rows"]
+    assert figures["batch"]["bytes_per_row"] > 1000
     assert figures["memory"]["screenings"] == 2000
     assert (tmp_path / "bench.json").exists()
+
+
+def test_the_profile_runs_and_counts_body_model_calls(capsys) -> None:
+    from benchmarks.profile import main as profile
+
+    figures = profile(["--quick"])
+    out = capsys.readouterr().out
+    assert "precomputing each site's place" in out
+    worst = figures["worst"]["normalisation"]
+    assert worst["calls_per_screening"]["concerns"] > 0, "the worst cohort asks where its findings reach"
+    assert figures["typical"]["steps"]["normalise"] > 0

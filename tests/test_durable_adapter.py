@@ -66,7 +66,7 @@ def test_an_exception_inside_an_action_is_raised_not_a_verdict(
 ) -> None:
     from needlescreen import _durable
 
-    def boom(sink: list, rule_name: str, fid: str) -> None:
+    def boom(sink: list, rule_name: str, fids: list) -> None:
         raise RuntimeError("action failed")
 
     monkeypatch.setattr(_durable, "_record", boom)
@@ -242,3 +242,151 @@ def test_an_engine_that_matches_differently_from_the_plain_evaluator_refuses_to_
     monkeypatch.setattr(_durable, "_literal", wrong)
     with pytest.raises(EngineError, match="self-check"):
         _durable.DurableEngine(ruleset)
+
+
+# --- many screenings in one session (run_many) -----------------------------------------------------------------
+
+_ONE_SID_PROBE = """
+import json
+import durable_rules_engine as c
+
+handle = c.create_ruleset("one_sid_probe", json.dumps({"r": {"all": [{"m": {"$and": [{"kind": "p"}]}}], "cap": 100}}))
+
+
+def run(text, sids):
+    code, state = c.assert_facts(handle, text)[:2]
+    ids = []
+    started = c.start_action_for_state(handle, state)
+    message = None if started is None else started[1]
+    while message is not None:
+        ids += [frame["m"].get("id", frame["m"].get("x")) for frame in json.loads(message)["r"]]
+        message = c.complete_and_start_action(handle, state)
+    for sid in sids:
+        c.delete_state(handle, sid)
+    return code, sorted(ids)
+
+
+out = {}
+# Several facts of one sid, each with its own id: every fact is matched on its own.
+out["one_sid"] = run(json.dumps([{"sid": "1", "kind": "p", "id": f"{k}:patient:0"} for k in range(5)]), ["1"])
+# Two facts with the same content and no id: the engine derives the same id and drops the second.
+out["no_id"] = run(json.dumps([{"sid": "2", "kind": "p", "x": 1}, {"sid": "2", "kind": "p", "x": 1}]), ["2"])
+# A fact the engine cannot parse (an exponent) in the middle: it stops there and still reports success.
+text = '[{"sid":"3","kind":"p","id":"a"},{"sid":"3","kind":"p","id":"b","v":1e-07},{"sid":"3","kind":"p","id":"c"}]'
+out["cut_short"] = run(text, ["3"])
+# Two sids in one call: only the last sid's matches come back through the state returned.
+two = [{"sid": "4", "kind": "p", "id": "a"}, {"sid": "5", "kind": "p", "id": "b"}]
+out["two_sids"] = run(json.dumps(two), ["4", "5"])
+print(json.dumps(out))
+"""
+
+
+def test_what_assert_facts_does_with_one_sid() -> None:
+    """The engine behaviours run_many rests on, measured on durable_rules itself (in a child process).
+
+    Many facts of one sid are matched one by one; a fact needs an id of its own (the derived one is a hash of
+    the content, and a repeat is silently dropped); a fact the engine cannot parse silently ends the list with
+    a success code (so the adapter puts patient facts last and checks each matched its sentinel); and only one
+    sid per call is usable.
+    """
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _ONE_SID_PROBE], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["one_sid"] == [0, [f"{k}:patient:0" for k in range(5)]]
+    assert out["no_id"] == [2, [1]]  # status 2: "already observed"; one match for two facts
+    assert out["cut_short"] == [0, ["a"]]  # success, and "b" and "c" were never matched
+    assert out["two_sids"] == [0, ["b"]]
+
+
+def test_run_many_shares_sessions_and_deletes_every_one(durable: Screener, intakes: list[dict]) -> None:
+    """Past the engine's 1024 live sessions: run_many must delete each session it opens."""
+    facts = [durable.facts(i)[1] for i in intakes[:60]]
+    engine = durable.engine
+    expected = [engine.run(f) for f in facts]
+    for _ in range(600):  # two shards: 1200 sessions
+        assert engine.run_many(facts[:3]) == expected[:3]
+
+
+def test_a_session_cut_short_raises_instead_of_losing_facts(
+    durable: Screener, intakes: list[dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A site fact the engine cannot parse would silently drop every later fact: the sentinel check refuses."""
+    from needlescreen import _durable
+
+    facts = [durable.facts(i)[1] for i in intakes[:30]]
+    shard = durable.engine._shards[0]  # type: ignore[attr-defined]
+    writer = shard.writers["site"]
+    real = writer.write
+
+    def broken(fid: str, sid: str, fs: dict) -> str:
+        text = real(fid, sid, fs)
+        return text[:-1] + ',"f_bad":1e-07}' if fid.startswith("3:") else text
+
+    monkeypatch.setattr(writer, "write", broken)
+    with pytest.raises(EngineError, match="skipped the facts of"):
+        durable.engine.run_many(facts)
+    monkeypatch.undo()
+    assert _durable._POISONED is None
+    assert durable.engine.run_many(facts) == [durable.engine.run(f) for f in facts]
+
+
+def test_a_failure_in_a_later_session_fails_the_whole_call(
+    durable: Screener, intakes: list[dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No screening of a call gets firings when any of its sessions fails; the engine keeps working after."""
+    from needlescreen import IntakeError, _durable
+
+    facts = [durable.facts(i)[1] for i in intakes[:400]]
+    assert len(_durable._sessions(facts, _durable.MAX_SESSION_FACTS)) > 2
+    real = _durable._record
+    frames: list[str] = []
+
+    def counting(sink: list, rule_name: str, fids: list) -> None:
+        frames.extend(fids)
+        real(sink, rule_name, fids)
+
+    monkeypatch.setattr(_durable, "_record", counting)
+    durable.engine.run_many(facts)
+    total, calls = len(frames), []
+
+    def fails_late(sink: list, rule_name: str, fids: list) -> None:
+        calls.extend(fids)
+        if len(calls) > 0.9 * total:  # in the last session
+            raise RuntimeError("action failed late")
+        real(sink, rule_name, fids)
+
+    monkeypatch.setattr(_durable, "_record", fails_late)
+    with pytest.raises(EngineError, match="action failed late"):
+        durable.engine.run_many(facts)
+    calls.clear()
+    with pytest.raises(EngineError, match="action failed late"):
+        durable.screen_many(intakes[:400])
+    monkeypatch.undo()
+    results = durable.screen_many(intakes[:400])
+    assert not any(isinstance(r, IntakeError) for r in results)
+    assert [comparable(r) for r in results] == [comparable(durable.screen(i)) for i in intakes[:400]]
+
+
+def test_every_fact_is_tagged_with_its_screening_kind_and_session(durable: Screener, intakes: list[dict]) -> None:
+    import json
+
+    engine = durable.engine
+    facts = [durable.facts(i)[1] for i in intakes[:20]]
+    for shard in engine._shards:  # type: ignore[attr-defined]
+        patients: list[str] = []
+        others: list[str] = []
+        ids: dict = {}
+        for k, fs in enumerate(facts):
+            shard.payload(k, fs, "77", patients=patients, others=others, ids=ids)
+        for text in patients + others:
+            fact = json.loads(text)
+            assert list(fact)[:3] == ["id", "sid", "kind"] and fact["sid"] == "77"
+            k, scope, index = ids[fact["id"]]
+            assert fact["id"] == f"{k}:{scope}:{index}" and fact["kind"] == scope
+        assert len(ids) == len(patients) + len(others)

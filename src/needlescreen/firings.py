@@ -8,7 +8,7 @@ engines can only differ in how they match, which is exactly what the oracle test
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -38,6 +38,14 @@ class Engine(Protocol):
 
     def run(self, facts: Facts) -> frozenset[Firing]:
         """Return every firing; raise on any internal error."""
+        ...
+
+    def run_many(self, batch: Sequence[Facts]) -> list[frozenset[Firing]]:
+        """Return every firing of each screening, in order, as ``run`` would; raise on any internal error.
+
+        Screenings never share a firing; an engine may share its per-call cost among them (durable_rules
+        matches many screenings in one session). An error fails the whole call: no screening gets firings.
+        """
         ...
 
 

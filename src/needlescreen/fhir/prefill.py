@@ -139,24 +139,35 @@ def _shown(item: Item, text: str) -> str:
     return text
 
 
+def _flat(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Every field of a nested mapping by its dotted path (inner mappings too), for lookups by item path."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        out[path] = value
+        if isinstance(value, Mapping):
+            out |= _flat(value, f"{path}.")
+    return out
+
+
 def _values(chart: ChartIntake, q: Questionnaire, ruleset: Ruleset) -> tuple[dict[str, Any], dict[str, Any]]:
     """The chart's answers to the questions that set a field, coded conditions applied, and the data behind them.
 
     A field counts only when the chart gave it (or a code did): an intake default is never taken for an answer.
     """
     plan = chart.data.get("plan") or _NO_PLAN
-    defaults = parse_intake({"plan": plan}).model_dump(mode="json", exclude={"record"})
+    defaults = _flat(parse_intake({"plan": plan}).model_dump(mode="json", exclude={"record"}))
     intake = chart.intake or parse_intake({**chart.data, "plan": plan}, source="FHIR chart")
     data = ruleset.codes.apply(intake).model_dump(mode="json", exclude={"record", "conditions"})
     if chart.intake is None:
         data.pop("plan")
+    given, have = _flat(chart.data), _flat(data)
     values: dict[str, Any] = {}
     for item in q.items:
         if item.path is None:
             continue
-        value = _get(data, item.path)
-        given = _get(chart.data, item.path) is not None or value != _get(defaults, item.path)
-        if given and not _unset(item, value):
+        value = have.get(item.path)
+        if (given.get(item.path) is not None or value != defaults.get(item.path)) and not _unset(item, value):
             values[item.id] = value
     return values, data
 

@@ -594,6 +594,30 @@ def questionnaire_response(
     return qr
 
 
+@dataclass(frozen=True, slots=True)
+class _Gate:
+    """A first-pass gate without a field of its own: what it covers (transitively) and what its "yes" opens."""
+
+    item: Item
+    covered: frozenset[str]
+    opened: tuple[str, ...]
+
+
+@lru_cache(maxsize=16)
+def _gates(q: Questionnaire) -> tuple[_Gate, ...]:
+    """The questionnaire's gates, innermost first (a questionnaire does not change once loaded)."""
+    needs = _requirements(q)
+
+    def covered(gate: Item) -> frozenset[str]:
+        return frozenset(gate.covers).union(*(covered(q.item(i)) for i in gate.covers))
+
+    return tuple(
+        _Gate(gate, covered(gate), tuple(i.id for i in q.items if gate.id in needs[i.id]))
+        for gate in reversed(q.items)
+        if gate.covers and gate.path is None
+    )
+
+
 def gate_answers(q: Questionnaire, values: Mapping[str, Any]) -> dict[str, Any]:
     """The answers of the first-pass gates (questions that set no intake field) that give these item answers.
 
@@ -603,30 +627,14 @@ def gate_answers(q: Questionnaire, values: Mapping[str, Any]) -> dict[str, Any]:
     otherwise, with the items themselves. ``values`` are the answers of the items that set a field (item id ->
     intake value, unknown ones left out); the answers of the gates are returned (unanswered ones left out).
     """
-    needs = _requirements(q)
     gates: dict[str, Any] = {}
-
-    def answer(item_id: str) -> Any:
-        item = q.item(item_id)
-        return gates.get(item_id) if item.covers and item.path is None else values.get(item_id)
-
-    def covered(gate: Item) -> set[str]:
-        out: set[str] = set()
-        for item_id in gate.covers:
-            out.add(item_id)
-            out |= covered(q.item(item_id))
-        return out
-
-    for gate in reversed(q.items):
-        if not gate.covers or gate.path is not None:
-            continue
-        opened = [i.id for i in q.items if gate.id in needs[i.id]]  # covered items too: the loader gates them
-        says_no = all(answer(c) == q.no_value(q.item(c)) for c in gate.covers)
-        also = covered(gate)
-        if says_no and all(answer(i) is None for i in opened if i not in also):
-            gates[gate.id] = "no"
-        elif any(answer(i) is not None for i in opened):
-            gates[gate.id] = "yes"
+    for gate in _gates(q):
+        known = {**values, **gates}  # the inner gates are decided already
+        says_no = all(known.get(c) == q.no_value(q.item(c)) for c in gate.item.covers)
+        if says_no and all(known.get(i) is None for i in gate.opened if i not in gate.covered):
+            gates[gate.item.id] = "no"
+        elif any(known.get(i) is not None for i in gate.opened):  # covered items too: the loader gates them
+            gates[gate.item.id] = "yes"
     return gates
 
 

@@ -156,11 +156,16 @@ class Drafts:
         Raises:
             ValueError: the answers are larger than a form could be.
         """
+        body = orjson.dumps(answers).decode()
+        if len(body) > MAX_DRAFT_BYTES:
+            raise ValueError("the draft is too large")
         token = secrets.token_urlsafe(32)
-        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=HANDOFF_SECONDS)
+        now = dt.datetime.now(dt.UTC)
+        row = {"id": str(uuid.uuid4()), "owner": _pending(token), "created_at": now, "updated_at": now}
         with self.store._write_lock, self.store.engine.begin() as conn:
+            cutoff = now - dt.timedelta(seconds=HANDOFF_SECONDS)
             conn.execute(delete(DRAFTS).where(DRAFTS.c.owner.startswith(_HANDOFF), DRAFTS.c.created_at < cutoff))
-        self.save(_pending(token), answers, label=label)
+            conn.execute(insert(DRAFTS), {**row, "label": (label or "")[:200] or None, "answers_json": body})
         return token
 
     def claim(self, token: str, principal: str) -> Draft | None:

@@ -3,7 +3,9 @@
 * ``GET /fhir/Questionnaire/needlescreen``: the intake questionnaire as an R4B Questionnaire.
 * ``POST /fhir/$screen``: a chart Bundle (with a needling ServiceRequest naming the sites) -> a Bundle of a
   GuidanceResponse and DetectedIssues; stored as a screening record unless ``dry_run``.
-* ``GET /cds-services``, ``POST /cds-services/{id}``, ``POST /cds-services/{id}/feedback``: CDS Hooks 2.0.
+* ``GET /cds-services``, ``POST /cds-services/{id}``, ``POST /cds-services/{id}/feedback``: CDS Hooks 2.0. When
+  the web form is served as well, each card links to it prefilled from the chart (:mod:`needlescreen.fhir.prefill`
+  and a draft handed off by :meth:`needlescreen.web.drafts.Drafts.hand_off`).
 
 FHIR errors are ``OperationOutcome`` resources (412 for missing prefetch, 422 naming each path at fault, 401,
 404). The CDS Hooks routes accept a CDS Hooks JWT from a configured issuer (:mod:`needlescreen.fhir.auth`) or

@@ -5,6 +5,7 @@ its live re-screening (``POST /screen`` and ``POST /screen.json``) read the answ
 :func:`needlescreen.web.forms.read_form` and show :func:`needlescreen.web.view.result_view`. Without JavaScript
 every page works by plain form posts; with it, the form re-screens as answers change through the JSON twin.
 None of these routes is part of the OpenAPI document (they answer HTML to people, not JSON to integrators).
+``GET /from-chart/{token}`` opens a draft the CDS Hooks service prefilled from the chart (a card's link), once.
 """
 
 from __future__ import annotations

@@ -34,6 +34,8 @@ __all__ = ["CHART_NOTE", "ChartAnswer", "Prefill", "prefill"]
 #: the web form's ``needlescreen.web.drafts.CHART_NOTE``, named here too so this module needs no web extra.
 CHART_NOTE = "c.chart"
 
+#: What the chart reader passed over, as far as a form shows it (the panel folds them away anyway).
+_MAX_NOTES = 40
 # A plan only to read the chart's answers as an intake when the chart has none (it is never given to the form).
 _NO_PLAN = {"technique": "dry_needling", "sites": [{"id": "s1", "region": "calf", "side": "left"}]}
 
@@ -78,7 +80,7 @@ class Prefill:
                 {"item": a.item, "question": a.question, "shown": a.shown, "sources": a.sources} for a in self.answers
             ],
             "left_out": self.left_out,
-            "notes": self.notes,
+            "notes": self.notes[:_MAX_NOTES],
         }
         out[CHART_NOTE] = json.dumps(note, ensure_ascii=False)
         return out

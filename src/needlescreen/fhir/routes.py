@@ -324,7 +324,11 @@ def _form_link(request: Request, hook: HookRequest, chart: ChartIntake) -> Link 
         return None
     read_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     answers = filled.draft(read_at=read_at, hook=hook.hook)
-    token = Drafts(svc.store).hand_off(answers, label=answers.get("r.patient_ref") or "from the chart")
+    try:
+        token = Drafts(svc.store).hand_off(answers, label=answers.get("r.patient_ref") or "from the chart")
+    except ValueError:  # larger than a form can be
+        log_event("cds_form_link_skipped", reason="too large")
+        return None
     auth: CdsAuth = request.app.state.cds_auth
     base = auth.base_url or str(request.base_url).rstrip("/")
     return Link(label=FORM_LINK_LABEL, url=base + LINK_PATH.format(token=token), type="absolute")

@@ -3,9 +3,10 @@
 Starts ``needlescreen serve`` (2 uvicorn workers, a fresh SQLite file) on a free loopback port and sends
 ``order-select`` and ``appointment-book`` calls for the six synthetic patients of ``tests/fixtures/fhir/patients``
 (prefetch filled as an EHR fills it), one at a time and then from several keep-alive connections. Every call is
-stored (a screening record and its cards), as in production. Before that it times the same calls in process
-(read the prefetch, screen, build the cards; no HTTP, no database). Traffic goes only to 127.0.0.1; every phase
-is bounded in count and time, and the server is stopped at the end.
+stored (a screening record and its cards, and the draft of the prefilled form the cards link to when the web
+extra is installed), as in production. Before that it times the same calls in process (read the prefetch, screen,
+build the cards; no HTTP, no database), without and with the prefilled form's answers. Traffic goes only to
+127.0.0.1; every phase is bounded in count and time, and the server is stopped at the end.
 
     python -m benchmarks.cds_hooks            # the figures in docs/fhir.md
     python -m benchmarks.cds_hooks --quick    # a few calls
@@ -45,9 +46,11 @@ def _requests() -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
-def _in_process(calls: list[tuple[str, dict[str, Any]]], n: int) -> dict[str, float]:
+def _in_process(calls: list[tuple[str, dict[str, Any]]], n: int, *, form_link: bool = False) -> dict[str, float]:
+    """The calls without HTTP or database; with ``form_link``, also the prefilled form's answers a card links to."""
     from needlescreen import Screener
     from needlescreen.fhir.cdshooks import cards_for, prefetch_intake
+    from needlescreen.fhir.prefill import prefill
 
     screener = Screener()
     times = []
@@ -57,6 +60,8 @@ def _in_process(calls: list[tuple[str, dict[str, Any]]], n: int) -> dict[str, fl
         chart = prefetch_intake(body, ruleset=screener.ruleset)
         assert chart.intake is not None
         cards = cards_for(screener.screen(chart.intake), chart)
+        if form_link:
+            prefill(chart, ruleset=screener.ruleset).draft(read_at="now", hook=body["hook"])
         json.dumps({"cards": [c.dump() for c in cards]})
         times.append((time.perf_counter() - start) * 1000)
     times.sort()
@@ -84,7 +89,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     count = 12 if args.quick else args.calls
     calls = _requests()
-    figures: dict[str, Any] = {"in_process": _in_process(calls, 24 if args.quick else 600)}
+    n = 24 if args.quick else 600
+    figures: dict[str, Any] = {
+        "in_process": _in_process(calls, n),
+        "in_process_with_form_link": _in_process(calls, n, form_link=True),
+    }
     port = _free_port()
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, NEEDLESCREEN_DATABASE_URL=f"sqlite:///{tmp}/records.db")

@@ -172,6 +172,12 @@ def check_cards(cards: list[dict[str, Any]], revision: str) -> list[str]:
         for reason in card.get("overrideReasons", []):
             if not reason.get("display") or not reason.get("code"):
                 wrong.append(f"{where}.overrideReasons: code and display required")
+        for k, link in enumerate(card.get("links", [])):
+            # Link attributes: label, url and type required; type absolute or smart; an absolute url is a URL.
+            if not link.get("label") or not link.get("url") or link.get("type") not in ("absolute", "smart"):
+                wrong.append(f"{where}.links[{k}]: label, url and type (absolute or smart) required")
+            elif link["type"] == "absolute" and not str(link["url"]).startswith(("https://", "http://")):
+                wrong.append(f"{where}.links[{k}].url: an absolute link is a URL")
         for s in card.get("suggestions", []):
             for a in s.get("actions", []):
                 if a["type"] == "create":
@@ -187,6 +193,10 @@ def test_breakage_the_card_rules_catch_a_long_summary_a_null_and_a_missing_revis
     assert check_cards([{**good, "detail": None}], "R1")
     assert check_cards([good], "R2")
     assert check_cards([{**good, "suggestions": [{"label": "x"}]}], "R1")
+    link = {"label": "Open", "url": "https://x.example/from-chart/t", "type": "absolute"}
+    assert check_cards([{**good, "links": [link]}], "R1") == []
+    assert check_cards([{**good, "links": [{**link, "type": "app"}]}], "R1")
+    assert check_cards([{**good, "links": [{**link, "url": "/from-chart/t"}]}], "R1")
 
 
 # patient: the indicators of the cards for fired rules (refer -> critical, caution -> warning), from the story.

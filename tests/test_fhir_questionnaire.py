@@ -45,12 +45,12 @@ def fhir_q(q: Questionnaire) -> dict[str, Any]:
 
 
 def _questions(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every question of a Questionnaire, in document order (groups and follow-ups nested under questions)."""
     out: dict[str, dict[str, Any]] = {}
     for it in items:
-        if it["type"] == "group":
-            out.update(_questions(it["item"]))
-        elif it["type"] != "display":
+        if it["type"] not in ("group", "display"):
             out[it["linkId"]] = it
+        out.update(_questions(it.get("item", [])))
     return out
 
 
@@ -244,7 +244,7 @@ def check_enable_when(q: Questionnaire, fhir_q: dict[str, Any], answers: dict[st
 
 
 def test_breakage_enable_when_with_a_wrong_operator_is_caught(q: Questionnaire, fhir_q: dict[str, Any]) -> None:
-    answers = {"fever": "yes", "temperature": 38.5}
+    answers = {"today": "yes", "fever": "yes", "temperature": 38.5}
     assert check_enable_when(q, fhir_q, answers) == []
     broken = json.loads(json.dumps(fhir_q))
     items = _questions(broken["item"])
@@ -260,6 +260,7 @@ def test_breakage_a_response_that_drops_a_yes_is_caught(q: Questionnaire) -> Non
         return fq.questionnaire_response(data, q_)
 
     answers = {
+        "today": "yes",
         "needle_phobia": "yes",
         "technique": "dry_needling",
         "sites": [{"id": "s1", "region": "calf", "side": "left"}],
@@ -278,6 +279,8 @@ def _response(*items: tuple[str, list[dict[str, Any]]], status: str = "completed
 
 
 SITES = ("sites", [{"valueString": "left calf (gastrocnemius)"}, {"valueString": "right tibial nerve"}])
+#: The first-pass question that opens fever, needle phobia and the other questions about today, answered "yes".
+TODAY = ("today", [{"valueBoolean": True}])
 
 
 def test_a_response_is_read_through_the_questionnaire(q: Questionnaire) -> None:
@@ -291,6 +294,7 @@ def test_a_response_is_read_through_the_questionnaire(q: Questionnaire) -> None:
                 "gestational_weeks",
                 [{"valueQuantity": {"value": 10, "code": "wk", "system": "http://unitsofmeasure.org"}}],
             ),
+            ("today", [{"valueBoolean": True}]),
             ("fever", [{"valueBoolean": False}]),
             ("medications", [{"valueString": "Coumadin 5 mg"}, {"valueString": "apixaban 5 mg bid"}]),
         ),
@@ -309,12 +313,23 @@ def test_a_response_is_read_through_the_questionnaire(q: Questionnaire) -> None:
     ("items", "path", "says"),
     [
         ((("nonsense", [{"valueBoolean": True}]),), "item[0].linkId", "not a question"),
-        ((("fever", [{"valueString": "yes"}]),), "item[0].answer", "valueBoolean"),
+        ((TODAY, ("fever", [{"valueString": "yes"}])), "item[1].answer", "valueBoolean"),
         ((("temperature", [{"valueDecimal": 39}]),), "item[0]", "not enabled"),
-        ((("fever", [{"valueBoolean": False}]), ("temperature", [{"valueDecimal": 39}])), "item[1]", "not enabled"),
-        ((("fever", [{"valueBoolean": True}]), ("temperature", [{"valueDecimal": 50}])), "item[1].answer", "outside"),
+        (
+            (TODAY, ("fever", [{"valueBoolean": False}]), ("temperature", [{"valueDecimal": 39}])),
+            "item[2]",
+            "not enabled",
+        ),
+        (
+            (TODAY, ("fever", [{"valueBoolean": True}]), ("temperature", [{"valueDecimal": 50}])),
+            "item[2].answer",
+            "outside",
+        ),
         ((("technique", [{"valueCoding": {"code": "laser"}}]),), "item[0].answer", "answer one of"),
-        ((("fever", [{"valueBoolean": True}, {"valueBoolean": False}]),), "item[0].answer", "one answer"),
+        ((TODAY, ("fever", [{"valueBoolean": True}, {"valueBoolean": False}])), "item[1].answer", "one answer"),
+        # The first pass: a follow-up of a gate not answered "yes" is not enabled (a closed gate closes it).
+        ((("fever", [{"valueBoolean": True}]),), "item[0]", "not enabled"),
+        ((("today", [{"valueBoolean": False}]), ("fever", [{"valueBoolean": True}])), "item[1]", "not enabled"),
     ],
 )
 def test_a_response_that_does_not_fit_is_refused_by_its_path(
@@ -360,3 +375,319 @@ def test_an_intake_the_questionnaire_cannot_express_is_refused(q: Questionnaire)
     with pytest.raises(IntakeError, match="cannot be expressed") as info:
         fq.questionnaire_response(intake, q)
     assert "medications.items" in {p.path for p in info.value.problems}  # an ATC code has no question
+
+
+# --- the first pass in FHIR: gates, nesting, and FHIR's own enableWhen semantics -------------------------------
+
+
+def _tree(items: list[dict[str, Any]], parent: str | None = None) -> dict[str, tuple[dict[str, Any], str | None]]:
+    """Every question with the question it is nested under (None at the top, under a group)."""
+    out: dict[str, tuple[dict[str, Any], str | None]] = {}
+    for it in items:
+        here = parent
+        if it["type"] not in ("group", "display"):
+            out[it["linkId"]] = (it, parent)
+            here = it["linkId"]
+        out.update(_tree(it.get("item", []), here))
+    return out
+
+
+def fhir_enabled(
+    fhir_q: dict[str, Any], answers: dict[str, Any], *, disabled_reads_unanswered: bool = True
+) -> set[str]:
+    """The questions FHIR R4 enables (written from the specification's Questionnaire.item.enableWhen comments):
+    "When an item is disabled, all of its descendants are disabled, regardless of what their own enableWhen logic
+    might evaluate to. If enableWhen logic depends on an item that is disabled, the logic should proceed as though
+    the item is not valued". ``disabled_reads_unanswered=False`` is a renderer that skips the second rule and
+    keeps a hidden question's answer (several do)."""
+    tree = _tree(fhir_q["item"])
+    known: dict[str, bool] = {}
+
+    def enabled(link: str) -> bool:
+        if link not in known:
+            item, parent = tree[link]
+            ok = parent is None or enabled(parent)
+            when = item.get("enableWhen", [])
+            if ok and when:
+
+                def value(question: str) -> Any:
+                    return answers.get(question) if enabled(question) or not disabled_reads_unanswered else None
+
+                holds = [_enable_when_holds(w, value(w["question"])) for w in when]
+                ok = all(holds) if item.get("enableBehavior", "all") == "all" else any(holds)
+            known[link] = ok
+        return known[link]
+
+    return {link for link in tree if enabled(link)}
+
+
+@st.composite
+def stale_answer_sets(draw: st.DrawFn, q: Questionnaire) -> dict[str, Any]:
+    """An answer (or none) for every question, whatever the other answers: as a form that keeps the answers of
+    questions hidden again (a gate changed to "no" after its follow-ups were answered)."""
+    answers: dict[str, Any] = {}
+    for item in q.items:
+        if item.type == "answer":
+            options: list[Any] = ["yes", "no"]
+        elif item.type == "choice":
+            options = [o.value for o in item.options]
+        elif item.type == "number":
+            assert item.min is not None and item.max is not None
+            options = sorted(
+                {item.min, item.max, 17.0, 18.0}
+                & {v for v in (item.min, item.max, 17.0, 18.0) if item.min <= v <= item.max}
+            )
+        else:
+            options = [["listed"]]
+        answers[item.id] = draw(st.sampled_from([None, *options]))
+    return answers
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_fhir_enable_when_semantics_ask_exactly_what_the_questionnaire_asks(
+    q: Questionnaire, fhir_q: dict[str, Any], data: st.DataObject
+) -> None:
+    """On any answers, stale ones included, a renderer following FHIR R4 asks exactly the questions
+    ``Questionnaire.enabled`` asks: the gates, their covered items and every follow-up, transitively."""
+    answers = data.draw(stale_answer_sets(q))
+    assert check_same_questions(q, fhir_q, answers) == []
+
+
+def check_same_questions(q: Questionnaire, fhir_q: dict[str, Any], answers: dict[str, Any]) -> list[str]:
+    fhir_answers = {k: _fhir_value(q.item(k), v) for k, v in answers.items() if v is not None}
+    fhir = fhir_enabled(fhir_q, fhir_answers)
+    return [i.id for i in q.items if (i.id in fhir) != q.enabled(i, answers)]
+
+
+def _opening(q: Questionnaire) -> dict[str, Any]:
+    """An answer for every question that opens what it can: yes, the first option a condition names, a number."""
+    named: dict[str, Any] = {}
+    for item in q.items:
+        for cond in item.enable_when:
+            if cond.operator == "=":
+                named.setdefault(cond.question, cond.answer)
+    out: dict[str, Any] = {}
+    for item in q.items:
+        if item.type == "answer":
+            out[item.id] = "yes"
+        elif item.type == "choice":
+            out[item.id] = named.get(item.id, item.options[0].value)
+        elif item.type == "number":
+            out[item.id] = item.min
+        else:
+            out[item.id] = ["listed"]
+    return out
+
+
+def _section_of(q: Questionnaire) -> dict[str, str]:
+    out, title = {}, ""
+    for item in q.items:
+        title = item.section or title
+        out[item.id] = title
+    return out
+
+
+def check_a_closed_gate_hides_what_it_opens_in_any_renderer(q: Questionnaire, fhir_q: dict[str, Any]) -> list[str]:
+    """Every gate answered "no" (or left unanswered) with every answer below it kept: even a renderer that reads a
+    hidden question's kept answer hides everything the gate closes in its section (the nesting says it).
+
+    A question elsewhere that any of several answers opens (the platelet count: chemotherapy, or a bleeding
+    disorder) cannot be nested under one of them; for it such a renderer needs FHIR's rule that a hidden question
+    counts as unanswered, and needlescreen refuses a response that answers it while it is closed."""
+    section = _section_of(q)
+    wrong = []
+    for gate in (i for i in q.items if i.covers):
+        stale = _opening(q)
+        after = [i.id for i in q.items[q.items.index(gate) + 1 :] if section[i.id] == section[gate.id]]
+        opened = [i for i in after if q.enabled(q.item(i), stale)]
+        for closed in ("no", None):
+            answers = {**stale, gate.id: closed}
+            should_hide = [i for i in opened if not q.enabled(q.item(i), answers)]
+            fhir_answers = {k: _fhir_value(q.item(k), v) for k, v in answers.items() if v is not None}
+            naive = fhir_enabled(fhir_q, fhir_answers, disabled_reads_unanswered=False)
+            wrong += [f"{gate.id}={closed}: {i}" for i in should_hide if i in naive]
+    return wrong
+
+
+def test_a_closed_gate_hides_what_it_opens_even_where_hidden_answers_are_kept(
+    q: Questionnaire, fhir_q: dict[str, Any]
+) -> None:
+    assert check_a_closed_gate_hides_what_it_opens_in_any_renderer(q, fhir_q) == []
+
+
+def test_breakage_a_flat_questionnaire_leaves_follow_ups_open_in_such_a_renderer(
+    q: Questionnaire, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the nesting (enableWhen alone), a renderer that keeps hidden answers shows the temperature question
+    under a "no" to the first question about today: the check above catches it."""
+    monkeypatch.setattr(fq, "_requirements", lambda q_: {i.id: frozenset() for i in q_.items})
+    flat = json.loads(fq.fhir_questionnaire(q).model_dump_json())
+    assert all(it["type"] == "display" for it in _questions_with_children(flat["item"]))
+    wrong = check_a_closed_gate_hides_what_it_opens_in_any_renderer(q, flat)
+    assert "today=no: temperature" in wrong
+    # FHIR's full semantics still gate it: the enableWhen conditions are all there.
+    assert check_same_questions(q, flat, {**_opening(q), "today": "no"}) == []
+
+
+def _questions_with_children(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The children of every question (not of groups)."""
+    out = []
+    for it in items:
+        if it["type"] != "group":
+            out += it.get("item", [])
+        out += _questions_with_children(it.get("item", []))
+    return out
+
+
+def test_breakage_the_semantics_check_fails_on_a_covered_item_without_enable_when(
+    q: Questionnaire, fhir_q: dict[str, Any]
+) -> None:
+    """Nesting alone is not gating: a covered item whose enableWhen on its gate is lost shows under an unanswered
+    gate (the parent is enabled), and the semantics check names it."""
+    answers = {**_opening(q), "today": None}
+    assert check_same_questions(q, fhir_q, answers) == []
+    broken = json.loads(json.dumps(fhir_q))
+    item, _parent = _tree(broken["item"])["needle_phobia"]
+    del item["enableWhen"]
+    assert check_same_questions(q, broken, answers) == ["needle_phobia"]
+
+
+def _answers_of(qr: QuestionnaireResponse) -> dict[str, Any]:
+    """Each answered linkId with its first answer value (FHIR's own form), wherever it is nested."""
+    out: dict[str, Any] = {}
+
+    def walk(items: Any) -> None:
+        for it in items or ():
+            for ans in it.answer or ():
+                value = ans.valueBoolean if ans.valueBoolean is not None else ans.valueCoding or ans.valueDecimal
+                out.setdefault(str(it.linkId), value if not hasattr(value, "code") else value.code)
+                walk(ans.item)
+            walk(it.item)
+
+    walk(qr.item)
+    return out
+
+
+def test_a_gate_is_written_no_only_when_everything_it_covers_is_its_no(q: Questionnaire) -> None:
+    """The healthy patient's first pass is all "no"; one covered answer unknown, or "yes", makes its gate "yes" with
+    the items themselves; nothing known under a gate leaves it unanswered."""
+    base = baseline_intake()
+    written = _answers_of(fq.questionnaire_response(base, q))
+    for gate in ("today", "conditions", "bleeding", "implants_or_worn", "body"):
+        assert written[gate] is False, gate
+    assert "needle_phobia" not in written  # the gate's "no" says it
+    unsure = _answers_of(
+        fq.questionnaire_response({**base, "patient": {**base["patient"], "consent": {"agrees": "yes"}}}, q)
+    )
+    assert unsure["today"] is True and "capacity" not in unsure and unsure["needle_phobia"] is False
+    assert unsure["can_keep_still"] is True  # its own answer, not the gate's no_value
+    phobic = _answers_of(fq.questionnaire_response({**base, "patient": {**base["patient"], "needle_phobia": "yes"}}, q))
+    assert phobic["today"] is True and phobic["needle_phobia"] is True and phobic["fever"] is False
+    nothing = _answers_of(
+        fq.questionnaire_response(
+            {"plan": base["plan"], "patient": {"age": 40}, "schema_version": base["schema_version"]}, q
+        )
+    )
+    assert not {"today", "conditions", "bleeding", "implants_or_worn", "body"} & set(nothing)
+
+
+def test_a_gate_answered_no_in_a_response_records_what_it_covers(q: Questionnaire) -> None:
+    got = fq.intake_from_response(
+        _response(
+            SITES, ("technique", [{"valueCoding": {"code": "dry_needling"}}]), ("today", [{"valueBoolean": False}])
+        ),
+        q,
+    ).intake
+    assert got.patient.needle_phobia == "no" and got.patient.fever.answer == "no"
+    assert got.patient.can_keep_still == "yes" and got.patient.consent.capacity == "yes"  # their no_value
+    assert got.patient.frailty == "no" and got.patient.diabetes == "unknown"  # another gate's item: unknown
+    unanswered = fq.intake_from_response(
+        _response(SITES, ("technique", [{"valueCoding": {"code": "dry_needling"}}])), q
+    )
+    assert (
+        unanswered.intake.patient.needle_phobia == "unknown" and unanswered.intake.patient.can_keep_still == "unknown"
+    )
+
+
+def check_nesting(fhir_q: dict[str, Any], qr: QuestionnaireResponse) -> list[str]:
+    """Every answered item sits under the question (or the top of a group) the Questionnaire nests it under, and a
+    follow-up of a question sits under that question's answer (R4 QuestionnaireResponse.item.answer.item)."""
+    tree = _tree(fhir_q["item"])
+    wrong = []
+
+    def walk(items: Any, parent: str | None) -> None:
+        for it in items or ():
+            link = str(it.linkId)
+            if link.startswith("group-"):
+                walk(it.item, None)
+                continue
+            if tree[link][1] != parent or it.item:
+                wrong.append(link)
+            for ans in it.answer or ():
+                walk(ans.item, link)
+
+    walk(qr.item, None)
+    return wrong
+
+
+def test_a_response_nests_follow_ups_under_the_answer_that_opened_them(
+    q: Questionnaire, fhir_q: dict[str, Any]
+) -> None:
+    base = baseline_intake()
+    intake = {
+        **base,
+        "patient": {**base["patient"], "fever": {"answer": "yes", "temperature_c": 38.2}, "needle_phobia": "yes"},
+        "findings": {**base["findings"], "dvt": {"answer": "yes", "locations": [{"region": "calf", "side": "left"}]}},
+    }
+    qr = fq.questionnaire_response(intake, q)
+    assert check_nesting(fhir_q, qr) == []
+    today = next(i for g in qr.item or () for i in g.item or () if i.linkId == "today")
+    fever = next(i for i in (today.answer or [])[0].item or () if i.linkId == "fever")
+    assert [i.linkId for i in (fever.answer or [])[0].item or ()] == ["temperature"]
+    flat = QuestionnaireResponse.model_validate(
+        {**json.loads(qr.model_dump_json()), "item": [{"linkId": "group-x", "item": _flatten(qr)}]}
+    )
+    assert "temperature" in check_nesting(fhir_q, flat)
+
+
+def _flatten(qr: QuestionnaireResponse) -> list[dict[str, Any]]:
+    out = []
+
+    def walk(items: Any) -> None:
+        for it in items or ():
+            if not str(it.linkId).startswith("group-"):
+                answers = [a.model_dump(mode="json", exclude={"item"}, exclude_none=True) for a in it.answer or ()]
+                out.append({"linkId": it.linkId, "answer": answers})
+            walk(it.item)
+            for a in it.answer or ():
+                walk(a.item)
+
+    walk(qr.item)
+    return out
+
+
+@pytest.mark.parametrize("always", ["yes", "no"])
+def test_breakage_a_writer_that_answers_every_gate_alike_is_caught(
+    q: Questionnaire, monkeypatch: pytest.MonkeyPatch, always: str
+) -> None:
+    """A gate written "yes" whatever it covers (or "no") does not give the intake back: the round trip fails.
+
+    "yes" to the heart and lungs question cannot say that an emphysema not asked (no lung disease) is "no", which
+    its "no" records; "no" to the immune and cancer question would record "no" for a past cancer."""
+    answers = {
+        "technique": "dry_needling",
+        "sites": [{"id": "s1", "region": "calf", "side": "right"}],
+        "today": "no",
+        "conditions": "yes",
+        "metabolic": "no",
+        "heart_lungs": "no",
+        "immune_cancer": "yes",
+        "cancer_history": "yes",
+    }
+    assert check_round_trip(q, answers) == []
+    monkeypatch.setattr(
+        fq, "gate_answers", lambda q_, _values: {i.id: always for i in q_.items if i.covers and i.path is None}
+    )
+    with pytest.raises(IntakeError, match="cannot be expressed"):
+        check_round_trip(q, answers)

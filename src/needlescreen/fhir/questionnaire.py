@@ -10,6 +10,12 @@ through :meth:`~needlescreen.questionnaire.Questionnaire.enabled` and the intake
 A yes/no question is a ``boolean`` item; a question left unanswered is unknown, never "no". A list question
 (medications, places, implants, sites, lead pairs) is a repeating ``string`` item whose answers are written as a
 clinician types them (its ``entryFormat`` says how).
+
+The gating is said twice, as FHIR R4 defines both: every follow-up has ``enableWhen`` on the question that opens
+it (a first-pass gate's covered items on the gate's "yes"), and every follow-up is nested under the question it
+needs (a descendant of a disabled item is disabled whatever its own ``enableWhen``). The nesting carries the
+transitive gating to every renderer: FHIR also says an ``enableWhen`` on a disabled question reads it as
+unanswered, but several renderers do not implement that rule, while all of them hide a hidden item's children.
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ __all__ = [
     "ResponseIntake",
     "bundled_questionnaire",
     "fhir_questionnaire",
+    "gate_answers",
     "intake_from_response",
     "questionnaire_response",
     "screen_response",
@@ -127,7 +134,7 @@ def _enable_when(item: Item, q: Questionnaire) -> list[QuestionnaireItemEnableWh
     return out
 
 
-def _question(item: Item, q: Questionnaire) -> QuestionnaireItem:
+def _question(item: Item, q: Questionnaire, layout: _Layout) -> QuestionnaireItem:
     kwargs: dict[str, Any] = {"linkId": item.id, "text": item.text}
     extensions: list[Extension] = []
     if item.type == "answer":
@@ -161,19 +168,79 @@ def _question(item: Item, q: Questionnaire) -> QuestionnaireItem:
         kwargs["enableWhen"] = when
         if len(when) > 1:
             kwargs["enableBehavior"] = item.enable_behavior
+    nested: list[QuestionnaireItem] = []
     if item.help:
         control = Coding(system="http://hl7.org/fhir/questionnaire-item-control", code="help", display="Help-Button")
-        kwargs["item"] = [
+        nested.append(
             QuestionnaireItem(
                 linkId=f"{item.id}.help",
                 type="display",
                 text=item.help,
                 extension=[_ext(SDC_ITEM_CONTROL, valueCodeableConcept={"coding": [control.model_dump()]})],
             )
-        ]
+        )
+    nested += [_question(child, q, layout) for child in layout.children.get(item.id, ())]
+    if nested:
+        kwargs["item"] = nested
     if extensions:
         kwargs["extension"] = extensions
     return QuestionnaireItem(**kwargs)
+
+
+#: Operators that cannot hold on an unanswered question: an item gated by one needs that question answered.
+_NEEDS_ANSWER = frozenset({"=", "<", "<=", ">", ">="})
+
+
+def _requirements(q: Questionnaire) -> dict[str, frozenset[str]]:
+    """For each item, the questions it can only be asked after (answered so that a condition holds), transitively.
+
+    ``!=`` and ``exists: false`` hold on an unanswered question, so they require nothing; with
+    ``enableBehavior: any`` only what every condition requires is required.
+    """
+    out: dict[str, frozenset[str]] = {}
+    for item in q.items:  # conditions name earlier items only (the loader checks)
+        sets = [
+            frozenset({c.question}) | out[c.question]
+            if c.operator in _NEEDS_ANSWER or (c.operator == "exists" and c.answer is True)
+            else frozenset()
+            for c in item.enable_when
+        ]
+        if not sets:
+            out[item.id] = frozenset()
+        elif item.enable_behavior == "all":
+            out[item.id] = frozenset().union(*sets)
+        else:
+            out[item.id] = frozenset.intersection(*sets)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Where each item sits in the FHIR tree: sections of top-level items, and each item's nested follow-ups."""
+
+    sections: tuple[tuple[str, tuple[Item, ...]], ...]
+    children: Mapping[str, tuple[Item, ...]]
+
+
+def _layout(q: Questionnaire) -> _Layout:
+    """Nest each follow-up under the innermost earlier question it requires, keeping the questionnaire's order.
+
+    A list question (it repeats) is never a parent: its answers are several, and a follow-up belongs to one.
+    """
+    needs = _requirements(q)
+    sections = []
+    children: dict[str, list[Item]] = {}
+    for title, items in _sections(q):
+        roots: list[Item] = []
+        stack: list[Item] = []
+        for item in items:
+            while stack and stack[-1].id not in needs[item.id]:
+                stack.pop()
+            (children.setdefault(stack[-1].id, []) if stack else roots).append(item)
+            if item.type not in _LIST_TYPES:
+                stack.append(item)
+        sections.append((title, tuple(roots)))
+    return _Layout(tuple(sections), {k: tuple(v) for k, v in children.items()})
 
 
 def _sections(q: Questionnaire) -> Iterator[tuple[str, list[Item]]]:
@@ -193,11 +260,12 @@ def _sections(q: Questionnaire) -> Iterator[tuple[str, list[Item]]]:
 def fhir_questionnaire(q: Questionnaire | None = None, *, version: str | None = None) -> FhirQuestionnaire:
     """The questionnaire as an R4B ``Questionnaire`` (one group per section; linkIds are the item ids)."""
     q = q or bundled_questionnaire()
+    layout = _layout(q)
     groups = [
         QuestionnaireItem(
-            linkId=f"group-{_slug(title)}", type="group", text=title, item=[_question(i, q) for i in items]
+            linkId=f"group-{_slug(title)}", type="group", text=title, item=[_question(i, q, layout) for i in items]
         )
-        for title, items in _sections(q)
+        for title, items in layout.sections
     ]
     kwargs: dict[str, Any] = {}
     if version:
@@ -487,20 +555,30 @@ def questionnaire_response(
         value = _get(data, item.path)
         if not _unset(item, value):
             values[item.id] = value
-    values.update(_gate_answers(q, values, data))
+    values.update(gate_answers(q, values))
     answers: dict[str, Any] = {}
     for item in q.items:  # in order: an answer the earlier answers do not enable is not given
         if item.id in values and q.enabled(item, answers):
             answers[item.id] = values[item.id]
+    layout = _layout(q)
+
+    def answered(items: Iterable[Item]) -> list[QuestionnaireResponseItem]:
+        out = []
+        for i in items:
+            if answers.get(i.id) is None:
+                continue  # its follow-ups need it answered, so none of them is answered either
+            given = _response_answers(i, answers[i.id], data, q)
+            below = answered(layout.children.get(i.id, ()))
+            if below:  # a follow-up nested under a question goes under its answer (R4 QuestionnaireResponse)
+                given[0] = given[0].model_copy(update={"item": below})
+            out.append(QuestionnaireResponseItem(linkId=i.id, text=i.text, answer=given))
+        return out
+
     groups = []
-    for title, items in _sections(q):
-        answered = [
-            QuestionnaireResponseItem(linkId=i.id, text=i.text, answer=_response_answers(i, answers[i.id], data, q))
-            for i in items
-            if answers.get(i.id) is not None
-        ]
-        if answered:
-            groups.append(QuestionnaireResponseItem(linkId=f"group-{_slug(title)}", text=title, item=answered))
+    for title, items in layout.sections:
+        top = answered(items)
+        if top:
+            groups.append(QuestionnaireResponseItem(linkId=f"group-{_slug(title)}", text=title, item=top))
     kwargs: dict[str, Any] = {}
     if subject:
         kwargs["subject"] = Reference(reference=subject)
@@ -516,26 +594,47 @@ def questionnaire_response(
     return qr
 
 
-def _gate_answers(q: Questionnaire, values: Mapping[str, Any], target: Mapping[str, Any]) -> dict[str, Any]:
-    """Answers to the questions that set no intake field themselves (gates), chosen to reproduce the intake.
+@dataclass(frozen=True, slots=True)
+class _Gate:
+    """A first-pass gate without a field of its own: what it covers (transitively) and what its "yes" opens."""
 
-    A gate's answer is the first under which the questionnaire builds exactly this intake; a gate no answer of
-    which reproduces it stays unanswered (the read-back check then names what cannot be expressed).
+    item: Item
+    covered: frozenset[str]
+    opened: tuple[str, ...]
+
+
+@lru_cache(maxsize=16)
+def _gates(q: Questionnaire) -> tuple[_Gate, ...]:
+    """The questionnaire's gates, innermost first (a questionnaire does not change once loaded)."""
+    needs = _requirements(q)
+
+    def covered(gate: Item) -> frozenset[str]:
+        return frozenset(gate.covers).union(*(covered(q.item(i)) for i in gate.covers))
+
+    return tuple(
+        _Gate(gate, covered(gate), tuple(i.id for i in q.items if gate.id in needs[i.id]))
+        for gate in reversed(q.items)
+        if gate.covers and gate.path is None
+    )
+
+
+def gate_answers(q: Questionnaire, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The answers of the first-pass gates (questions that set no intake field) that give these item answers.
+
+    Decided from the innermost gate out, from what the gate covers and what it opens: "no" only when every item
+    it covers holds its ``no_value`` (an inner gate: "no") and nothing it opens has an answer, since a "no"
+    records exactly those values and closes the rest; unanswered when nothing it covers or opens is known; "yes"
+    otherwise, with the items themselves. ``values`` are the answers of the items that set a field (item id ->
+    intake value, unknown ones left out); the answers of the gates are returned (unanswered ones left out).
     """
     gates: dict[str, Any] = {}
-    for item in q.items:
-        if item.path is not None or item.type not in ("answer", "choice"):
-            continue
-        candidates: list[Any] = ["yes", "no"] if item.type == "answer" else [o.value for o in item.options]
-        for candidate in candidates:
-            trial = {**values, **gates, item.id: candidate}
-            try:
-                built = parse_intake(q.build(trial)).model_dump(mode="json", exclude={"record"})
-            except IntakeError:
-                continue
-            if built == target:
-                gates[item.id] = candidate
-                break
+    for gate in _gates(q):
+        known = {**values, **gates}  # the inner gates are decided already
+        says_no = all(known.get(c) == q.no_value(q.item(c)) for c in gate.item.covers)
+        if says_no and all(known.get(i) is None for i in gate.opened if i not in gate.covered):
+            gates[gate.item.id] = "no"
+        elif any(known.get(i) is not None for i in gate.opened):  # covered items too: the loader gates them
+            gates[gate.item.id] = "yes"
     return gates
 
 

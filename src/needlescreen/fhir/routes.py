@@ -3,7 +3,9 @@
 * ``GET /fhir/Questionnaire/needlescreen``: the intake questionnaire as an R4B Questionnaire.
 * ``POST /fhir/$screen``: a chart Bundle (with a needling ServiceRequest naming the sites) -> a Bundle of a
   GuidanceResponse and DetectedIssues; stored as a screening record unless ``dry_run``.
-* ``GET /cds-services``, ``POST /cds-services/{id}``, ``POST /cds-services/{id}/feedback``: CDS Hooks 2.0.
+* ``GET /cds-services``, ``POST /cds-services/{id}``, ``POST /cds-services/{id}/feedback``: CDS Hooks 2.0. When
+  the web form is served as well, each card links to it prefilled from the chart (:mod:`needlescreen.fhir.prefill`
+  and a draft handed off by :meth:`needlescreen.web.drafts.Drafts.hand_off`).
 
 FHIR errors are ``OperationOutcome`` resources (412 for missing prefetch, 422 naming each path at fault, 401,
 404). The CDS Hooks routes accept a CDS Hooks JWT from a configured issuer (:mod:`needlescreen.fhir.auth`) or
@@ -25,6 +27,7 @@ from fastapi.concurrency import run_in_threadpool
 from fhir.resources.R4B.operationoutcome import OperationOutcome, OperationOutcomeIssue
 from pydantic import ValidationError
 from starlette.responses import Response
+from starlette.routing import NoMatchFound
 
 from needlescreen import Intake, IntakeError, ScreeningResult
 from needlescreen.server.auth import caller, fingerprint
@@ -36,8 +39,10 @@ from needlescreen.server.store import ScreeningRecord
 from .auth import CdsAuth, TokenError
 from .cdshooks import (
     SERVICES,
+    Card,
     FeedbackRequest,
     HookRequest,
+    Link,
     cards_for,
     discovery,
     missing_prefetch,
@@ -46,6 +51,7 @@ from .cdshooks import (
 )
 from .chart import ChartIntake, read_chart
 from .guidance import result_bundle
+from .prefill import prefill
 from .questionnaire import bundled_questionnaire, fhir_questionnaire
 from .store import FeedbackStore, UnknownCard
 from .terminology import bundled_terminology
@@ -276,10 +282,10 @@ async def cds_call(service_id: str, request: Request, who: Annotated[str, Depend
     except IntakeError as exc:
         return _invalid(exc)
     if chart.intake is None:
-        cards = no_plan_cards(chart)
+        cards = await _with_form_link(request, hook, chart, no_plan_cards(chart))
         return _json({"cards": [c.dump() for c in cards]})
     result = svc.screen(chart.intake)
-    cards = cards_for(result, chart)
+    cards = await _with_form_link(request, hook, chart, cards_for(result, chart))
     fired = {
         c.uuid: c.source.topic.code if c.source.topic and c.source.topic.system != "urn:needlescreen:ruleset" else None
         for c in cards
@@ -300,6 +306,59 @@ async def cds_call(service_id: str, request: Request, who: Annotated[str, Depend
         ms=elapsed_ms(start),
     )
     return _json({"cards": [c.dump() for c in cards]})
+
+
+def _form_link(request: Request, hook: HookRequest, chart: ChartIntake) -> Link | None:
+    """A link to the web form prefilled from the chart: a draft handed to whoever opens the link (once, soon).
+
+    The URL carries only the link's random token, never patient data. None when the chart cannot be read as
+    form answers (the cards still stand; the reason is logged).
+    """
+    from needlescreen.web.drafts import LINK_PATH, Drafts
+
+    svc = _service(request)
+    try:
+        filled = prefill(chart, ruleset=svc.screener.ruleset, q=bundled_questionnaire(svc.screener.ruleset))
+    except IntakeError as exc:
+        log_event("cds_form_link_skipped", problems=len(exc.problems))
+        return None
+    read_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    answers = filled.draft(read_at=read_at, hook=hook.hook)
+    try:
+        token = Drafts(svc.store).hand_off(answers, label=answers.get("r.patient_ref") or "from the chart")
+    except ValueError:  # larger than a form can be
+        log_event("cds_form_link_skipped", reason="too large")
+        return None
+    auth: CdsAuth = request.app.state.cds_auth
+    base = auth.base_url or str(request.base_url).rstrip("/")
+    return Link(label=FORM_LINK_LABEL, url=base + LINK_PATH.format(token=token), type="absolute")
+
+
+#: The label of every card's link to the prefilled form.
+FORM_LINK_LABEL = "Open the screening form, prefilled from the chart"
+
+
+def _form_links_served(request: Request) -> bool:
+    """Whether the web form is mounted (the web extra), so a card can link to it."""
+    state = request.app.state
+    served: bool | None = getattr(state, "cds_form_links", None)
+    if served is None:
+        try:
+            from needlescreen.web.drafts import LINK_PATH
+
+            served = request.app.url_path_for("from_chart", token="t") == LINK_PATH.format(token="t")
+        except (ModuleNotFoundError, NoMatchFound):  # no web extra, or no web form mounted: nothing to link to
+            served = False
+        state.cds_form_links = served
+    return served
+
+
+async def _with_form_link(request: Request, hook: HookRequest, chart: ChartIntake, cards: list[Card]) -> list[Card]:
+    """The cards, each with the link to the prefilled form when there are cards and the web form is served."""
+    if not cards or not _form_links_served(request):
+        return cards
+    link = await run_in_threadpool(_form_link, request, hook, chart)
+    return cards if link is None else [c.model_copy(update={"links": [link]}) for c in cards]
 
 
 @router.post(

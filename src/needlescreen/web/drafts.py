@@ -4,11 +4,19 @@ A draft is the form's raw answers (what was typed and chosen, as the form posts 
 Unlike screening records, drafts are working copies: saving again replaces the answers, and a draft can be
 deleted. A principal sees only its own drafts. The table is created by the migration
 ``web_drafts`` in ``needlescreen/server/migrations/versions``.
+
+A draft can also be handed to whoever opens a link (:meth:`Drafts.hand_off`, :meth:`Drafts.claim`): the CDS Hooks
+service prefills one from the chart for the clinician, who is not known when the EHR calls. Until it is opened,
+the draft belongs to no principal: its owner is ``handoff:`` and the SHA-256 of the link's token, a random
+256-bit value that is never stored. The first principal to open the link within :data:`HANDOFF_SECONDS` becomes
+its owner; the link then opens nothing more.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +26,7 @@ from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, delete, 
 
 from needlescreen.server.store import Store
 
-__all__ = ["DRAFTS", "Draft", "Drafts"]
+__all__ = ["CHART_NOTE", "DRAFTS", "HANDOFF_SECONDS", "LINK_PATH", "Draft", "Drafts"]
 
 _METADATA = MetaData()
 #: The drafts table (its schema is the migration's; this is how the web reads and writes it).
@@ -33,6 +41,19 @@ DRAFTS = Table(
     Column("answers_json", Text, nullable=False),
 )
 MAX_DRAFT_BYTES = 64 * 1024
+#: How long a handed-off draft's link opens it: for the visit being booked or ordered (the chart may change), and
+#: as long as the longest CDS Hooks JWT lives.
+HANDOFF_SECONDS = 3600
+_HANDOFF = "handoff:"
+#: The web route that opens a handed-off draft (the link's token is its only part).
+LINK_PATH = "/from-chart/{token}"
+#: The draft field (JSON) saying which answers of a draft prefilled from the chart came from it, and from where.
+CHART_NOTE = "c.chart"
+
+
+def _pending(token: str) -> str:
+    """The owner of a draft not opened yet: the token's digest (the owner column holds 64 characters)."""
+    return _HANDOFF + hashlib.sha256(token.encode()).hexdigest()[: 64 - len(_HANDOFF)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,3 +147,49 @@ class Drafts:
         with self.store._write_lock, self.store.engine.begin() as conn:
             done = conn.execute(delete(DRAFTS).where(DRAFTS.c.id == draft_id, DRAFTS.c.owner == owner))
         return bool(done.rowcount)
+
+    def hand_off(self, answers: dict[str, str], *, label: str | None = None) -> str:
+        """Keep a draft for whoever opens a link first, and return the link's token (URL-safe, no patient data).
+
+        Handed-off drafts nobody opened in time are deleted here, so they do not pile up.
+
+        Raises:
+            ValueError: the answers are larger than a form could be.
+        """
+        body = orjson.dumps(answers).decode()
+        if len(body) > MAX_DRAFT_BYTES:
+            raise ValueError("the draft is too large")
+        token = secrets.token_urlsafe(32)
+        now = dt.datetime.now(dt.UTC)
+        row = {"id": str(uuid.uuid4()), "owner": _pending(token), "created_at": now, "updated_at": now}
+        with self.store._write_lock, self.store.engine.begin() as conn:
+            cutoff = now - dt.timedelta(seconds=HANDOFF_SECONDS)
+            conn.execute(delete(DRAFTS).where(DRAFTS.c.owner.startswith(_HANDOFF), DRAFTS.c.created_at < cutoff))
+            conn.execute(insert(DRAFTS), {**row, "label": (label or "")[:200] or None, "answers_json": body})
+        return token
+
+    def claim(self, token: str, principal: str) -> Draft | None:
+        """Give the draft behind a link to the principal opening it: once, within :data:`HANDOFF_SECONDS`.
+
+        None for a token that is unknown, used already or expired (the three are not told apart).
+        """
+        if not 20 <= len(token) <= 100 or principal.startswith(_HANDOFF):
+            return None
+        owner = _pending(token)
+        now = dt.datetime.now(dt.UTC)
+        cutoff = now - dt.timedelta(seconds=HANDOFF_SECONDS)
+        with self.store._write_lock, self.store.engine.begin() as conn:
+            row = conn.execute(
+                select(DRAFTS.c.id).where(DRAFTS.c.owner == owner, DRAFTS.c.created_at >= cutoff)
+            ).first()
+            if row is None:
+                return None
+            # Conditional on the owner still being the link's: of two workers opening it at once, one wins.
+            done = conn.execute(
+                update(DRAFTS)
+                .where(DRAFTS.c.id == row.id, DRAFTS.c.owner == owner)
+                .values(owner=principal, updated_at=now)
+            )
+            if done.rowcount != 1:
+                return None
+        return self.get(principal, row.id)

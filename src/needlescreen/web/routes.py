@@ -5,6 +5,7 @@ its live re-screening (``POST /screen`` and ``POST /screen.json``) read the answ
 :func:`needlescreen.web.forms.read_form` and show :func:`needlescreen.web.view.result_view`. Without JavaScript
 every page works by plain form posts; with it, the form re-screens as answers change through the JSON twin.
 None of these routes is part of the OpenAPI document (they answer HTML to people, not JSON to integrators).
+``GET /from-chart/{token}`` opens a draft the CDS Hooks service prefilled from the chart (a card's link), once.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from needlescreen.server.store import ScreeningRecord
 from . import auth
 from .bodymap import shapes, verdict_of_shapes
 from .catalogue import index_page, rule_page
-from .drafts import Drafts
+from .drafts import CHART_NOTE, LINK_PATH, Draft, Drafts
 from .forms import RECORD_FIELDS, FormState, form_tree, read_form
 from .record import record_context, record_html, record_pdf
 from .templating import environment
@@ -352,7 +353,8 @@ def _drafts(request: Request) -> Drafts:
 
 
 async def _save_draft(request: Request, session: auth.Session, form: dict[str, str]) -> Response:
-    answers = {k: v for k, v in form.items() if (k.startswith(("q.", "r."))) and v != ""}
+    # "c." fields: what a draft prefilled from the chart says came from it (kept while the draft is worked on).
+    answers = {k: v for k, v in form.items() if (k.startswith(("q.", "r.", "c."))) and v != ""}
     label = form.get("r.patient_ref") or None
     draft_id = form.get("draft_id") or None
     try:
@@ -389,7 +391,39 @@ async def draft_page(request: Request, draft_id: str, saved: str | None = None) 
     state = await run_in_threadpool(lambda: read_form(q, draft.answers, complete=False))
     _result, view = await run_in_threadpool(_screen, request, state)
     context = _form_context(request, state, view, draft=draft, saved=bool(saved))
+    chart = _chart_note(draft)
+    if chart is not None:  # prefilled from the chart by the CDS Hooks service: say which answers came from it
+        return _page(request, "chart_form.html", chart=chart, chart_json=draft.answers[CHART_NOTE], **context)
     return _page(request, "form.html", **context)
+
+
+def _chart_note(draft: Draft) -> dict[str, Any] | None:
+    raw = draft.answers.get(CHART_NOTE)
+    try:
+        note = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        return None
+    return note if isinstance(note, dict) else None
+
+
+@router.get(LINK_PATH)
+async def from_chart(request: Request, token: str, go: str | None = None) -> Response:
+    """Open the draft a CDS Hooks card's link hands over (prefilled from the chart): once, for who opens it."""
+    session = auth.current(request)
+    if session is None:
+        if go is None:
+            # Opened from the EHR's page, another site: the browser withheld the SameSite=Strict session cookie.
+            # One step from this site sends it, or leads to the sign-in when there is no session.
+            return _page(request, "from_chart.html", continue_url=f"/from-chart/{quote(token, safe='')}?go=1")
+        target = f"/from-chart/{quote(token, safe='')}?go=1"
+        return RedirectResponse(f"/sign-in?next={quote(target, safe='')}", status_code=303, headers=_HTML_HEADERS)
+    draft = await run_in_threadpool(_drafts(request).claim, token, session.principal)
+    if draft is None:
+        log_event("web_from_chart", opened=False)
+        return _page(request, "from_chart.html", 410, gone=True)
+    log_event("web_from_chart", opened=True, draft=draft.id)
+    # Nothing after this carries the token: not the address bar, not a Referer.
+    return RedirectResponse(f"/drafts/{draft.id}", status_code=303, headers=_HTML_HEADERS)
 
 
 @router.post("/drafts/{draft_id}/delete")

@@ -43,7 +43,8 @@ def test_quick_benchmark_prints_every_figure(tmp_path: Path, capsys) -> None:
         assert raw["raw"] > 0 and raw["run"] > 0 and raw["screen"] > 0
     assert figures["impact"]["screened"] == figures["impact"]["rows"] > 0
     assert figures["batch"]["results"] == figures["batch"]["rows"]
-    assert figures["batch"]["bytes_per_row"] > 1000
+    # A compact result row (the default) holds at least its row id, verdict, reasons' ids and the ruleset hash.
+    assert figures["batch"]["bytes_per_row"] > 200
     assert figures["memory"]["screenings"] == 2000
     assert (tmp_path / "bench.json").exists()
 

@@ -19,7 +19,7 @@ from needlescreen.server import Settings, create_app
 from needlescreen.server.store import ScreeningRecord, Store, migrate
 from needlescreen.testing import baseline_intake
 
-from .server_helpers import postgres_cluster
+from .server_helpers import postgres_cluster, reset_database
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +32,7 @@ def pg_url() -> Iterator[str]:
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'records.db'}"
-    base: str = request.getfixturevalue("pg_url")
-    # Each test gets its own schema-free database by dropping what the previous one made.
-    migrate(base)
-    store = Store(base)
-    with store.engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS screening_records, alembic_version CASCADE"))
-        conn.execute(text("DROP FUNCTION IF EXISTS needlescreen_append_only() CASCADE"))
-    store.close()
-    return base
+    return reset_database(request.getfixturevalue("pg_url"))
 
 
 def _record(ref: str | None, verdict: str, when: dt.datetime, previous: str | None = None) -> ScreeningRecord:
@@ -129,7 +121,7 @@ def test_filters_and_cursor(url: str) -> None:
 def test_the_service_on_this_database(url: str) -> None:
     with TestClient(create_app(Settings(database_url=url))) as client:
         intake = baseline_intake() | {"record": {"patient_ref": "A-1", "encounter_date": "2026-11-02"}}
-        made = client.post("/screenings", content=json.dumps(intake))
+        made = client.post("/screenings", content=json.dumps(intake), headers={"Content-Type": "application/json"})
         assert made.status_code == 201
         got = client.get(made.headers["location"]).json()
         assert got["result"] == made.json() and got["record"]["patient_ref"] == "A-1"

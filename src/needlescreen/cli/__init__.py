@@ -2,14 +2,15 @@
 
 Commands: ``check`` (one intake file), ``ask`` (the questionnaire in the terminal), ``explain`` (every rule and
 the facts it read), ``rules list|show|check|body|vocabulary`` (the catalogue, the body model and the site
-names), ``batch`` (a day's list on every core), ``schema`` (JSON Schemas for integrators) and ``serve`` (the
-HTTP service, an optional extra).
+names), ``batch`` (a day's list on every core), ``schema`` (JSON Schemas for integrators), ``serve`` (the
+HTTP service, an optional extra) and ``records verify|migrate`` (the service's stored records).
 
 One module per command group (typer's larger apps are the model): ``screen`` (check, explain), ``ask``,
-``rules``, ``batch``, ``schema`` and ``serve``, over ``_app`` (the app, shared options, error handling) and
-``render`` (how a result is printed).
+``rules``, ``batch``, ``schema``, ``serve`` and ``records``, over ``_app`` (the app, shared options, error
+handling) and ``render`` (how a result is printed).
 
-Exit codes a script can use: 0 clear, 10 caution, 20 refer, 2 invalid input or rule files, 3 engine error.
+Exit codes a script can use: 0 clear, 10 caution, 20 refer, 2 invalid input or rule files, 3 engine error;
+``records verify``: 0 every record matches, 4 a record does not match.
 A person's mistake (a bad file, a wrong answer) prints ``error: <where>: <field>: <what>`` and never a
 traceback; an error inside needlescreen still raises.
 """
@@ -20,7 +21,7 @@ import sys
 
 from needlescreen.errors import EngineError, NeedlescreenError
 
-from . import ask, batch, rules, schema, screen, serve  # noqa: F401 - each module registers its commands
+from . import ask, batch, records, rules, schema, screen, serve  # noqa: F401 - each module registers its commands
 from ._app import EXIT_CODES, app
 from .render import render
 

@@ -2,12 +2,20 @@
 
 A record keeps what a clinic must be able to show later, as it keeps a consent form: the intake as received, the
 result as returned (verdict, reasons, ruleset revision and hash, policy, engine, decision id, timestamp), who
-submitted it, and for a re-screening the record it replaces and what changed. Records are never updated or
-deleted; a correction is a new record. The migration adds database triggers that refuse ``UPDATE`` and
-``DELETE``, so this holds for any client of the database, not only for this module.
+submitted it and for which clinic (``tenant``), and for a re-screening the record it replaces and what changed.
+Records are never updated or deleted; a correction is a new record. The migrations add database triggers that
+refuse ``UPDATE``, ``DELETE``, an insert that would replace a row (SQLite's ``INSERT OR REPLACE``) and
+``TRUNCATE`` (PostgreSQL), so this holds for any client of the database, not only for this module; on PostgreSQL
+the service's own role is also granted only ``SELECT`` and ``INSERT`` (``docs/deployment.md``).
+
+Each record is sealed into a hash chain (:mod:`needlescreen.server.chain`) as it is stored, so a change made
+around the triggers (a superuser, a copy of the SQLite file) is found by :meth:`Store.verify`. Records are sealed
+one at a time, across every worker process: SQLite takes its write lock before the newest seal is read
+(``BEGIN IMMEDIATE``); PostgreSQL takes a transaction-level advisory lock.
 
 Each worker process builds its own :class:`Store` (its own SQLAlchemy engine and connection pool). A record is
-committed before the service answers 2xx, so a killed worker loses no acknowledged record.
+committed before the service answers 2xx, so a killed worker loses no acknowledged record; SQLite syncs each commit
+to disk (``synchronous=FULL``) unless the ``sqlite_sync`` setting says ``NORMAL``.
 """
 
 from __future__ import annotations
@@ -15,13 +23,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import (
     BigInteger,
+    Connection,
     Date,
     DateTime,
     Engine,
@@ -37,6 +46,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from .chain import GENESIS, ChainReport, seal, verify
 
 __all__ = ["Base", "Page", "ScreeningRecord", "Store", "migrate", "normalise_url"]
 
@@ -54,6 +65,8 @@ class ScreeningRecord(Base):
     id: Mapped[str] = mapped_column(String(36), unique=True)  # the result's decision id
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     submitted_by: Mapped[str] = mapped_column(String(64))
+    #: The clinic of the key that stored it (None: stored without keys or by an admin key).
+    tenant: Mapped[str | None] = mapped_column(String(64))
     patient_ref: Mapped[str | None] = mapped_column(String(64))
     clinician: Mapped[str | None] = mapped_column(String(200))
     clinic: Mapped[str | None] = mapped_column(String(200))
@@ -70,15 +83,27 @@ class ScreeningRecord(Base):
     intake_json: Mapped[str] = mapped_column(Text)
     result_json: Mapped[str] = mapped_column(Text)
     changes_json: Mapped[str | None] = mapped_column(Text)
+    #: The seal of the record before it, and this record's own seal (:mod:`needlescreen.server.chain`).
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    record_hash: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_screening_records_patient_ref", "patient_ref", "seq"),
         Index("ix_screening_records_verdict", "verdict", "seq"),
         Index("ix_screening_records_created_at", "created_at"),
+        Index("ix_screening_records_tenant", "tenant", "seq"),
     )
 
 
-_COLUMNS = tuple(c for c in ScreeningRecord.__table__.columns if c.key != "seq")
+_COLUMNS = tuple(c for c in ScreeningRecord.__table__.columns if c.key not in ("seq", "prev_hash", "record_hash"))
+_HEAD = select(ScreeningRecord.record_hash).order_by(ScreeningRecord.seq.desc()).limit(1)
+#: The PostgreSQL advisory lock that makes sealing one writer at a time ("need" in ASCII).
+_CHAIN_LOCK = 0x6E656564
+#: The triggers that keep the records append-only, by dialect (``verify`` reports any that is missing or disabled).
+GUARDS = {
+    "sqlite": ("screening_records_no_delete", "screening_records_no_replace", "screening_records_no_update"),
+    "postgresql": ("screening_records_append_only", "screening_records_no_truncate"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,22 +122,31 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def _engine(url: str, sqlite_sync: str = "NORMAL") -> Engine:
+def _engine(url: str, sqlite_sync: str = "FULL") -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
         def _pragmas(conn: Any, _record: Any) -> None:
+            # The driver's own transaction handling starts a transaction only at the first write, too late to seal
+            # a record against the newest seal: transactions are begun explicitly below instead.
+            conn.isolation_level = None
             cur = conn.cursor()
-            # WAL lets readers and one writer work at once across worker processes. In WAL mode NORMAL keeps
-            # every committed record through a crash or kill of the process; only a power loss or OS crash can
-            # lose the last commits. FULL syncs each commit to disk too, at about half the stored throughput.
+            # WAL lets readers and one writer work at once across worker processes. FULL syncs each commit to
+            # disk, so an acknowledged record survives a power loss or OS crash; NORMAL (a setting) only a crash
+            # or kill of the process.
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute(f"PRAGMA synchronous={sqlite_sync}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            # A writer takes the database's write lock before it reads the newest seal (see Store.add).
+            immediate = conn.get_execution_options().get("needlescreen_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
@@ -137,7 +171,7 @@ def migrate(url: str) -> None:
 class Store:
     """Reads and appends screening records; there is no method that changes or removes one."""
 
-    def __init__(self, url: str, *, sqlite_sync: Literal["NORMAL", "FULL"] = "NORMAL") -> None:
+    def __init__(self, url: str, *, sqlite_sync: Literal["FULL", "NORMAL"] = "FULL") -> None:
         if sqlite_sync not in ("NORMAL", "FULL"):
             raise ValueError("sqlite_sync must be NORMAL or FULL")
         self.url = normalise_url(url)
@@ -157,18 +191,36 @@ class Store:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT count(*) FROM screening_records WHERE seq < 0"))
 
+    @contextlib.contextmanager
+    def _writer(self) -> Iterator[Connection]:
+        """A transaction in which this process alone may seal a record (see the module docstring)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(needlescreen_write=True)
+            with conn.begin():
+                if self.dialect == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
+                yield conn
+
     def add(self, record: ScreeningRecord) -> ScreeningRecord:
-        """Append one record and commit it (the caller answers 2xx only after this returns)."""
+        """Seal one record onto the chain, append it and commit (the caller answers 2xx only after this returns)."""
         # A Core INSERT of the mapped columns: the ORM's unit of work costs more than the write itself here.
         values = {c.key: getattr(record, c.key) for c in _COLUMNS}
-        with self._write_lock, self.engine.begin() as conn:
+        with self._write_lock, self._writer() as conn:
+            head = conn.execute(_HEAD).first()
+            prev = GENESIS if head is None else head[0] or ""
+            values["prev_hash"] = prev
+            values["record_hash"] = seal(values, prev)
             conn.execute(insert(ScreeningRecord), values)
+        record.prev_hash, record.record_hash = values["prev_hash"], values["record_hash"]
         return record
 
-    def get(self, record_id: str) -> ScreeningRecord | None:
-        """A record by its id (the decision id of its result)."""
+    def get(self, record_id: str, *, scope: str | None = None) -> ScreeningRecord | None:
+        """A record by its id (the decision id of its result); with ``scope``, only a record of that clinic."""
+        query = select(ScreeningRecord).where(ScreeningRecord.id == record_id)
+        if scope is not None:
+            query = query.where(ScreeningRecord.tenant == scope)
         with self._sessions() as session:
-            return session.scalars(select(ScreeningRecord).where(ScreeningRecord.id == record_id)).first()
+            return session.scalars(query).first()
 
     def list(
         self,
@@ -180,9 +232,15 @@ class Store:
         date_from: dt.date | None = None,
         date_to: dt.date | None = None,
         encounter_date: dt.date | None = None,
+        scope: str | None = None,
     ) -> Page:
-        """Records newest first, filtered; ``date_from``/``date_to`` bound the screening date (UTC), inclusive."""
+        """Records newest first, filtered; ``date_from``/``date_to`` bound the screening date (UTC), inclusive.
+
+        With ``scope``, only the records of that clinic.
+        """
         query = select(ScreeningRecord).order_by(ScreeningRecord.seq.desc()).limit(limit + 1)
+        if scope is not None:
+            query = query.where(ScreeningRecord.tenant == scope)
         if cursor is not None:
             query = query.where(ScreeningRecord.seq < cursor)
         if patient_ref is not None:
@@ -202,6 +260,33 @@ class Store:
         more = len(rows) > limit
         rows = rows[:limit]
         return Page(rows, rows[-1].seq if more and rows else None)
+
+    def guards(self) -> tuple[str, ...]:
+        """The append-only triggers that are missing or disabled (an empty list: all in place)."""
+        if self.dialect == "postgresql":
+            found = text(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = 'screening_records'::regclass "
+                "AND NOT tgisinternal AND tgenabled <> 'D'"
+            )
+        else:
+            found = text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'screening_records'")
+        with self.engine.connect() as conn:
+            present = set(conn.execute(found).scalars())
+        return tuple(name for name in GUARDS.get(self.dialect, ()) if name not in present)
+
+    def verify(self, *, scope: str | None = None, anchor: str | None = None) -> ChainReport:
+        """Check every record against its seal and the seal before it (:func:`needlescreen.server.chain.verify`).
+
+        With ``scope``, only that clinic's records are checked (the others' seals still link the chain).
+        """
+        table = ScreeningRecord.__table__
+        query = select(table).order_by(table.c.seq)
+        with self.engine.connect() as conn:
+            # One statement, streamed: one consistent snapshot, without holding every record in memory.
+            rows = conn.execution_options(yield_per=256).execute(query).mappings()
+            report = verify(rows, scope=scope, anchor=anchor)
+        report.missing_guards = list(self.guards())
+        return report
 
     def close(self) -> None:
         """Close the connection pool."""

@@ -47,7 +47,10 @@ def _media_type(header: str | None) -> str:
     for param in params:
         name, _, value = param.partition("=")
         if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
-            raise UnsupportedMediaTypeError(f"charset {value.strip()!r} is not read here: send UTF-8")
+            raise UnsupportedMediaTypeError(
+                f"charset {value.strip()!r} is not read here: send the intake as UTF-8, application/json or "
+                "application/yaml"
+            )
     return kind
 
 

@@ -22,6 +22,7 @@ import time
 from functools import cache
 from typing import Any
 
+import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from .logs import elapsed_ms, log_event
@@ -29,6 +30,10 @@ from .problems import MEDIA_TYPE, problem_bytes
 from .settings import Settings
 
 __all__ = ["Protocol"]
+
+
+class _HeadTooLarge(Exception):
+    """Raised from a parser callback to stop parsing a head past the limit (httptools wraps it)."""
 
 
 @cache
@@ -44,7 +49,8 @@ class Protocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._max_head, self._timeout = _limits()
         self._in_head = True
-        self._head_bytes = 0
+        self._head_bytes = 0  # of the head's parts the parser has handed over
+        self._chunk_bytes = 0  # received while the head is incomplete
         self._head_started = 0.0
         self._head_timer: asyncio.TimerHandle | None = None
 
@@ -66,24 +72,61 @@ class Protocol(HttpToolsProtocol):
             self._head_timer = None
 
     def data_received(self, data: bytes) -> None:
-        super().data_received(data)
+        # uvicorn's own, but a head over the limit is answered 431, not logged as an invalid request.
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            if isinstance(exc.__context__, _HeadTooLarge):
+                self._too_large()
+                return
+            self.logger.warning("Invalid HTTP request received.")
+            self.send_400_response("")
+            return
+        except httptools.HttpParserError:
+            self.logger.warning("Invalid HTTP request received.")
+            self.send_400_response("")
+            return
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+            return
         if self._in_head and not self.transport.is_closing():
-            # Counted after parsing: a chunk that completed the head (and may hold body bytes) has reset the count.
-            self._head_bytes += len(data)
-            if self._head_bytes > self._max_head:
-                self._refuse(431, "NS431", f"the request line and headers are larger than {self._max_head} bytes")
+            # A head still incomplete: every byte of the chunk was head (the parser holds the partial header
+            # itself, so this counts what the callbacks below have not seen yet).
+            self._chunk_bytes += len(data)
+            if self._chunk_bytes > self._max_head:
+                self._too_large()
+
+    def _count(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > self._max_head:
+            raise _HeadTooLarge
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)  # ": " and CRLF
+        super().on_header(name, value)
+
+    def _too_large(self) -> None:
+        self._refuse(431, "NS431", f"the request line and headers are larger than {self._max_head} bytes")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_head = True
-        self._head_bytes = 0
+        self._head_bytes = self._chunk_bytes = 0
         self._head_started = time.perf_counter()
         self._disarm()  # the deadline runs from a request's first byte (the connection's idle time is keep-alive's)
         self._arm()
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        self._head_bytes = 0
+        self._head_bytes = self._chunk_bytes = 0
         self._disarm()
         super().on_headers_complete()
 

@@ -302,7 +302,8 @@ def _read_config(path: str) -> dict[str, Any]:
         from rapidfuzz import process
 
         hints = [
-            f"{u!r}" + (f" (did you mean {m[0]!r}?)" if (m := process.extractOne(u, SETTINGS, score_cutoff=70)) else "")
+            f"{u!r}"
+            + (f" (did you mean {m[0]!r}?)" if (m := process.extractOne(u, list(SETTINGS), score_cutoff=70)) else "")
             for u in unknown
         ]
         raise ValueError(f"{path}: unknown setting {', '.join(hints)}; the settings are {', '.join(SETTINGS)}")

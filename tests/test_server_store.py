@@ -131,3 +131,26 @@ def test_the_service_on_this_database(url: str) -> None:
         assert [i["id"] for i in listed] == [again.json()["id"], made.json()["decision_id"]]
         ready = client.get("/ready").json()
         assert ready["checks"]["database"] == "ok"
+
+
+def test_sqlite_syncs_every_commit_to_disk_unless_told_otherwise(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'records.db'}"
+    migrate(url)
+    # PRAGMA synchronous: 1 NORMAL (survives a killed process), 2 FULL (survives a power loss too).
+    for store, expected in (
+        (Store(url), 2),
+        (Store(url, sqlite_sync="NORMAL"), 1),
+        (Store(url, sqlite_sync="FULL"), 2),
+    ):
+        try:
+            with store.engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == expected
+        finally:
+            store.close()
+    assert Settings().sqlite_sync == "FULL"
+    with TestClient(create_app(Settings(database_url=url))) as client:
+        store = client.app.state.service.store  # type: ignore[attr-defined]
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+    with pytest.raises(ValueError, match="NORMAL or FULL"):
+        Store(url, sqlite_sync="OFF")  # type: ignore[arg-type]

@@ -105,22 +105,22 @@ def test_the_seal_is_the_documented_canonical_form() -> None:
         "created_at": dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC),
         "encounter_date": dt.date(2026, 11, 2),
         "verdict": "refer",
-        "intake_json": '{"a": "\u00e9"}',
+        "intake_json": '{"a": "\u00e9\n\t\u0001 \u2028 \\"q\\" \\\\ </x>"}',
     }
-    # Written out by hand from chain.py's docstring: sorted keys, no spaces, ASCII escapes, v 1, UTC with microseconds.
+    # Written out by hand from chain.py's docstring: UTF-8, sorted keys, no spaces, v 1, UTC with microseconds.
     document = dict.fromkeys(SEALED_FIELDS) | {
         "id": "00000000-0000-4000-8000-000000000001",
         "created_at": "2026-11-02T09:30:00.000000Z",
         "encounter_date": "2026-11-02",
         "verdict": "refer",
-        "intake_json": '{"a": "\u00e9"}',
+        "intake_json": '{"a": "\u00e9\n\t\u0001 \u2028 \\"q\\" \\\\ </x>"}',
         "prev_hash": GENESIS,
         "v": 1,
     }
-    text_ = json.dumps(document, sort_keys=True, separators=(",", ":"))
-    assert seal(values, GENESIS) == hashlib.sha256(text_.encode()).hexdigest()
+    text_ = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert seal(values, GENESIS) == hashlib.sha256(text_.encode("utf-8")).hexdigest()
     # Pinned: a stored seal is checked against this form for as long as the record is kept.
-    assert seal(values, GENESIS) == "50f13a7811345f9f5f351c366753c951d3a13dc3f513c3e2ca8766bdff7a0372"
+    assert seal(values, GENESIS) == "69623c833abe00908d8076506b6c8fa967867df0fcf49179b5e8d1e93e8cb11c"
 
 
 @pytest.mark.parametrize("name", SEALED_FIELDS)

@@ -14,6 +14,7 @@ Everything here is plain CPU work; the routes run it in the worker's screening t
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -54,15 +55,6 @@ def _media_type(header: str | None) -> str:
     return kind
 
 
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a valid number")
 
@@ -71,13 +63,51 @@ def _invalid(message: str) -> IntakeError:
     return IntakeError([FieldProblem("", message)])
 
 
-def _load(text: str, kind: str) -> Any:
+def _list_too_long(value: list[Any], items: int) -> bool:
+    return len(value) > items or any(type(v) is list and _list_too_long(v, items) for v in value)
+
+
+# Whether the body being parsed in this thread holds a list or object larger than the schema allows anywhere.
+_parsing = threading.local()
+
+
+def _pairs(found: list[tuple[str, Any]]) -> dict[str, Any]:
+    items, fields = _largest()
+    if len(found) > fields:
+        _parsing.oversized = True
+    out: dict[str, Any] = {}
+    for key, value in found:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+        if type(value) is list and not _parsing.oversized and _list_too_long(value, items):
+            _parsing.oversized = True
+    return out
+
+
+# One decoder for every body: making one per call (json.loads with hooks does) costs as much as parsing an intake.
+_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_reject_constant)
+
+
+def _load_json(text: str) -> tuple[Any, bool]:
+    """The parsed JSON, and whether a list or object in it is larger than the schema allows anywhere.
+
+    Duplicate keys and NaN/Infinity are refused as the library refuses them. Sizes are checked in the hook that
+    sees every object as it is built, which costs next to nothing beside the parse itself.
+    """
+    _parsing.oversized = False
+    data = _DECODER.decode(text)
+    return data, _parsing.oversized or (type(data) is list and _list_too_long(data, _largest()[0]))
+
+
+def _load(text: str, kind: str) -> tuple[Any, bool]:
+    """The parsed body, and whether a list or object in it is larger than the schema allows anywhere."""
     if not text.strip():
         raise _invalid("the body is empty: send one intake")
     try:
         if kind == JSON:
             try:
-                return json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+                return _load_json(text)
             except ValueError as exc:
                 if text.lstrip()[:1] not in ("{", "[", '"'):
                     raise UnsupportedMediaTypeError(
@@ -89,11 +119,12 @@ def _load(text: str, kind: str) -> Any:
         if len(safe_yaml._OPENERS.findall(text)) > safe_yaml.C_PARSER_MAX_OPENERS:
             raise _invalid(f"too complex: more than {safe_yaml.C_PARSER_MAX_OPENERS} lists and mappings")
         try:
-            return safe_yaml.load(text)
+            data = safe_yaml.load(text)
         except safe_yaml.YAMLError as exc:
             raise _invalid(f"not valid YAML: {safe_yaml.describe(exc)}") from None
     except RecursionError:
         raise _invalid("input is nested too deeply") from None
+    return data, not _within_largest(data)
 
 
 @lru_cache(maxsize=1)
@@ -172,6 +203,39 @@ def _oversized(data: Any, node: Mapping[str, Any], defs: Mapping[str, Any], path
                 _oversized(value, known[key], defs, _join(path, key), out)
 
 
+@lru_cache(maxsize=1)
+def _largest() -> tuple[int, int]:
+    """The longest list and the most fields of any object the intake schema allows (the fast scan's bounds)."""
+    items, fields = 0, 0
+    stack: list[Any] = [intake_schema()]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            items = max(items, node.get("maxItems", 0))
+            fields = max(fields, len(node["properties"]) if isinstance(node.get("properties"), dict) else 0)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return items, fields
+
+
+def _within_largest(data: Any) -> bool:
+    """True when no list or object of the data is larger than the schema allows anywhere (a scan, for YAML)."""
+    items, fields = _largest()
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if type(node) is dict:
+            if len(node) > fields:
+                return False
+            stack.extend(v for v in node.values() if type(v) is dict or type(v) is list)
+        elif len(node) > items:
+            return False
+        else:
+            stack.extend(v for v in node if type(v) is dict or type(v) is list)
+    return True
+
+
 def read_intake(body: bytes, content_type: str | None) -> Intake:
     """Validate the intake a request body holds.
 
@@ -185,12 +249,14 @@ def read_intake(body: bytes, content_type: str | None) -> Intake:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _invalid(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    data = _load(text.removeprefix("\ufeff"), kind)
+    data, oversized = _load(text.removeprefix("\ufeff"), kind)
     if not isinstance(data, Mapping):
         raise _invalid("an intake must be a JSON object")
-    schema = intake_schema()
-    problems: list[FieldProblem] = []
-    _oversized(data, schema, schema.get("$defs", {}), "", problems)
-    if problems:
-        raise IntakeError(problems)
+    if oversized:
+        # Something is larger than the schema allows anywhere: name it, with the limit for its place.
+        schema = intake_schema()
+        problems: list[FieldProblem] = []
+        _oversized(data, schema, schema.get("$defs", {}), "", problems)
+        if problems:
+            raise IntakeError(problems)
     return parse_intake(data)

@@ -5,7 +5,8 @@ Starts ``needlescreen serve`` (2 workers, a fresh SQLite file) on a free loopbac
 while four client processes each send one kind of hostile request as fast as the service answers:
 
 * ``list``: a 256 KiB JSON body holding a 131,000-item list (``medications.items``);
-* ``yaml``: 200 KB of deeply nested YAML (``- - - ...``, ``[[[...``, a block mapping 600 levels deep);
+* ``yaml``: deeply nested YAML: 200 KB of ``- - - ...`` (refused by its size), and within the 64 KiB YAML limit
+  ``- - - ...``, ``[[[...`` and a block mapping 355 levels deep;
 * ``slow``: 40 connections that each announce a 256 KiB body and send it a byte every half second;
 * ``headers``: requests whose header runs to 1 MB, sent in 64 KiB pieces.
 
@@ -53,7 +54,8 @@ def _bodies(kind: str) -> list[bytes]:
         plan = {"technique": "dry_needling", "sites": [{"id": "a", "region": "calf", "side": "left"}]}
         body = json.dumps({"plan": plan, "medications": {"items": [1] * 131_000}}, separators=(",", ":")).encode()
         return [_request("POST", "/screenings?dry_run=true", body, "application/json")]
-    deep = ["- " * 100_000, "[" * 200_000, "".join(" " * i + "a:\n" for i in range(600))]
+    within = 64 * 1024
+    deep = ["- " * 100_000, "- " * (within // 2), "[" * within, "".join(" " * i + "a:\n" for i in range(355))]
     return [_request("POST", "/screenings?dry_run=true", d.encode(), "application/yaml") for d in deep]
 
 

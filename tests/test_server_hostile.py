@@ -141,10 +141,13 @@ def test_the_problem_list_gives_the_first_fifty_and_the_count(client: TestClient
 @pytest.mark.parametrize(
     ("content_type", "body", "message"),
     [
-        ("application/yaml", "[" * 100_000, "too complex: more than 5000 lists and mappings"),
-        ("application/yaml", "- " * 100_000, "too complex: more than 5000 lists and mappings"),
+        ("application/yaml", "- " * 100_000, "a YAML intake may be at most 65536 bytes"),
+        ("application/yaml", "[" * 60_000, "too complex: more than 5000 lists and mappings"),
+        ("application/yaml", "- " * 30_000, "too complex: more than 5000 lists and mappings"),
         ("application/yaml", "a: " + "[" * 4000 + "]" * 4000, "not valid YAML: exceeded maximum nesting depth"),
+        ("application/yaml", "".join(" " * i + "a:\n" for i in range(355)), "input is nested too deeply"),
         (JSON, "[" * 100_000 + "]" * 100_000, "input is nested too deeply"),
+        (JSON, '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}", "input is nested too deeply"),
     ],
 )
 def test_deep_bodies_are_refused_cheaply(client: TestClient, content_type: str, body: str, message: str) -> None:

@@ -226,3 +226,16 @@ def test_uvicorn_started_directly_reads_the_same_settings(tmp_path: Path) -> Non
         assert big.status_code == 431 and big.headers["content-type"] == "application/problem+json"
     finally:
         _stop(proc)
+
+
+def test_the_documented_settings_file_and_key_file_are_read_as_shown(tmp_path: Path) -> None:
+    doc = (REPO / "docs" / "deployment.md").read_text(encoding="utf-8")
+    (toml,) = re.findall(r"```toml\n(.*?)```", doc, flags=re.DOTALL)
+    (keys,) = re.findall(r"```text\n(# /etc/needlescreen/keys.*?)```", doc, flags=re.DOTALL)
+    (tmp_path / "keys").write_text(keys)
+    config = tmp_path / "needlescreen.toml"
+    config.write_text(toml.replace("/etc/needlescreen/keys", str(tmp_path / "keys")))
+    settings = Settings.resolve({}, {"NEEDLESCREEN_CONFIG": str(config)})
+    settings.check()
+    assert settings.host == "0.0.0.0" and settings.read_timeout == 10
+    assert [(k.clinic, k.role) for k in settings.keys] == [("north", "clinic"), ("south", "clinic"), (None, "admin")]

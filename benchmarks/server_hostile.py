@@ -1,8 +1,10 @@
 """``/health`` latency while four hostile clients send the worst bodies and heads the service is known to get.
 
 Starts ``needlescreen serve`` (2 workers, a fresh SQLite file) on a free loopback port, measures ``GET /health``
-(a new connection each time, as a load balancer's check does) and a typical dry-run screening, first alone, then
-while four client processes each send one kind of hostile request as fast as the service answers:
+(a new connection each time, as a load balancer's check does) and a typical dry-run screening in three phases:
+alone; while two clients send the *worst* benchmark cohort's valid intakes back to back (the heaviest honest
+screenings, tens of milliseconds each); and while four client processes each send one kind of hostile request
+as fast as the service answers:
 
 * ``list``: a 256 KiB JSON body holding a 131,000-item list (``medications.items``);
 * ``yaml``: deeply nested YAML: 200 KB of ``- - - ...`` (refused by its size), and within the 64 KiB YAML limit
@@ -42,6 +44,7 @@ from .server_load import _free_port, _wait_ready
 __all__ = ["main"]
 
 KINDS = ("list", "yaml", "slow", "headers")
+PHASES = {"alone": (), "busy screening": ("worst", "worst"), "under attack": KINDS}
 
 
 def _request(method: str, path: str, body: bytes, content_type: str, extra: bytes = b"") -> bytes:
@@ -50,6 +53,11 @@ def _request(method: str, path: str, body: bytes, content_type: str, extra: byte
 
 
 def _bodies(kind: str) -> list[bytes]:
+    if kind == "worst":
+        return [
+            _request("POST", "/screenings?dry_run=true", json.dumps(i).encode(), "application/json")
+            for i in cohort("worst", 50)
+        ]
     if kind == "list":
         plan = {"technique": "dry_needling", "sites": [{"id": "a", "region": "calf", "side": "left"}]}
         body = json.dumps({"plan": plan, "medications": {"items": [1] * 131_000}}, separators=(",", ":")).encode()
@@ -71,7 +79,7 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 async def _hammer(port: int, kind: str, until: float, counts: dict[str, int]) -> None:
     """Send one kind of hostile request until the deadline, counting the answers by status."""
-    requests = _bodies(kind) if kind in ("list", "yaml") else []
+    requests = _bodies(kind) if kind in ("list", "yaml", "worst") else []
     i = 0
     while time.monotonic() < until:
         try:
@@ -156,26 +164,27 @@ def _summary(ms: list[float]) -> dict[str, float]:
     }
 
 
-def _phase(port: int, seconds: float, hostile: bool) -> dict[str, Any]:
+def _phase(port: int, seconds: float, kinds: tuple[str, ...]) -> dict[str, Any]:
     health = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     dry = _request("POST", "/screenings?dry_run=true", json.dumps(cohort("typical", 1)[0]).encode(), "application/json")
     dry = dry.replace(b"Host: 127.0.0.1\r\n", b"Host: 127.0.0.1\r\nConnection: close\r\n")
     ctx = multiprocessing.get_context("spawn")
     results: Any = ctx.Queue()
-    clients = [ctx.Process(target=_client, args=(port, k, seconds + 1, results)) for k in KINDS] if hostile else []
+    clients = [ctx.Process(target=_client, args=(port, k, seconds + 1, results)) for k in kinds]
     for c in clients:
         c.start()
-    if hostile:
+    if clients:
         time.sleep(1.0)  # let the clients get going
     screened: list[float] = []
     screen = threading.Thread(target=lambda: screened.extend(_probe(port, seconds, 0.1, dry)))
     screen.start()
     healths = _probe(port, seconds, 0.02, health)
     screen.join()
-    counts = {}
+    counts: dict[str, dict[str, int]] = {}
     for c in clients:
         kind, got = results.get(timeout=120)
-        counts[kind] = got
+        for status, n in got.items():
+            counts.setdefault(kind, {})[status] = counts.get(kind, {}).get(status, 0) + n
         c.join(30)
     return {"health": _summary(healths), "dry_run": _summary(screened), "hostile": counts}
 
@@ -205,8 +214,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 "workers": args.workers,
                 "seconds": seconds,
                 "read_timeout": args.read_timeout,
-                "alone": _phase(port, seconds, hostile=False),
-                "under attack": _phase(port, seconds, hostile=True),
+                **{name: _phase(port, seconds, kinds) for name, kinds in PHASES.items()},
             }
         finally:
             os.killpg(server.pid, signal.SIGTERM)
@@ -219,13 +227,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"needlescreen serve: {args.workers} workers, read timeout {args.read_timeout:g} s, {seconds:g} s per phase; "
         f"hostile clients: {', '.join(KINDS)}"
     )
-    print(f"{'phase':<14} {'probe':<26} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
-    for phase in ("alone", "under attack"):
+    print(f"{'phase':<16} {'probe':<26} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    for phase in PHASES:
         for name, label in (("health", "GET /health"), ("dry_run", "POST /screenings?dry_run")):
             f = figures[phase][name]
-            print(f"{phase:<14} {label:<26} {f['requests']:>8} {f['p50_ms']:>8} {f['p99_ms']:>8} {f['max_ms']:>8}")
-    for kind, counts in figures["under attack"]["hostile"].items():
-        print(f"hostile {kind:<8} answers: {dict(sorted(counts.items()))}")
+            print(f"{phase:<16} {label:<26} {f['requests']:>8} {f['p50_ms']:>8} {f['p99_ms']:>8} {f['max_ms']:>8}")
+    for phase in ("busy screening", "under attack"):
+        for kind, counts in figures[phase]["hostile"].items():
+            print(f"{phase}: {kind:<8} answers {dict(sorted(counts.items()))}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return figures

@@ -307,11 +307,11 @@ def test_records_from_before_the_chain_are_sealed_by_the_migration(url: str) -> 
             command.upgrade(cfg, "0001")
         # The columns revision 0001 made.
         columns = [c for c in _COLUMNS if c not in ("seq", "tenant", "prev_hash", "record_hash")]
-        insert = f"INSERT INTO screening_records ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"
         with engine.begin() as conn:
             for ref in ("old-1", "old-2"):
                 rec = _record(ref)
-                conn.execute(text(insert), {c: getattr(rec, c) for c in columns})
+                # Typed by the model (times and dates stored as the service stores them), only 0001's columns.
+                conn.execute(ScreeningRecord.__table__.insert().values({c: getattr(rec, c) for c in columns}))
     finally:
         engine.dispose()
     migrate(url)

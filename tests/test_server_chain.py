@@ -16,6 +16,8 @@ import hashlib
 import json
 import multiprocessing
 import re
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -353,6 +355,72 @@ def test_two_processes_writing_at_once_make_one_chain(url: str) -> None:
     finally:
         store.close()
     assert report.ok and report.checked == 120, report.as_dict()
+
+
+def test_threads_of_one_worker_commit_together_and_chain_in_order(url: str) -> None:
+    migrate(url)
+    store = Store(url)
+    made: list[ScreeningRecord] = []
+    lock = threading.Lock()
+
+    def write(ref: str) -> None:
+        for _ in range(25):
+            rec = store.add(_record(ref))
+            with lock:
+                made.append(rec)
+
+    try:
+        threads = [threading.Thread(target=write, args=(f"T{i}",)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        report = store.verify()
+        stored = {r.id: r for r in store.list(limit=1000).items}
+    finally:
+        store.close()
+    assert report.ok and report.checked == 200, report.as_dict()
+    # Every caller got the seal that was stored for its own record.
+    assert all(stored[m.id].record_hash == m.record_hash and m.record_hash for m in made)
+
+
+def test_a_write_that_fails_fails_for_its_caller_alone(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'records.db'}"
+    migrate(url)
+    store = Store(url)
+    try:
+        first = store.add(_record("A"))
+        # A record that breaks the table's rules (an id already stored) among good ones written in the same batch.
+        clash = _record("B")
+        clash.id = first.id
+        outcome: dict[str, str] = {}
+
+        def write(rec: ScreeningRecord, name: str) -> None:
+            try:
+                store.add(rec)
+                outcome[name] = "stored"
+            except Exception as exc:
+                outcome[name] = str(exc)
+
+        threads = [
+            threading.Thread(target=write, args=(rec, name))
+            for rec, name in ((_record("C"), "good-1"), (clash, "clash"), (_record("D"), "good-2"))
+        ]
+        with store._write_lock:  # hold the writers back until all three wait in one batch
+            for t in threads:
+                t.start()
+            deadline = time.monotonic() + 30
+            while len(store._pending) < 3 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert len(store._pending) == 3
+        for t in threads:
+            t.join(30)
+        assert outcome["good-1"] == outcome["good-2"] == "stored"
+        assert "append-only" in outcome["clash"]
+        report = store.verify()
+        assert report.ok and report.checked == 3
+    finally:
+        store.close()
 
 
 # --- a least-privilege role on PostgreSQL ----------------------------------------------------------------------

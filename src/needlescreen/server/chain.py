@@ -2,9 +2,9 @@
 
 A record's seal (``record_hash``) is the SHA-256 of a canonical JSON document (UTF-8, keys sorted, no whitespace:
 what ``json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` writes) holding every stored
-value of the record (the intake as screened, the result as returned, the record metadata, who stored it and for which clinic,
-what it re-screened and what changed) and the seal of the record before it (``prev_hash``; the first record follows
-:data:`GENESIS`). Records are sealed in the order they are stored (``seq``), one writer at a time.
+value of the record (the intake as screened, the result as returned, the record metadata, who stored it and for
+which clinic, what it re-screened and what changed) and the seal of the record before it (``prev_hash``; the first
+record follows :data:`GENESIS`). Records are sealed in the order they are stored (``seq``), one writer at a time.
 
 So a record changed after it was stored no longer matches its seal, and a record removed, inserted or re-sealed
 breaks the link of the record after it. :func:`verify` walks the records in order and reports the first that does

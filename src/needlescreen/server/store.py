@@ -15,7 +15,8 @@ one at a time, across every worker process: SQLite takes its write lock before t
 
 Each worker process builds its own :class:`Store` (its own SQLAlchemy engine and connection pool). A record is
 committed before the service answers 2xx, so a killed worker loses no acknowledged record; SQLite syncs each commit
-to disk (``synchronous=FULL``) unless the ``sqlite_sync`` setting says ``NORMAL``.
+to disk (``synchronous=FULL``) unless the ``sqlite_sync`` setting says ``NORMAL``. The records a worker's threads
+hand in while one of them writes are committed together in its next transaction (one sync for all of them).
 """
 
 from __future__ import annotations
@@ -106,6 +107,15 @@ GUARDS = {
 }
 
 
+@dataclass(slots=True)
+class _Pending:
+    """A record waiting for a writer: its values, and once written whether it was committed."""
+
+    values: dict[str, Any]
+    done: bool = False
+    error: Exception | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     """One page of a list, newest first; ``next_cursor`` continues it (None on the last page)."""
@@ -177,9 +187,12 @@ class Store:
         self.url = normalise_url(url)
         self.engine = _engine(self.url, sqlite_sync)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        # SQLite takes one writer at a time and makes a waiting writer sleep and retry (1 ms, 2 ms, 5 ms, ...):
-        # threads of one worker queue on a lock instead, so only the workers themselves ever contend.
-        self._write_lock = threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
+        # Records are sealed one writer at a time (the chain), and SQLite makes a waiting writer sleep and retry
+        # (1 ms, 2 ms, 5 ms, ...): threads of one worker queue on a lock instead, and whoever holds it commits every
+        # record waiting by then in one transaction (group commit: one sync to disk for all of them).
+        self._write_lock = threading.Lock()
+        self._pending_lock = threading.Lock()
+        self._pending: list[_Pending] = []
 
     @property
     def dialect(self) -> str:
@@ -202,17 +215,44 @@ class Store:
                 yield conn
 
     def add(self, record: ScreeningRecord) -> ScreeningRecord:
-        """Seal one record onto the chain, append it and commit (the caller answers 2xx only after this returns)."""
+        """Seal one record onto the chain, append it and commit (the caller answers 2xx only after this returns).
+
+        Raises:
+            Exception: whatever the database raised; the record was not stored.
+        """
         # A Core INSERT of the mapped columns: the ORM's unit of work costs more than the write itself here.
-        values = {c.key: getattr(record, c.key) for c in _COLUMNS}
-        with self._write_lock, self._writer() as conn:
-            head = conn.execute(_HEAD).first()
-            prev = GENESIS if head is None else head[0] or ""
-            values["prev_hash"] = prev
-            values["record_hash"] = seal(values, prev)
-            conn.execute(insert(ScreeningRecord), values)
-        record.prev_hash, record.record_hash = values["prev_hash"], values["record_hash"]
+        mine = _Pending({c.key: getattr(record, c.key) for c in _COLUMNS})
+        with self._pending_lock:
+            self._pending.append(mine)
+        with self._write_lock:
+            if not mine.done:  # else a thread that held the lock before committed it with its own
+                with self._pending_lock:
+                    batch, self._pending = self._pending, []
+                self._commit(batch)
+        if mine.error is not None:
+            raise mine.error
+        record.prev_hash, record.record_hash = mine.values["prev_hash"], mine.values["record_hash"]
         return record
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            with self._writer() as conn:
+                head = conn.execute(_HEAD).first()
+                prev = GENESIS if head is None else head[0] or ""
+                for pending in batch:
+                    pending.values["prev_hash"] = prev
+                    prev = pending.values["record_hash"] = seal(pending.values, prev)
+                    # One statement per record, in order: each takes the next seq, as its seal expects.
+                    conn.execute(insert(ScreeningRecord), pending.values)
+        except Exception as exc:
+            if len(batch) > 1:
+                # Nothing of the batch was stored: write each on its own, so a record fails only for its own fault.
+                for pending in batch:
+                    self._commit([pending])
+                return
+            batch[0].error = exc
+        for pending in batch:
+            pending.done = True
 
     def get(self, record_id: str, *, scope: str | None = None) -> ScreeningRecord | None:
         """A record by its id (the decision id of its result); with ``scope``, only a record of that clinic."""

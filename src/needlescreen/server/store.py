@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from .chain import GENESIS, ChainReport, seal, verify
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: SQLite's own busy wait serves
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["Base", "Page", "ScreeningRecord", "Store", "migrate", "normalise_url"]
 
@@ -97,7 +103,8 @@ class ScreeningRecord(Base):
 
 
 _COLUMNS = tuple(c for c in ScreeningRecord.__table__.columns if c.key not in ("seq", "prev_hash", "record_hash"))
-_HEAD = select(ScreeningRecord.record_hash).order_by(ScreeningRecord.seq.desc()).limit(1)
+# Plain SQL, run as written: the newest seal is read once per write, and compiling a select costs more than running it.
+_HEAD = "SELECT record_hash FROM screening_records ORDER BY seq DESC LIMIT 1"
 #: The PostgreSQL advisory lock that makes sealing one writer at a time ("need" in ASCII).
 _CHAIN_LOCK = 0x6E656564
 #: The triggers that keep the records append-only, by dialect (``verify`` reports any that is missing or disabled).
@@ -162,6 +169,14 @@ def _engine(url: str, sqlite_sync: str = "FULL") -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
+def _writer_lock_file(engine: Engine) -> int | None:
+    """The file the worker processes of one SQLite database queue on to write (None: not a SQLite file)."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if fcntl is None or not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+
+
 def migrate(url: str) -> None:
     """Bring the database to the newest schema (Alembic ``upgrade head``), creating it when new."""
     from alembic import command
@@ -191,6 +206,7 @@ class Store:
         # (1 ms, 2 ms, 5 ms, ...): threads of one worker queue on a lock instead, and whoever holds it commits every
         # record waiting by then in one transaction (group commit: one sync to disk for all of them).
         self._write_lock = threading.Lock()
+        self._lock_file = _writer_lock_file(self.engine)
         self._pending_lock = threading.Lock()
         self._pending: list[_Pending] = []
 
@@ -207,12 +223,26 @@ class Store:
     @contextlib.contextmanager
     def _writer(self) -> Iterator[Connection]:
         """A transaction in which this process alone may seal a record (see the module docstring)."""
-        with self.engine.connect() as conn:
+        with self._across_processes(), self.engine.connect() as conn:
             conn.execution_options(needlescreen_write=True)
             with conn.begin():
                 if self.dialect == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
                 yield conn
+
+    @contextlib.contextmanager
+    def _across_processes(self) -> Iterator[None]:
+        # SQLite's own wait for a write lock held by another process sleeps and retries (1 ms, 2 ms, 5 ms, ... up to
+        # 100 ms), which at a sync to disk per commit made the slowest stored screenings wait 300 ms: the workers
+        # queue on a file lock beside the database instead, which wakes the next one the moment it is free.
+        if self._lock_file is None:
+            yield
+            return
+        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     def add(self, record: ScreeningRecord) -> ScreeningRecord:
         """Seal one record onto the chain, append it and commit (the caller answers 2xx only after this returns).
@@ -237,7 +267,7 @@ class Store:
     def _commit(self, batch: list[_Pending]) -> None:
         try:
             with self._writer() as conn:
-                head = conn.execute(_HEAD).first()
+                head = conn.exec_driver_sql(_HEAD).first()
                 prev = GENESIS if head is None else head[0] or ""
                 for pending in batch:
                     pending.values["prev_hash"] = prev
@@ -331,3 +361,6 @@ class Store:
     def close(self) -> None:
         """Close the connection pool."""
         self.engine.dispose()
+        if self._lock_file is not None:
+            os.close(self._lock_file)
+            self._lock_file = None

@@ -157,7 +157,7 @@ def reset_database(url: str) -> str:
     engine = create_engine(normalise_url(url))
     try:
         with engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS screening_records, alembic_version CASCADE"))
+            conn.execute(text("DROP TABLE IF EXISTS screening_records, web_drafts, alembic_version CASCADE"))
             conn.execute(text("DROP FUNCTION IF EXISTS needlescreen_append_only() CASCADE"))
     finally:
         engine.dispose()

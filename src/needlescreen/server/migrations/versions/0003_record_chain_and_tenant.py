@@ -5,8 +5,9 @@ Records stored before this migration are sealed by it, in their order, so that t
 That needs an UPDATE of each, which the append-only trigger refuses: it is lifted for the backfill only, inside
 this migration's transaction, and restored before the transaction commits.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003_record_chain
+Revises: 0001 (on main: 0002_web_drafts, the web form's drafts, made in parallel; set down_revision to it when
+the two branches meet)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from alembic import op
 
 from needlescreen.server.chain import GENESIS, SEALED_FIELDS, seal
 
-revision = "0002"
+revision = "0003_record_chain"
 down_revision = "0001"
 branch_labels = None
 depends_on = None

@@ -76,9 +76,11 @@ def live_server(
             "the service to be ready",
         )
         yield base, proc
-    except AssertionError:
+    except AssertionError as exc:
         log.seek(0)
-        raise AssertionError(log.read().decode(errors="replace")[-3000:]) from None
+        raise AssertionError(
+            f"{exc}\n--- the server's log, last lines:\n{log.read().decode(errors='replace')[-3000:]}"
+        ) from None
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)

@@ -35,7 +35,7 @@ from schemathesis import GenerationMode, checks
 from needlescreen.server.store import Store
 from needlescreen.testing import baseline_intake
 
-from .server_helpers import children, live_server
+from .server_helpers import children, live_server, wait_until
 
 pytestmark = pytest.mark.slow
 KEY = "live-test-key-0123456789"
@@ -87,8 +87,9 @@ def test_a_killed_worker_loses_no_acknowledged_record(tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         while len(acknowledged) < 60 and time.monotonic() < deadline:
             time.sleep(0.01)
+        # uvicorn may be replacing a worker it found slow to answer its health ping on a loaded machine.
+        wait_until(lambda: len(_workers(proc.pid)) == 2, 30, "two uvicorn workers")
         workers = _workers(proc.pid)
-        assert len(workers) == 2, f"expected 2 uvicorn workers, found {workers}"
         os.kill(workers[0], signal.SIGKILL)
         killed_at = len(acknowledged)
         for t in threads:

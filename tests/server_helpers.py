@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -42,23 +43,44 @@ def wait_until(check: object, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def clean_env() -> dict[str, str]:
+    """This process's environment without any ``NEEDLESCREEN_*`` setting (a test sets the ones it means)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("NEEDLESCREEN_")}
+
+
 @contextmanager
 def live_server(
-    database_url: str, *, workers: int = 2, extra: tuple[str, ...] = ()
+    database_url: str,
+    *,
+    workers: int = 2,
+    extra: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    log: Any = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``needlescreen serve`` on a free loopback port; yields its base URL and process, stops it after."""
+    """``needlescreen serve`` on a free loopback port; yields its base URL and process, stops it after.
+
+    ``log``: a binary file that receives the server's output (its log lines), for the test to read.
+    """
     port = free_port()
-    env = dict(os.environ, NEEDLESCREEN_DATABASE_URL=database_url)
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in finally, after the server has stopped
+    environ = clean_env() | (env or {}) | {"NEEDLESCREEN_DATABASE_URL": database_url}
+    own_log = log is None
+    log = tempfile.TemporaryFile() if own_log else log  # noqa: SIM115 - closed in finally, after the server stopped
     cmd = [sys.executable, "-m", "needlescreen", "serve", "--port", str(port), "--workers", str(workers), *extra]
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log, start_new_session=True)
+    proc = subprocess.Popen(cmd, env=environ, stdout=log, stderr=log, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: httpx.get(f"{base}/ready", timeout=2).status_code == 200, 90, "the service to be ready")
+        wait_until(
+            lambda: httpx.get(f"{base}/ready", timeout=2, headers=headers).status_code == 200,
+            90,
+            "the service to be ready",
+        )
         yield base, proc
-    except AssertionError:
+    except AssertionError as exc:
         log.seek(0)
-        raise AssertionError(log.read().decode(errors="replace")[-3000:]) from None
+        raise AssertionError(
+            f"{exc}\n--- the server's log, last lines:\n{log.read().decode(errors='replace')[-3000:]}"
+        ) from None
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -67,7 +89,8 @@ def live_server(
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(10)
-        log.close()
+        if own_log:
+            log.close()
 
 
 def children(pid: int) -> list[int]:
@@ -125,3 +148,23 @@ def postgres_cluster() -> Iterator[str]:
             run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def reset_database(url: str) -> str:
+    """Empty a PostgreSQL database of everything the migrations make (each test starts from nothing)."""
+    from sqlalchemy import MetaData, create_engine, text
+
+    from needlescreen.server.store import normalise_url
+
+    engine = create_engine(normalise_url(url))
+    try:
+        with engine.begin() as conn:
+            # Every table the migrations made (later revisions add their own), not only the records.
+            tables = MetaData()
+            tables.reflect(conn)
+            if tables.tables:
+                conn.execute(text(f"DROP TABLE IF EXISTS {', '.join(sorted(tables.tables))} CASCADE"))
+            conn.execute(text("DROP FUNCTION IF EXISTS needlescreen_append_only() CASCADE"))
+    finally:
+        engine.dispose()
+    return url

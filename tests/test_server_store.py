@@ -13,13 +13,13 @@ import pytest
 pytest.importorskip("sqlalchemy", reason="the server extra is not installed")
 
 from fastapi.testclient import TestClient
-from sqlalchemy import MetaData, text
+from sqlalchemy import text
 
 from needlescreen.server import Settings, create_app
 from needlescreen.server.store import ScreeningRecord, Store, migrate
 from needlescreen.testing import baseline_intake
 
-from .server_helpers import postgres_cluster
+from .server_helpers import postgres_cluster, reset_database
 
 
 @pytest.fixture(scope="module")
@@ -32,19 +32,7 @@ def pg_url() -> Iterator[str]:
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'records.db'}"
-    base: str = request.getfixturevalue("pg_url")
-    # Each test gets its own schema-free database by dropping what the previous one made.
-    migrate(base)
-    store = Store(base)
-    with store.engine.begin() as conn:
-        # Every table the migrations made (later revisions add their own), not only the records.
-        tables = MetaData()
-        tables.reflect(conn)
-        names = ", ".join(sorted(tables.tables))
-        conn.execute(text(f"DROP TABLE IF EXISTS {names} CASCADE"))
-        conn.execute(text("DROP FUNCTION IF EXISTS needlescreen_append_only() CASCADE"))
-    store.close()
-    return base
+    return reset_database(request.getfixturevalue("pg_url"))
 
 
 def _record(ref: str | None, verdict: str, when: dt.datetime, previous: str | None = None) -> ScreeningRecord:
@@ -133,7 +121,7 @@ def test_filters_and_cursor(url: str) -> None:
 def test_the_service_on_this_database(url: str) -> None:
     with TestClient(create_app(Settings(database_url=url))) as client:
         intake = baseline_intake() | {"record": {"patient_ref": "A-1", "encounter_date": "2026-11-02"}}
-        made = client.post("/screenings", content=json.dumps(intake))
+        made = client.post("/screenings", content=json.dumps(intake), headers={"Content-Type": "application/json"})
         assert made.status_code == 201
         got = client.get(made.headers["location"]).json()
         assert got["result"] == made.json() and got["record"]["patient_ref"] == "A-1"
@@ -143,3 +131,26 @@ def test_the_service_on_this_database(url: str) -> None:
         assert [i["id"] for i in listed] == [again.json()["id"], made.json()["decision_id"]]
         ready = client.get("/ready").json()
         assert ready["checks"]["database"] == "ok"
+
+
+def test_sqlite_syncs_every_commit_to_disk_unless_told_otherwise(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'records.db'}"
+    migrate(url)
+    # PRAGMA synchronous: 1 NORMAL (survives a killed process), 2 FULL (survives a power loss too).
+    for store, expected in (
+        (Store(url), 2),
+        (Store(url, sqlite_sync="NORMAL"), 1),
+        (Store(url, sqlite_sync="FULL"), 2),
+    ):
+        try:
+            with store.engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == expected
+        finally:
+            store.close()
+    assert Settings().sqlite_sync == "FULL"
+    with TestClient(create_app(Settings(database_url=url))) as client:
+        store = client.app.state.service.store  # type: ignore[attr-defined]
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+    with pytest.raises(ValueError, match="NORMAL or FULL"):
+        Store(url, sqlite_sync="OFF")  # type: ignore[arg-type]

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import time
 from collections.abc import Sequence
 from typing import Annotated, Any
@@ -30,7 +29,7 @@ from starlette.responses import Response
 from starlette.routing import NoMatchFound
 
 from needlescreen import Intake, IntakeError, ScreeningResult
-from needlescreen.server.auth import caller, fingerprint
+from needlescreen.server.auth import LOCAL, Principal, caller, principal, verify_key
 from needlescreen.server.logs import elapsed_ms, log_event
 from needlescreen.server.problems import PROBLEM_RESPONSES
 from needlescreen.server.service import Service
@@ -120,8 +119,9 @@ def _audiences(request: Request, auth: CdsAuth) -> list[str]:
     return out
 
 
-async def cds_caller(request: Request) -> str:
-    """The CDS client: ``local`` when nothing is configured, a key fingerprint, or ``jwt:<issuer>``.
+async def cds_principal(request: Request) -> Principal:
+    """The CDS client: :data:`LOCAL` when nothing is configured, a key's principal (its clinic), or a JWT's
+    issuer (``jwt:<issuer hash>``, no clinic: its records are stored without one, seen by admin keys).
 
     Raises:
         HTTPException: 401 when keys or issuers are configured and the request carries neither a key nor a
@@ -129,15 +129,16 @@ async def cds_caller(request: Request) -> str:
     """
     svc = _service(request)
     auth: CdsAuth = request.app.state.cds_auth
-    keys: tuple[str, ...] = svc.settings.api_keys
+    keys = svc.settings.keys
     if not keys and not auth.enabled:
-        return "local"
+        return LOCAL
     header = request.headers.get("authorization", "")
     bearer = header[7:].strip() if header[:7].lower() == "bearer " else None
     offered = request.headers.get("x-api-key") or bearer
-    # Every key is compared in full (constant time), as the service's own key check does.
-    if offered and keys and any([hmac.compare_digest(offered.encode(), k.encode()) for k in keys]):  # noqa: C419
-        return fingerprint(offered)
+    # The service's own key check (every key compared in full, in constant time).
+    found = verify_key(offered, keys) if offered and keys else None
+    if found is not None:
+        return found
     reason = "a CDS Hooks JWT (Authorization: Bearer) or an API key is required"
     if bearer and auth.enabled:
         try:
@@ -145,7 +146,8 @@ async def cds_caller(request: Request) -> str:
         except TokenError as exc:
             reason = str(exc)
         else:
-            return ("jwt:" + hashlib.sha256(str(claims["iss"]).encode()).hexdigest()[:12])[:64]
+            issuer = ("jwt:" + hashlib.sha256(str(claims["iss"]).encode()).hexdigest()[:12])[:64]
+            return Principal(clinic=None, role="clinic", fingerprint=issuer)
     log_event("cds_auth_refused", reason=reason)
     raise HTTPException(401, reason, {"WWW-Authenticate": "Bearer"})
 
@@ -164,11 +166,17 @@ def get_questionnaire(request: Request, _who: Annotated[str, Depends(caller)]) -
     return Response(request.app.state.fhir_questionnaire, media_type=FHIR_JSON)
 
 
-def _record(intake: Intake, result: ScreeningResult, who: str, patient: str | None) -> ScreeningRecord:
+async def cds_caller(who: Annotated[Principal, Depends(cds_principal)]) -> str:
+    """The CDS client's fingerprint only (routes that store nothing under a clinic)."""
+    return who.fingerprint
+
+
+def _record(intake: Intake, result: ScreeningResult, who: Principal, patient: str | None) -> ScreeningRecord:
     return ScreeningRecord(
         id=result.decision_id,
         created_at=result.timestamp.astimezone(dt.UTC),
-        submitted_by=who,
+        submitted_by=who.fingerprint,
+        tenant=who.clinic,
         patient_ref=patient[:64] if patient and patient.isprintable() else None,
         clinician=None,
         clinic=None,
@@ -194,7 +202,7 @@ def _record(intake: Intake, result: ScreeningResult, who: str, patient: str | No
 )
 async def screen_bundle(
     request: Request,
-    who: Annotated[str, Depends(caller)],
+    who: Annotated[Principal, Depends(principal)],
     now: Annotated[dt.datetime | None, Query(description="what 'now' is for lab ages (default: the clock)")] = None,
     dry_run: Annotated[bool, Query(description="screen without storing a record")] = False,
 ) -> Response:
@@ -256,7 +264,7 @@ def _parse_hook(body: bytes) -> HookRequest | Response:
     response_class=Response,
     responses=_doc("application/json", 400, 404, 412, 422),
 )
-async def cds_call(service_id: str, request: Request, who: Annotated[str, Depends(cds_caller)]) -> Response:
+async def cds_call(service_id: str, request: Request, who: Annotated[Principal, Depends(cds_principal)]) -> Response:
     """Screen from the prefetch and the needling order; answer with cards (``{"cards": []}`` when nothing applies)."""
     start = time.perf_counter()
     service = SERVICES.get(service_id)

@@ -1,38 +1,52 @@
-"""The FastAPI application factory: routers, error handling, limits, CORS and request logs.
+"""The FastAPI application factory: routers, error handling, limits, CORS, request logs and the API documents.
 
 :func:`create_app` builds one app over one :class:`Service` (a screener and a store). ``needlescreen serve`` runs
-:func:`app_from_env` in each uvicorn worker, so every worker builds its own engine and database pool.
+:func:`app_from_env` in each uvicorn worker, so every worker builds its own engine and database pool; uvicorn may
+also run it directly (``uvicorn needlescreen.server.app:app_from_env --factory``), with the same settings and the
+same refusal to listen beyond loopback without keys. Another router (a web form, FHIR) is added with
+``app.include_router``; it reaches the caller through :func:`needlescreen.server.auth.principal`.
 
-Outside the routers sit two small ASGI layers. :class:`_Guard` bounds the request body (413 before anything is
-parsed), logs one line per request (route template, status, time: no path values or query strings) and turns
-any exception that escaped the routes into a 500 problem with no verdict and no decision id. The exception
-handlers map the library's errors: ``IntakeError`` to 422 with its JSON paths, ``EngineError`` to 500.
+Outside the routers sits one small ASGI layer, :class:`_Guard`. It bounds the request body in size (413 before
+anything is parsed) and in time (408 when the body does not arrive within the read timeout), lets a client that
+goes away mid-request go quietly (one INFO line, status 499, nothing answered), logs one line per request (route
+template, status, time: no path values or query strings) and turns any exception that escaped the routes into a
+500 problem with no verdict and no decision id. The exception handlers map the library's errors: ``IntakeError``
+to 422 with its JSON paths, ``EngineError`` to 500. The request head has its own limits below the app
+(:mod:`needlescreen.server.protocol`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
+import os
+import socket
+import sys
 import time
 import traceback
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
+from starlette.requests import ClientDisconnect
+from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from needlescreen import EngineError, Intake, IntakeError
+from needlescreen import EngineError, IntakeError
 
+from .auth import principal
+from .bodies import MEDIA_TYPES, UnsupportedMediaTypeError, intake_schema
 from .logs import configure, elapsed_ms, log_event
-from .problems import Problem, problem_response
+from .problems import MAX_ERRORS, Problem, json_response, problem_response
 from .routes import health, questionnaire, rules, schema, screenings
 from .service import READY_PROBE, Service, make_screener
-from .settings import Settings
+from .settings import Settings, is_loopback
 from .store import Store, migrate
 
 __all__ = ["app_from_env", "create_app"]
@@ -42,12 +56,17 @@ class _TooLarge(Exception):
     pass
 
 
-class _Guard:
-    """Body limit, request log line and last-resort 500, as one ASGI layer around everything."""
+class _TooSlow(Exception):
+    pass
 
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
+
+class _Guard:
+    """Body limits, quiet disconnects, request log line and last-resort 500, as one ASGI layer around everything."""
+
+    def __init__(self, app: ASGIApp, max_body: int, read_timeout: float) -> None:
         self.app = app
         self.max_body = max_body
+        self.read_timeout = read_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,14 +86,23 @@ class _Guard:
                     self._log(scope, state["status"], start)
                     return
         seen = 0
+        body_done = False
+        deadline = asyncio.get_running_loop().time() + self.read_timeout
 
         async def bounded_receive() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, body_done
+            if body_done:
+                return await receive()  # after the body only a disconnect can come: no deadline on that wait
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise _TooSlow from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
                     raise _TooLarge
+                body_done = not message.get("more_body", False)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -82,11 +110,21 @@ class _Guard:
                 state["status"] = message["status"]
             await send(message)
 
+        disconnected = False
         try:
             await self.app(scope, bounded_receive, tracking_send)
         except _TooLarge:
             if not state["status"]:
                 await self._too_large(scope, receive, send, state)
+        except _TooSlow:
+            if not state["status"]:
+                state["status"] = 408
+                detail = f"the request body did not arrive within {self.read_timeout:g} s"
+                response = problem_response(408, "NS408", detail, [("body", detail)], headers={"Connection": "close"})
+                await response(scope, receive, send)
+        except ClientDisconnect:
+            # The client went away before its request was read in full: its doing, nothing to answer.
+            disconnected = True
         except Exception as exc:
             # No message and no locals: an exception's text may quote the input.
             frames = [f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in traceback.extract_tb(exc.__traceback__)]
@@ -94,7 +132,7 @@ class _Guard:
             if not state["status"]:
                 response = problem_response(500, "NS500", "internal error; no verdict was given")
                 await response(scope, receive, tracking_send)
-        self._log(scope, state["status"], start)
+        self._log(scope, 499 if disconnected else state["status"], start, disconnected=disconnected)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send, state: dict[str, int]) -> None:
         state["status"] = 413
@@ -103,15 +141,17 @@ class _Guard:
         await response(scope, receive, send)
 
     @staticmethod
-    def _log(scope: Scope, status: int, start: float) -> None:
+    def _log(scope: Scope, status: int, start: float, *, disconnected: bool = False) -> None:
         route = scope.get("route")
-        log_event(
-            "request",
-            method=scope.get("method"),
-            route=getattr(route, "path", None) or "(unmatched)",
-            status=status,
-            ms=elapsed_ms(start),
-        )
+        fields: dict[str, Any] = {
+            "method": scope.get("method"),
+            "route": getattr(route, "path", None) or "(unmatched)",
+            "status": status,
+            "ms": elapsed_ms(start),
+        }
+        if disconnected:
+            fields["client"] = "disconnected before the request was read"
+        log_event("request", **fields)
 
 
 def _validation_path(loc: tuple[Any, ...]) -> str:
@@ -121,15 +161,26 @@ def _validation_path(loc: tuple[Any, ...]) -> str:
     return out
 
 
+def _counted(what: str, errors: Sequence[object]) -> str:
+    if len(errors) > MAX_ERRORS:
+        return f"{what} ({len(errors)} problems; the first {MAX_ERRORS} are listed)"
+    return f"{what} ({len(errors)} problem(s))"
+
+
 def _handlers(app: FastAPI) -> None:
     @app.exception_handler(IntakeError)
     async def intake_error(_request: Request, exc: IntakeError) -> Response:
-        return problem_response(422, exc.code, f"invalid intake ({len(exc.problems)} problem(s))", exc.problems)
+        errors = list(exc.problems)
+        return problem_response(422, exc.code, _counted("invalid intake", errors), errors)
 
     @app.exception_handler(RequestValidationError)
     async def request_error(_request: Request, exc: RequestValidationError) -> Response:
         errors = [(_validation_path(tuple(e.get("loc", ()))), str(e.get("msg", ""))) for e in exc.errors()]
-        return problem_response(422, "NS102", f"invalid request ({len(errors)} problem(s))", errors)
+        return problem_response(422, "NS102", _counted("invalid request", errors), errors)
+
+    @app.exception_handler(UnsupportedMediaTypeError)
+    async def media_type_error(_request: Request, exc: UnsupportedMediaTypeError) -> Response:
+        return problem_response(415, "NS415", str(exc), headers={"Accept-Post": ", ".join(MEDIA_TYPES)})
 
     @app.exception_handler(EngineError)
     async def engine_error(request: Request, exc: EngineError) -> Response:
@@ -150,15 +201,42 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 
     doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
     components = doc.setdefault("components", {}).setdefault("schemas", {})
-    intake = Intake.model_json_schema(ref_template="#/components/schemas/{model}")
-    for name, definition in intake.pop("$defs", {}).items():
-        components.setdefault(name, definition)
+    intake = intake_schema().copy()
+    # The intake's own definitions replace those FastAPI derived from the models (records embed the intake): only
+    # they carry what the service checks beyond the models' schema (see bodies.intake_schema).
+    components.update(intake.pop("$defs", {}))
     components["Intake"] = intake
     components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     for name, definition in components["Problem"].pop("$defs", {}).items():
         components.setdefault(name, definition)
+    for name in list(components):
+        components[name] = _refs(components[name])
     app.openapi_schema = doc
     return doc
+
+
+def _refs(node: Any) -> Any:
+    """The intake schema's ``#/$defs/`` references, pointed at the OpenAPI document's components."""
+    if isinstance(node, dict):
+        return {
+            k: (v.replace("#/$defs/", "#/components/schemas/") if k == "$ref" else _refs(v)) for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_refs(v) for v in node]
+    return node
+
+
+def _documents(app: FastAPI, settings: Settings) -> None:
+    """``/openapi.json`` and ``/docs``: behind a key like every other route, unless ``open_docs`` opens them."""
+    guard = [] if settings.open_docs else [Depends(principal)]
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=guard)
+    async def openapi_document() -> Response:
+        return json_response(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=guard)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} API")
 
 
 def _version() -> str:
@@ -213,6 +291,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         svc.screen(READY_PROBE)  # warm the engine and the drug dictionary; an engine error stops the start
+        intake_schema()
         # The ruleset, compiled rules, vocabularies and drug dictionary live as long as the worker: move them out
         # of the cyclic collector's walk, which otherwise costs about 15 ms every few dozen requests (p99).
         gc.collect()
@@ -226,10 +305,14 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         version=_version(),
         description="Contraindication screening before dry needling and electrical dry needling, with records.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.service = svc
     for module in (screenings, rules, schema, questionnaire, health):
         app.include_router(module.router)
+    _documents(app, settings)
     _include_fhir(app)
     _mount_web(app)
     _handlers(app)
@@ -240,13 +323,51 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         )
-    app.add_middleware(_Guard, max_body=settings.max_body)
+    app.add_middleware(_Guard, max_body=settings.max_body, read_timeout=settings.read_timeout)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
 
-def app_from_env() -> FastAPI:
-    """The uvicorn factory each worker runs: settings from ``NEEDLESCREEN_*`` (the parent has migrated)."""
-    import os
+def _uvicorn_binding() -> str | None:
+    """The address the uvicorn that is loading this app will listen on (None: not loaded by uvicorn).
 
-    return create_app(Settings.from_env(), migrated=os.environ.get("NEEDLESCREEN_MIGRATED") == "1")
+    uvicorn does not tell an app factory where it listens, so the factory reads it from the ``Config`` that is
+    calling it (``Config.load``, up the stack): its ``host``, a socket it was handed (``fd``), or a Unix socket.
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        config = frame.f_locals.get("self")
+        if config is not None and frame.f_code.co_name == "load" and type(config).__module__ == "uvicorn.config":
+            if getattr(config, "uds", None):
+                return "localhost"  # a Unix socket: only this machine reaches it
+            fd = getattr(config, "fd", None)
+            if fd is not None:
+                with socket.socket(fileno=os.dup(fd)) as sock:
+                    address = sock.getsockname()
+                return str(address[0]) if isinstance(address, tuple) else "localhost"
+            return str(config.host)
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+def app_from_env() -> FastAPI:
+    """The uvicorn factory: settings from ``NEEDLESCREEN_*`` and the settings file (``needlescreen serve`` migrated).
+
+    Started by uvicorn directly, the address uvicorn binds counts, not ``NEEDLESCREEN_HOST``: beyond loopback
+    without keys the worker stops with one line and uvicorn's start-up failure code (3).
+    """
+    try:
+        settings = Settings.from_env()
+        bound = _uvicorn_binding()
+        if bound is not None and not is_loopback(bound) and is_loopback(settings.host):
+            settings = _with_host(settings, bound)
+        return create_app(settings, migrated=os.environ.get("NEEDLESCREEN_MIGRATED") == "1")
+    except ValueError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        sys.exit(3)
+
+
+def _with_host(settings: Settings, host: str) -> Settings:
+    import dataclasses
+
+    return dataclasses.replace(settings, host=host)

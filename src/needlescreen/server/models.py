@@ -18,6 +18,7 @@ __all__ = [
     "RecordSummary",
     "RuleDetail",
     "RuleSummary",
+    "VerifyReport",
     "diff_results",
 ]
 
@@ -63,6 +64,7 @@ class RecordSummary(_Out):
     id: str
     created_at: dt.datetime
     submitted_by: str
+    tenant: str | None = Field(description="the clinic of the key that stored it (null: no keys, or an admin key)")
     verdict: Literal["clear", "caution", "refer"]
     technique: str
     ruleset_revision: str
@@ -83,6 +85,33 @@ class RecordPage(_Out):
 
     items: list[RecordSummary]
     next_cursor: int | None
+
+
+class Mismatch(_Out):
+    """The first record that does not match the chain."""
+
+    seq: int = Field(description="its position in the order records were stored")
+    id: str
+    reason: str
+
+
+class Head(_Out):
+    """The newest record checked: write its hash down, and pass it as ``anchor`` to a later verify."""
+
+    seq: int
+    hash: str | None
+
+
+class VerifyReport(_Out):
+    """The records checked against their hash chain, and the database's append-only guards."""
+
+    ok: bool
+    checked: int = Field(description="records checked (the caller's clinic's, or every record for an admin key)")
+    mismatches: int = Field(description="records that do not match")
+    first_mismatch: Mismatch | None
+    head: Head | None
+    anchor_found: bool | None = Field(description="whether the anchor given is still in the chain (null: none given)")
+    missing_guards: list[str] = Field(description="append-only triggers missing or disabled in the database")
 
 
 class RuleSummary(_Out):

@@ -6,13 +6,14 @@ import os
 
 import uvicorn
 
-from .settings import Settings
+from .protocol import Protocol
+from .settings import CONFIG_VARIABLE, Settings
 from .store import migrate
 
 __all__ = ["serve"]
 
 
-def serve(settings: Settings, *, port: int = 8000, workers: int = 2) -> None:
+def serve(settings: Settings) -> None:
     """Serve until interrupted.
 
     Raises:
@@ -21,14 +22,18 @@ def serve(settings: Settings, *, port: int = 8000, workers: int = 2) -> None:
     settings.check()
     # Once, before any worker starts: workers migrating at the same time would race on a new database.
     migrate(settings.database_url)
+    # The workers read back exactly what was resolved here (flags included): every setting is written, and the
+    # settings file is not read again.
     os.environ.update(settings.to_env())
+    os.environ.pop(CONFIG_VARIABLE, None)
     os.environ["NEEDLESCREEN_MIGRATED"] = "1"
     uvicorn.run(
         "needlescreen.server.app:app_from_env",
         factory=True,
         host=settings.host,
-        port=port,
-        workers=workers,
+        port=settings.port,
+        workers=settings.workers,
+        http=Protocol,
         access_log=False,  # the app logs each request itself, without paths or query strings
         server_header=False,
         proxy_headers=False,

@@ -1,16 +1,26 @@
-"""What one worker process holds: its settings, its screener (its own engine) and its record store.
+"""What one worker process holds: its settings, its screener (its own engine), its record store, its threads.
 
 :func:`make_screener` is the one place the server builds a :class:`needlescreen.Screener` (keyword arguments
 only). :meth:`Service.record_failure` latches an engine failure: from then on ``/ready`` fails, because the
 engine has failed closed (durable_rules gives no further verdicts in a process where it failed once).
+
+:meth:`Service.compute` runs CPU work (reading a body, validating, screening, serialising) in a few threads of
+the worker's own, so the event loop stays free to accept connections and answer ``/health`` while it runs. The
+threads gain no parallelism (durable_rules takes a process-wide lock and neither it nor the validator releases
+the GIL), but the loop is handed the GIL every switch interval, and every step is kept short by the body limits
+(:mod:`needlescreen.server.bodies`). Database waits run in the default thread pool, so a slow disk never holds a
+screening thread.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from fastapi import Request
 
 from needlescreen import EngineError, Screener, ScreeningResult, load_ruleset
@@ -18,7 +28,11 @@ from needlescreen import EngineError, Screener, ScreeningResult, load_ruleset
 from .settings import Settings
 from .store import Store
 
-__all__ = ["READY_PROBE", "Service", "get_service", "make_screener"]
+__all__ = ["COMPUTE_THREADS", "READY_PROBE", "Service", "get_service", "make_screener"]
+
+#: Threads per worker for screening work (measured: benchmarks/server_hostile.py).
+COMPUTE_THREADS = 2
+_T = TypeVar("_T")
 
 #: A fixed intake screened at start and by ``/ready``: the engine must still answer (an engine that failed closed
 #: raises). Its brand name is not in ``medications.yaml``, so the first screening also loads the drug dictionary
@@ -50,6 +64,14 @@ class Service:
     store: Store
     engine_failure: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _limiter: CapacityLimiter | None = None
+
+    async def compute(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run CPU work off the event loop, in this worker's screening threads."""
+        if self._limiter is None:
+            # Made here, on the loop: an anyio limiter belongs to the event loop that first uses it.
+            self._limiter = CapacityLimiter(COMPUTE_THREADS)
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
 
     def screen(self, intake: Any) -> ScreeningResult:
         """Screen with this worker's engine; an engine error is latched (``/ready`` fails) and raised."""

@@ -5,8 +5,9 @@ works. With keys, ``/sign-in`` takes a key once and answers with a session cooki
 expiring, ``Secure``, ``HttpOnly`` and ``SameSite=Strict``; the key itself is never stored in the browser. A
 script may still send ``X-API-Key`` or a bearer token (e.g. an EHR fetching a record's PDF).
 
-:func:`principal_for_key` is the one place a key is checked; when the service's keys become clinic-scoped it is
-the one line to switch to the service's own check.
+:func:`principal_for_key` is the one place the web checks a key, through the service's own check
+(:func:`needlescreen.server.auth.verify_key`): a session carries the key's clinic and role, so the form stores
+records under that clinic and shows only that clinic's records, as the API does.
 
 CSRF: every POST carries a token (form field ``csrf_token`` or header ``X-CSRF-Token``). Signed in, the token
 lives in the signed session; without auth it is a double-submit cookie. A missing or wrong token is refused
@@ -20,13 +21,14 @@ import hmac
 import os
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
-from needlescreen.server.auth import fingerprint
+from needlescreen.server.auth import LOCAL, Principal, verify_key
+from needlescreen.server.keys import ApiKey
 
 __all__ = [
     "CSRF_COOKIE",
@@ -56,10 +58,17 @@ class Session:
 
     principal: str
     csrf: str
+    clinic: str | None = None
+    role: Literal["clinic", "admin"] = "admin"
+
+    @property
+    def who(self) -> Principal:
+        """The service's principal for this session (what records are stored and scoped by)."""
+        return Principal(clinic=self.clinic, role=self.role, fingerprint=self.principal)
 
 
-def _keys(request: Request) -> tuple[str, ...]:
-    keys: tuple[str, ...] = request.app.state.service.settings.api_keys
+def _keys(request: Request) -> tuple[ApiKey, ...]:
+    keys: tuple[ApiKey, ...] = request.app.state.service.settings.keys
     return keys
 
 
@@ -68,12 +77,12 @@ def auth_required(request: Request) -> bool:
     return bool(_keys(request))
 
 
-def principal_for_key(request: Request, key: str) -> str | None:
+def principal_for_key(request: Request, key: str) -> Principal | None:
     """The principal a clinic key stands for, or None: the one place the web checks a key."""
-    offered = key.encode()
-    # Every key is compared in full (constant time), as the service does.
-    matched = [hmac.compare_digest(offered, k.encode()) for k in _keys(request)]
-    return fingerprint(key) if any(matched) else None
+    keys = _keys(request)
+    if not keys or not key:
+        return None
+    return verify_key(key, keys)
 
 
 def _secret(request: Request) -> bytes:
@@ -85,7 +94,7 @@ def _secret(request: Request) -> bytes:
     configured = os.environ.get("NEEDLESCREEN_SESSION_SECRET")
     if configured:
         return configured.encode()
-    joined = "\n".join(sorted(_keys(request))).encode()
+    joined = "\n".join(sorted(k.key for k in _keys(request))).encode()
     return hmac.new(b"needlescreen web session", joined, hashlib.sha256).digest()
 
 
@@ -96,15 +105,21 @@ def _serializer(request: Request) -> URLSafeTimedSerializer:
 def current(request: Request) -> Session | None:
     """The session of this request: ``local`` without auth, a signed-in principal, an API key, or None."""
     if not auth_required(request):
-        return Session("local", request.cookies.get(CSRF_COOKIE, ""))
+        return Session(LOCAL.fingerprint, request.cookies.get(CSRF_COOKIE, ""), LOCAL.clinic, LOCAL.role)
     raw = request.cookies.get(SESSION_COOKIE)
     if raw:
         try:
             data: Any = _serializer(request).loads(raw, max_age=SESSION_SECONDS)
         except BadSignature:
             data = None
-        if isinstance(data, dict) and isinstance(data.get("p"), str) and isinstance(data.get("c"), str):
-            return Session(data["p"], data["c"])
+        if (
+            isinstance(data, dict)
+            and isinstance(data.get("p"), str)
+            and isinstance(data.get("c"), str)
+            and isinstance(data.get("t"), str | None)
+            and data.get("r") in ("clinic", "admin")
+        ):
+            return Session(data["p"], data["c"], data["t"], data["r"])
     offered = request.headers.get("x-api-key")
     auth = request.headers.get("authorization", "")
     if not offered and auth.lower().startswith("bearer "):
@@ -112,7 +127,7 @@ def current(request: Request) -> Session | None:
     if offered:
         principal = principal_for_key(request, offered)
         if principal is not None:
-            return Session(principal, "")
+            return Session(principal.fingerprint, "", principal.clinic, principal.role)
     return None
 
 
@@ -120,9 +135,10 @@ def _cookie(response: Response, name: str, value: str, max_age: int | None) -> N
     response.set_cookie(name, value, max_age=max_age, httponly=True, secure=True, samesite="strict", path="/")
 
 
-def sign_in(request: Request, response: Response, principal: str) -> None:
-    """Set a new session cookie for ``principal`` (with a fresh CSRF token)."""
-    token = _serializer(request).dumps({"p": principal, "c": secrets.token_urlsafe(24)})
+def sign_in(request: Request, response: Response, principal: Principal) -> None:
+    """Set a new session cookie for ``principal`` (its fingerprint, clinic and role, with a fresh CSRF token)."""
+    data = {"p": principal.fingerprint, "c": secrets.token_urlsafe(24), "t": principal.clinic, "r": principal.role}
+    token = _serializer(request).dumps(data)
     _cookie(response, SESSION_COOKIE, token, SESSION_SECONDS)
 
 

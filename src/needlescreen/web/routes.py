@@ -277,17 +277,27 @@ async def _store(request: Request, session: auth.Session, state: FormState) -> R
     intake = state.intake
     assert intake is not None
     result = svc.screen(intake)
-    row = _row(intake, _serialise(intake), result, result.model_dump_json(), session.principal)
+    who = session.who
+    row = _row(
+        intake,
+        intake_json=_serialise(intake),
+        result=result,
+        result_json=result.model_dump_json(),
+        who=who,
+        tenant=who.clinic,
+    )
     await run_in_threadpool(svc.store.add, row)
     log_event("screening", decision_id=result.decision_id, verdict=result.verdict, stored=True, source="web")
     return RedirectResponse(f"/screenings/{result.decision_id}/record", status_code=303)
 
 
-def _record_row(request: Request, record_id: str) -> ScreeningRecord | None:
-    """The stored record (the one place the web reads a record: clinic scoping goes here)."""
+def _record_row(request: Request, session: auth.Session, record_id: str) -> ScreeningRecord | None:
+    """The stored record, if this session's clinic may see it (the one place the web reads a record).
+
+    Another clinic's record is not found, as in the API: its existence is not disclosed."""
     if len(record_id) != 36 or any(c not in "0123456789abcdef-" for c in record_id):
         return None
-    return _svc(request).store.get(record_id)
+    return _svc(request).store.get(record_id, scope=session.who.scope)
 
 
 def _record_context(request: Request, row: ScreeningRecord) -> dict[str, Any]:
@@ -305,7 +315,7 @@ async def record_page(request: Request, record_id: str) -> Response:
     session = _need_session(request)
     if isinstance(session, Response):
         return session
-    row = await run_in_threadpool(_record_row, request, record_id)
+    row = await run_in_threadpool(_record_row, request, session, record_id)
     if row is None:
         return _page(request, "not_found.html", 404)
     context = await run_in_threadpool(_record_context, request, row)
@@ -319,7 +329,7 @@ async def record_json(request: Request, record_id: str) -> Response:
     session = _need_session(request)
     if isinstance(session, Response):
         return Response(b'{"error":"sign in first"}', status_code=401, media_type="application/json")
-    row = await run_in_threadpool(_record_row, request, record_id)
+    row = await run_in_threadpool(_record_row, request, session, record_id)
     if row is None:
         return Response(b'{"error":"no screening record with this id"}', status_code=404, media_type="application/json")
     context = await run_in_threadpool(_record_context, request, row)
@@ -332,7 +342,7 @@ async def record_pdf_route(request: Request, record_id: str) -> Response:
     session = _need_session(request)
     if isinstance(session, Response):
         return session
-    row = await run_in_threadpool(_record_row, request, record_id)
+    row = await run_in_threadpool(_record_row, request, session, record_id)
     if row is None:
         return _page(request, "not_found.html", 404)
     context = await run_in_threadpool(_record_context, request, row)
@@ -467,7 +477,7 @@ async def sign_in(request: Request) -> Response:
         return _page(request, "sign_in.html", 401, next=target, error="That key is not valid for this service.")
     response = RedirectResponse(target, status_code=303)
     auth.sign_in(request, response, principal)
-    log_event("web_sign_in", ok=True, principal=principal)
+    log_event("web_sign_in", ok=True, principal=principal.fingerprint)
     return response
 
 

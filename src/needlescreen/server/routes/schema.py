@@ -6,8 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from needlescreen import Intake, ScreeningResult
+from needlescreen import ScreeningResult
 from needlescreen.server.auth import caller
+from needlescreen.server.bodies import intake_schema as published_intake_schema
 
 __all__ = ["router"]
 
@@ -16,8 +17,8 @@ router = APIRouter(prefix="/schema", tags=["schema"], dependencies=[Depends(call
 
 @router.get("/intake", summary="JSON Schema of the intake")
 def intake_schema() -> dict[str, Any]:
-    """What ``POST /screenings`` accepts."""
-    return Intake.model_json_schema()
+    """What ``POST /screenings`` accepts (as JSON or YAML)."""
+    return published_intake_schema()
 
 
 @router.get("/result", summary="JSON Schema of the result")

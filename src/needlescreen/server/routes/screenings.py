@@ -1,26 +1,33 @@
-"""``/screenings``: screen an intake (stored, or ``dry_run``), fetch and list records, re-screen one.
+"""``/screenings``: screen an intake (stored, or ``dry_run``), fetch and list records, re-screen one, verify them.
 
-The body is read as bytes and validated by :func:`needlescreen.parse_intake`, so a rejected intake is named by
-exactly the JSON paths an ``IntakeError`` gives in the library. A stored screening is committed before the
-answer is sent.
+The body is read as its Content-Type says (JSON or YAML, :mod:`needlescreen.server.bodies`) and validated by
+:func:`needlescreen.parse_intake`, so a rejected intake is named by exactly the JSON paths an ``IntakeError``
+gives in the library. Reading, validating and screening run in the worker's screening threads, off the event
+loop. A stored screening is committed before the answer is sent.
+
+Records belong to the clinic of the key that stored them: a clinic's key reads, lists, re-screens and verifies
+only its clinic's records (another clinic's record is a 404, as if it did not exist); an admin key sees all.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BeforeValidator
 from starlette.responses import Response
 
 from needlescreen import FieldProblem, Intake, IntakeError, ScreeningResult, parse_intake
-from needlescreen.server.auth import caller
+from needlescreen.server.auth import Principal, principal
+from needlescreen.server.bodies import JSON, YAML, read_intake
 from needlescreen.server.logs import elapsed_ms, log_event
-from needlescreen.server.models import RecordOut, RecordPage, diff_results
-from needlescreen.server.problems import PROBLEM_RESPONSES, problem_response
+from needlescreen.server.models import RecordOut, RecordPage, VerifyReport, diff_results
+from needlescreen.server.problems import BODY_RESPONSES, PROBLEM_RESPONSES, problem_response
 from needlescreen.server.problems import json_response as _json
 from needlescreen.server.service import Service
 from needlescreen.server.service import get_service as service
@@ -30,16 +37,26 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/screenings", tags=["screenings"])
 
-_JSON = "application/json"
 _INTAKE_BODY = {
     "requestBody": {
         "required": True,
-        "description": "An intake (needlescreen.intake/1) as JSON; see GET /schema/intake.",
-        "content": {_JSON: {"schema": {"$ref": "#/components/schemas/Intake"}}},
+        "description": "An intake (needlescreen.intake/1) as JSON or YAML; see GET /schema/intake.",
+        "content": {kind: {"schema": {"$ref": "#/components/schemas/Intake"}} for kind in (JSON, YAML)},
     }
 }
 _RecordId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$", description="A record id (its result's decision id)")]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: PROBLEM_RESPONSES[422] | {"description": "No record with this id"}}
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date(value: Any) -> Any:
+    # Without this a number is read as seconds since 1970 (encounter_date=0 would mean 1970-01-01).
+    if not (isinstance(value, str) and _ISO_DATE.match(value)):
+        raise ValueError("expected a date written YYYY-MM-DD")
+    return value
+
+
+_Date = Annotated[dt.date | None, BeforeValidator(_iso_date)]
 
 
 _DRY_RUN: dict[int | str, dict[str, Any]] = {
@@ -57,6 +74,7 @@ def _summary(row: ScreeningRecord) -> dict[str, Any]:
         "id": row.id,
         "created_at": _utc(row.created_at).isoformat(),
         "submitted_by": row.submitted_by,
+        "tenant": row.tenant,
         "verdict": row.verdict,
         "technique": row.technique,
         "ruleset_revision": row.ruleset_revision,
@@ -88,12 +106,15 @@ def _serialise(intake: Intake) -> str:
         raise IntakeError([problem]) from None
 
 
-def _row(intake: Intake, intake_json: str, result: ScreeningResult, result_json: str, who: str) -> ScreeningRecord:
+def _row(
+    intake: Intake, *, intake_json: str, result: ScreeningResult, result_json: str, who: Principal, tenant: str | None
+) -> ScreeningRecord:
     meta = intake.record
     return ScreeningRecord(
         id=result.decision_id,
         created_at=result.timestamp.astimezone(dt.UTC),
-        submitted_by=who,
+        submitted_by=who.fingerprint,
+        tenant=tenant,
         patient_ref=meta.patient_ref if meta else None,
         clinician=meta.clinician if meta else None,
         clinic=meta.clinic if meta else None,
@@ -111,19 +132,38 @@ def _row(intake: Intake, intake_json: str, result: ScreeningResult, result_json:
     )
 
 
-def _logged(result: ScreeningResult, start: float, *, stored: bool, previous: str | None = None) -> None:
-    log_event(
-        "screening",
-        decision_id=result.decision_id,
-        verdict=result.verdict,
-        rules=sorted({f.rule_id for f in result.findings}),
-        missing=len(result.missing),
-        engine=result.engine,
-        revision=result.ruleset.revision,
-        stored=stored,
-        previous_id=previous,
-        ms=elapsed_ms(start),
-    )
+def _logged(svc: Service, result: ScreeningResult, start: float, *, stored: bool, previous: str | None = None) -> None:
+    fields: dict[str, Any] = {
+        "decision_id": result.decision_id,
+        "engine": result.engine,
+        "revision": result.ruleset.revision,
+        "stored": stored,
+        "previous_id": previous,
+        "ms": elapsed_ms(start),
+    }
+    if svc.settings.log_clinical:
+        # Rule ids say what the patient has (PREG_T1: pregnant, first trimester; MINOR: under 18): clinical content,
+        # logged only when the operator asks for it, and then always with the decision id that finds the record.
+        fields |= {
+            "verdict": result.verdict,
+            "rules": sorted({f.rule_id for f in result.findings}),
+            "missing": len(result.missing),
+        }
+    log_event("screening", **fields)
+
+
+def _screen_body(svc: Service, body: bytes, content_type: str | None) -> tuple[Intake, str, ScreeningResult, str]:
+    """Read, validate and screen one request body (CPU work: run in the screening threads)."""
+    intake = read_intake(body, content_type)
+    intake_json = _serialise(intake)
+    result = svc.screen(intake)
+    return intake, intake_json, result, result.model_dump_json()
+
+
+def _rescreen(svc: Service, intake_json: str) -> tuple[Intake, ScreeningResult, str]:
+    intake = parse_intake(intake_json)
+    result = svc.screen(intake)
+    return intake, result, result.model_dump_json()
 
 
 @router.post(
@@ -131,28 +171,31 @@ def _logged(result: ScreeningResult, start: float, *, stored: bool, previous: st
     status_code=201,
     response_model=ScreeningResult,
     summary="Screen an intake and store the record",
-    responses=_DRY_RUN | PROBLEM_RESPONSES,
+    responses=_DRY_RUN | PROBLEM_RESPONSES | BODY_RESPONSES,
     openapi_extra=_INTAKE_BODY,
 )
 async def create_screening(
     request: Request,
     svc: Annotated[Service, Depends(service)],
-    who: Annotated[str, Depends(caller)],
+    who: Annotated[Principal, Depends(principal)],
     dry_run: Annotated[bool, Query(description="screen without storing a record")] = False,
 ) -> Response:
-    """Screen the intake; unless ``dry_run``, store the record (committed before the 201 is sent)."""
+    """Screen the intake; unless ``dry_run``, store the record under the key's clinic (committed before the 201)."""
     start = time.perf_counter()
-    intake = parse_intake(await request.body())
-    intake_json = _serialise(intake)
-    result = svc.screen(intake)
-    result_json = result.model_dump_json()
+    body = await request.body()
+    intake, intake_json, result, result_json = await svc.compute(
+        _screen_body, svc, body, request.headers.get("content-type")
+    )
     if dry_run:
-        _logged(result, start, stored=False)
-        return Response(result_json, media_type=_JSON)
-    await run_in_threadpool(svc.store.add, _row(intake, intake_json, result, result_json, who))
-    _logged(result, start, stored=True)
+        _logged(svc, result, start, stored=False)
+        return Response(result_json, media_type=JSON)
+    await run_in_threadpool(
+        svc.store.add,
+        _row(intake, intake_json=intake_json, result=result, result_json=result_json, who=who, tenant=who.clinic),
+    )
+    _logged(svc, result, start, stored=True)
     return Response(
-        result_json, status_code=201, media_type=_JSON, headers={"Location": f"/screenings/{result.decision_id}"}
+        result_json, status_code=201, media_type=JSON, headers={"Location": f"/screenings/{result.decision_id}"}
     )
 
 
@@ -160,17 +203,18 @@ async def create_screening(
 def list_screenings(
     *,
     svc: Annotated[Service, Depends(service)],
-    _who: Annotated[str, Depends(caller)],
+    who: Annotated[Principal, Depends(principal)],
     patient_ref: Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")] = None,
     verdict: Literal["clear", "caution", "refer"] | None = None,
-    date_from: Annotated[dt.date | None, Query(description="screened on or after (UTC date)")] = None,
-    date_to: Annotated[dt.date | None, Query(description="screened on or before (UTC date)")] = None,
-    encounter_date: Annotated[dt.date | None, Query(description="the record's encounter date")] = None,
+    date_from: Annotated[_Date, Query(description="screened on or after (UTC date, YYYY-MM-DD)")] = None,
+    date_to: Annotated[_Date, Query(description="screened on or before (UTC date, YYYY-MM-DD)")] = None,
+    encounter_date: Annotated[_Date, Query(description="the record's encounter date (YYYY-MM-DD)")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[int | None, Query(ge=1, le=2**62, description="next_cursor of the previous page")] = None,
 ) -> Response:
-    """Records filtered by patient reference, verdict, screening date and encounter date, a page at a time."""
+    """The caller's clinic's records (every clinic's for an admin key), filtered, newest first, a page at a time."""
     page = svc.store.list(
+        scope=who.scope,
         limit=min(limit, svc.settings.max_page),
         cursor=cursor,
         patient_ref=patient_ref,
@@ -183,6 +227,27 @@ def list_screenings(
 
 
 @router.get(
+    "/verify",
+    response_model=VerifyReport,
+    summary="Check the records against their hash chain",
+    responses=PROBLEM_RESPONSES,
+)
+def verify_screenings(
+    svc: Annotated[Service, Depends(service)],
+    who: Annotated[Principal, Depends(principal)],
+    anchor: Annotated[
+        str | None, Query(pattern=r"^[0-9a-f]{64}$", description="a head hash written down earlier, to look for")
+    ] = None,
+) -> Response:
+    """Every record of the caller's clinic (every record for an admin key) against its seal and the seal before it.
+
+    ``ok`` is false when a record does not match (``first_mismatch`` names the first, in stored order), when
+    the anchor is no longer in the chain, or when an append-only trigger of the database is missing or disabled.
+    """
+    return _json(svc.store.verify(scope=who.scope, anchor=anchor).as_dict())
+
+
+@router.get(
     "/{record_id}",
     response_model=RecordOut,
     summary="One record in full",
@@ -191,10 +256,10 @@ def list_screenings(
 def get_screening(
     record_id: _RecordId,
     svc: Annotated[Service, Depends(service)],
-    _who: Annotated[str, Depends(caller)],
+    who: Annotated[Principal, Depends(principal)],
 ) -> Response:
     """The record: intake as screened, result as returned, who submitted it, what it re-screened."""
-    row = svc.store.get(record_id)
+    row = svc.store.get(record_id, scope=who.scope)
     if row is None:
         return problem_response(404, "NS404", "no screening record with this id")
     return _json(_full(row))
@@ -207,22 +272,20 @@ def get_screening(
     summary="Re-screen a record under the current ruleset and policy",
     responses=PROBLEM_RESPONSES | _NOT_FOUND,
 )
-def rescreen(
+async def rescreen(
     record_id: _RecordId,
     svc: Annotated[Service, Depends(service)],
-    who: Annotated[str, Depends(caller)],
+    who: Annotated[Principal, Depends(principal)],
 ) -> Response:
-    """Screen the stored intake again; a new record links to the old one and says what changed."""
+    """Screen the stored intake again; a new record (of the same clinic) links to the old one and says what changed."""
     start = time.perf_counter()
-    old = svc.store.get(record_id)
+    old = await run_in_threadpool(svc.store.get, record_id, scope=who.scope)
     if old is None:
         return problem_response(404, "NS404", "no screening record with this id")
-    intake = parse_intake(old.intake_json)
-    result = svc.screen(intake)
-    result_json = result.model_dump_json()
-    row = _row(intake, old.intake_json, result, result_json, who)
+    intake, result, result_json = await svc.compute(_rescreen, svc, old.intake_json)
+    row = _row(intake, intake_json=old.intake_json, result=result, result_json=result_json, who=who, tenant=old.tenant)
     row.previous_id = old.id
     row.changes_json = orjson.dumps(diff_results(orjson.loads(old.result_json), orjson.loads(result_json))).decode()
-    svc.store.add(row)
-    _logged(result, start, stored=True, previous=old.id)
+    await run_in_threadpool(svc.store.add, row)
+    _logged(svc, result, start, stored=True, previous=old.id)
     return _json(_full(row), 201, {"Location": f"/screenings/{row.id}"})

@@ -33,6 +33,7 @@ from sqlalchemy import text
 from needlescreen.fhir.auth import CdsAuth, Issuer, TokenError
 from needlescreen.fhir.cdshooks import PREFETCH, REQUIRED_PREFETCH, prefetch_intake
 from needlescreen.server import Settings, create_app
+from needlescreen.server.keys import ApiKey
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fhir"
 CDS = FIXTURES / "cds-hooks"
@@ -427,7 +428,7 @@ def secured(tmp_path_factory: pytest.TempPathFactory, jwks_url: str) -> Iterator
     with pytest.MonkeyPatch.context() as mp:
         for k, v in env.items():
             mp.setenv(k, v)
-        app = create_app(Settings(database_url=f"sqlite:///{base / 'r.db'}", api_keys=(KEY,)))
+        app = create_app(Settings(database_url=f"sqlite:///{base / 'r.db'}", api_keys=(ApiKey("north", KEY),)))
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 

@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from needlescreen.server import Settings, create_app
+from needlescreen.server.keys import ApiKey
 from needlescreen.web.drafts import HANDOFF_SECONDS
 from tests.test_fhir_cdshooks import APPOINTMENT_BOOK, ORDER_SELECT, _bearer, _load, _spec_token, hook_request
 
@@ -43,7 +44,7 @@ def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClie
     )
     monkeypatch.setenv("NEEDLESCREEN_CDS_ISSUERS", str(tmp_path / "issuers.yaml"))
     monkeypatch.setenv("NEEDLESCREEN_CDS_BASE_URL", BASE)
-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'r.db'}", api_keys=(KEY, OTHER_KEY)))
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'r.db'}", api_keys=(ApiKey("north", KEY), ApiKey("south", OTHER_KEY))))
     with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as c:
         yield c
 

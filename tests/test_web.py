@@ -27,6 +27,7 @@ from needlescreen.cli import app as cli_app
 from needlescreen.questionnaire import load_questionnaire
 from needlescreen.ruleset import default_rules_dir
 from needlescreen.server import Settings, create_app
+from needlescreen.server.keys import ApiKey
 from needlescreen.web import bodymap
 from needlescreen.web.forms import read_form
 from needlescreen.web.record import consent_points
@@ -410,7 +411,7 @@ def test_every_post_needs_the_csrf_token(client: TestClient) -> None:
 
 
 def test_sign_in_turns_a_key_into_a_secure_httponly_samesite_session(tmp_path: Path) -> None:
-    with _client(tmp_path, api_keys=(KEY,)) as c:
+    with _client(tmp_path, api_keys=(ApiKey("north", KEY),)) as c:
         first = c.get("/", follow_redirects=False)
         assert first.status_code == 303 and first.headers["location"].startswith("/sign-in")
         page = c.get("/sign-in")
@@ -430,13 +431,13 @@ def test_sign_in_turns_a_key_into_a_secure_httponly_samesite_session(tmp_path: P
         assert stored.status_code == 303
     # A session cookie signed by other keys (another deployment) is not accepted.
     (tmp_path / "other").mkdir()
-    with _client(tmp_path / "other", api_keys=(OTHER_KEY,)) as other:
+    with _client(tmp_path / "other", api_keys=(ApiKey("south", OTHER_KEY),)) as other:
         other.cookies.set("ns_session", ok.cookies["ns_session"], domain="testserver")
         assert other.get("/", follow_redirects=False).status_code == 303
 
 
 def test_a_draft_is_saved_resumed_and_private_to_its_owner(tmp_path: Path) -> None:
-    with _client(tmp_path, api_keys=(KEY, OTHER_KEY)) as c:
+    with _client(tmp_path, api_keys=(ApiKey("north", KEY), ApiKey("south", OTHER_KEY))) as c:
         page = c.get("/sign-in")
         c.post("/sign-in", data={"key": KEY, "csrf_token": _token(page.text)})
         saved = _post(c, {**HEALTHY, "r.patient_ref": "D-77", "q.age": ""}, action="draft", follow_redirects=False)
@@ -450,6 +451,26 @@ def test_a_draft_is_saved_resumed_and_private_to_its_owner(tmp_path: Path) -> No
         c.post("/sign-in", data={"key": OTHER_KEY, "csrf_token": _token(page.text)})
         assert c.get(where).status_code == 404
         assert "D-77" not in c.get("/drafts").text
+
+
+def test_a_record_is_stored_under_the_clinic_and_hidden_from_another_clinic(tmp_path: Path) -> None:
+    with _client(tmp_path, api_keys=(ApiKey("north", KEY), ApiKey("south", OTHER_KEY))) as c:
+        page = c.get("/sign-in")
+        c.post("/sign-in", data={"key": KEY, "csrf_token": _token(page.text)})
+        form = c.get("/")
+        stored = c.post(
+            "/screen", data={**HEALTHY, "csrf_token": _token(form.text), "action": "record"}, follow_redirects=False
+        )
+        record_url = stored.headers["location"]
+        decision = record_url.split("/")[2]
+        assert c.get(record_url).status_code == 200
+        # The API, with the same clinic's key, sees it stored under that clinic.
+        assert c.get(f"/screenings/{decision}", headers={"X-API-Key": KEY}).json()["tenant"] == "north"
+        c.post("/sign-out", data={"csrf_token": _token(form.text)})
+        page = c.get("/sign-in")
+        c.post("/sign-in", data={"key": OTHER_KEY, "csrf_token": _token(page.text)})
+        for suffix in ("", ".json", ".pdf"):
+            assert c.get(record_url + suffix).status_code == 404, suffix
 
 
 def test_the_record_prints_what_the_chart_needs_on_one_or_two_pages(client: TestClient) -> None:

@@ -143,7 +143,7 @@ def _problems(exc: ValidationError) -> list[FieldProblem]:
 _FILE_NAME = re.compile(r"[^\n{}\[\]]*\.(?:json|ya?ml|txt)|[^\s{}\[\]:]*[/\\][^\s{}\[\]:]*", re.IGNORECASE)
 
 
-def _not_an_object(data: object, given: object) -> FieldProblem:
+def not_an_object(data: object, given: object) -> FieldProblem:
     """Why a value is not an intake; a str that names a file is told to be a Path (a str is never opened)."""
     if isinstance(given, str) and isinstance(data, str) and _FILE_NAME.fullmatch(given.strip()):
         name = given.strip()
@@ -270,7 +270,7 @@ def parse_intake(data: Intake | Mapping[str, Any] | str | bytes, *, source: str 
         except RecursionError:
             raise IntakeError([FieldProblem("", "input is nested too deeply")], source=source) from None
     if not isinstance(data, Mapping):
-        raise IntakeError([_not_an_object(data, original)], source=source)
+        raise IntakeError([not_an_object(data, original)], source=source)
     try:
         return Intake.model_validate(data)
     except ValidationError as exc:

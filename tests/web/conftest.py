@@ -62,7 +62,7 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``needlescreen serve`` with a clinic key and 2 workers (a session must work on either)."""
     db = tmp_path_factory.mktemp("web") / "records.db"
-    with live_server(f"sqlite:///{db}", workers=2, extra=("--auth", KEY)) as (base, _proc):
+    with live_server(f"sqlite:///{db}", workers=2, extra=("--auth", f"north:{KEY}")) as (base, _proc):
         yield base
 
 

@@ -24,6 +24,7 @@ import orjson
 
 from needlescreen import FieldProblem, Intake, IntakeError, parse_intake
 from needlescreen import _yaml as safe_yaml
+from needlescreen.screening import not_an_object
 
 __all__ = ["MAX_YAML", "MEDIA_TYPES", "UnsupportedMediaTypeError", "intake_schema", "read_intake"]
 
@@ -281,7 +282,7 @@ def read_intake(body: bytes, content_type: str | None) -> Intake:
         raise _invalid(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     data, oversized = _load(text.removeprefix("\ufeff"), kind)
     if not isinstance(data, Mapping):
-        raise _invalid("an intake must be a JSON object")
+        raise IntakeError([not_an_object(data, data)])
     if oversized:
         # Something is larger than the schema allows anywhere: name it, with the limit for its place.
         schema = intake_schema()

@@ -15,7 +15,6 @@ build the cards; no HTTP, no database), without and with the prefilled form's an
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import signal
@@ -27,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .server_load import _free_port, _phase, _wait_ready
+from .server_load import _free_port, _phase, _wait_ready, run_async
 
 __all__ = ["main"]
 
@@ -102,7 +101,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log, start_new_session=True)
         try:
             _wait_ready(f"http://127.0.0.1:{port}", 90)
-            figures |= asyncio.run(_all_phases(port, calls, count, proc.pid))
+            figures |= run_async(_all_phases(port, calls, count, proc.pid))
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             try:

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from .cohorts import cohort
-from .server_load import _free_port, _wait_ready
+from .server_load import _free_port, _wait_ready, run_async
 
 __all__ = ["main"]
 
@@ -128,7 +128,7 @@ def _client(port: int, kind: str, seconds: float, out: Any) -> None:
         conns = 40 if kind == "slow" else 1
         await asyncio.gather(*(_hammer(port, kind, until, counts) for _ in range(conns)))
 
-    asyncio.run(run())
+    run_async(run())
     out.put((kind, counts))
 
 

@@ -179,6 +179,44 @@ def test_an_engine_failure_is_an_error_row_never_a_verdict(
     assert "result" not in body and "no verdict" in body["errors"][0]["message"]
 
 
+class _OneBadRow:
+    """A screener whose engine fails on one intake: screening many together fails them all (fail closed)."""
+
+    def __init__(self, bad_age: int) -> None:
+        self.real = Screener(engine="plain")
+        self.bad_age = bad_age
+        self.calls: list[int] = []
+
+    def screen(self, intake: Any) -> ScreeningResult:
+        if intake.patient.age == self.bad_age:
+            raise EngineError("session lost")
+        return self.real.screen(intake)
+
+    def screen_many(self, intakes: list[Any]) -> list[Any]:
+        self.calls.append(len(intakes))
+        if any(i.patient.age == self.bad_age for i in intakes):
+            raise EngineError("session lost")
+        return self.real.screen_many(intakes)
+
+
+def test_rows_are_screened_together_and_a_failed_group_is_screened_row_by_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    screener = _OneBadRow(bad_age=77)
+    monkeypatch.setattr(batch_mod, "worker_screener", lambda _spec: screener)
+    ages = [30 + (i % 40) for i in range(250)]
+    ages[130] = 77
+    rows = [Row(n, json.dumps(with_changes(baseline_intake(), {"patient": {"age": a}}))) for n, a in enumerate(ages, 1)]
+    outcomes = batch_mod.screen_partition(rows, BatchConfig().spec())
+    assert screener.calls == [100, 100, 50], "rows go to the engine in groups"
+    assert [o.line for o in outcomes] == list(range(1, 251))
+    assert [o.line for o in outcomes if o.kind == "engine"] == [131], "only the failing row lost its verdict"
+    alone = Screener(engine="plain")
+    for o, row in zip(outcomes, rows, strict=True):
+        if o.kind != "engine":
+            expected = compact(alone.screen(row.text)).model_dump(mode="json")
+            got = json.loads(o.json_line)["result"]
+            assert (got["verdict"], got["fired"]) == (expected["verdict"], expected["fired"])
+
+
 def test_batch_cli_errors_for_a_person(tmp_path: Path) -> None:
     proc = subprocess.run(
         [*command(), "batch", "-"], input="", capture_output=True, text=True, check=False

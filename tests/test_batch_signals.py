@@ -42,13 +42,13 @@ _LAUNCHER = """
 import sys, time
 if __name__ == "__mp_main__":
     from needlescreen import batch
-    _real = batch._screen_one
+    _real = batch._prepare_row
 
     def _slow(*args):
         time.sleep({delay})
         return _real(*args)
 
-    batch._screen_one = _slow
+    batch._prepare_row = _slow
 if __name__ == "__main__":
     from needlescreen.cli import main
     sys.argv[0] = "needlescreen"
@@ -273,14 +273,14 @@ _POISON = """
 import os, sys
 if __name__ == "__mp_main__":
     from needlescreen import batch
-    _real = batch._screen_one
+    _real = batch._prepare_row
 
     def _deadly(row, *rest):
         if row.line == {line}:
             os._exit(9)  # as a crash in the engine would: no exception, no cleanup, every time
         return _real(row, *rest)
 
-    batch._screen_one = _deadly
+    batch._prepare_row = _deadly
 if __name__ == "__main__":
     from needlescreen.cli import main
     sys.argv[0] = "needlescreen"

@@ -44,7 +44,8 @@ def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClie
     )
     monkeypatch.setenv("NEEDLESCREEN_CDS_ISSUERS", str(tmp_path / "issuers.yaml"))
     monkeypatch.setenv("NEEDLESCREEN_CDS_BASE_URL", BASE)
-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'r.db'}", api_keys=(ApiKey("north", KEY), ApiKey("south", OTHER_KEY))))
+    keys = (ApiKey("north", KEY), ApiKey("south", OTHER_KEY))
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'r.db'}", api_keys=keys))
     with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as c:
         yield c
 

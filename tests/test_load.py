@@ -115,7 +115,7 @@ _DYING_BATCH = textwrap.dedent(
     if __name__ == "__mp_main__":
         # In a spawned batch worker: die (no exception, no cleanup) on the chosen row, once.
         from needlescreen import batch
-        _real = batch._screen_one
+        _real = batch._prepare_row
 
         def _screen_one(row, *rest):
             if row.line == {die_on} and not os.path.exists(MARKER):
@@ -123,7 +123,7 @@ _DYING_BATCH = textwrap.dedent(
                 os._exit(9)
             return _real(row, *rest)
 
-        batch._screen_one = _screen_one
+        batch._prepare_row = _screen_one
 
     if __name__ == "__main__":
         from needlescreen.batch import BatchConfig, Row, screen_rows

@@ -58,6 +58,8 @@ from .errors import EngineError, FieldProblem, IntakeError
 if TYPE_CHECKING:
     from multiprocessing.context import SpawnProcess
 
+    from .intake import Intake
+    from .result import ScreeningResult
     from .ruleset import Ruleset
     from .screening import Screener
 
@@ -339,6 +341,23 @@ def _error_line(row: Row, kind: Kind, problems: Iterable[FieldProblem]) -> Outco
 
 
 def _screen_one(row: Row, screener: Screener, full: bool) -> Outcome:
+    """One row screened on its own (the fallback when a group screened together fails)."""
+    got = _prepare_row(row)
+    if isinstance(got, Outcome):
+        return got
+    try:
+        result = screener.screen(got)
+    except IntakeError as exc:
+        return _error_line(row, "invalid", exc.problems)
+    except EngineError as exc:
+        return _error_line(row, "engine", _problem(f"engine error, no verdict given: {exc}"))
+    except Exception as exc:  # any other failure is reported for its row, never turned into a verdict
+        return _error_line(row, "internal", _problem(f"internal error, no verdict given: {exc!r}"))
+    return _outcome(row, result, full)
+
+
+def _prepare_row(row: Row) -> Intake | Outcome:
+    """A row's intake, validated, or the error line that rejects the row."""
     from .screening import parse_intake
 
     if row.problems or row.text is None:
@@ -346,29 +365,66 @@ def _screen_one(row: Row, screener: Screener, full: bool) -> Outcome:
     if not row.text.lstrip().startswith("{"):
         return _error_line(row, "invalid", _problem("a row must be one intake as a JSON object"))
     try:
-        result = screener.screen(parse_intake(row.text))
-        body = result.model_dump_json() if full else compact(result).model_dump_json()
+        return parse_intake(row.text)
     except IntakeError as exc:
         return _error_line(row, "invalid", exc.problems)
-    except EngineError as exc:
-        return _error_line(row, "engine", _problem(f"engine error, no verdict given: {exc}"))
-    except Exception as exc:  # any other failure is reported for its row, never turned into a verdict
+    except Exception as exc:
+        return _error_line(row, "internal", _problem(f"internal error, no verdict given: {exc!r}"))
+
+
+def _outcome(row: Row, result: ScreeningResult, full: bool) -> Outcome:
+    try:
+        body = result.model_dump_json() if full else compact(result).model_dump_json()
+    except Exception as exc:  # reported for its row, never a verdict
         return _error_line(row, "internal", _problem(f"internal error, no verdict given: {exc!r}"))
     head = f'{{"line": {row.line}, ' + (f'"id": {json.dumps(row.row_id)}, ' if row.row_id is not None else "")
     return Outcome(row.line, result.verdict, f'{head}"result": {body}}}')
 
 
+#: How many intakes one engine call screens together (:meth:`Screener.screen_many`): enough to share
+#: durable_rules' session set-up, few enough that a failed call costs little to screen again row by row.
+SCREEN_TOGETHER = 100
+
+
 def screen_partition(rows: Sequence[Row], spec: ScreenSpec) -> list[Outcome]:
     """Screen a partition of rows: one outcome per row, in order. The one place batch screening happens.
 
-    Local workers, Dask workers and any other caller that maps rows to outcomes go through here, so a faster
-    way to screen many intakes at once (a shared engine session) changes this function and nothing else.
+    Local workers, Dask workers and any other caller that maps rows to outcomes go through here. Valid rows are
+    screened :data:`SCREEN_TOGETHER` at a time with :meth:`Screener.screen_many`, which gives each the result it
+    would get alone. A group whose call fails (one row's engine error fails the whole call) is screened again
+    row by row, so the failure is reported for the row that caused it and every other row keeps its verdict.
 
     Raises:
         EngineUnavailableError: the spec's engine cannot load in this process (no row is screened).
     """
     screener = worker_screener(spec)
-    return [_screen_one(row, screener, spec.full) for row in rows]
+    out: list[Outcome | None] = []
+    pending: list[tuple[int, Row, Intake]] = []
+    for row in rows:
+        got = _prepare_row(row)
+        if isinstance(got, Outcome):
+            out.append(got)
+        else:
+            pending.append((len(out), row, got))
+            out.append(None)
+    for start in range(0, len(pending), SCREEN_TOGETHER):
+        group = pending[start : start + SCREEN_TOGETHER]
+        try:
+            results = screener.screen_many([intake for _, _, intake in group])
+        except Exception:
+            for k, row, _ in group:
+                out[k] = _screen_one(row, screener, spec.full)
+            continue
+        for (k, row, _), result in zip(group, results, strict=True):
+            out[k] = (
+                _error_line(row, "invalid", result.problems)
+                if isinstance(result, IntakeError)
+                else _outcome(row, result, spec.full)
+            )
+    done = [o for o in out if o is not None]
+    if len(done) != len(out):  # pragma: no cover - every place was filled above
+        raise AssertionError("a row of the partition was left without an outcome")
+    return done
 
 
 def _chunks(rows: Iterable[Row], size: int, max_bytes: int = 4_000_000) -> Iterator[list[Row]]:

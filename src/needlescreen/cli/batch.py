@@ -75,8 +75,10 @@ class _Stopper:
         return self
 
     def __exit__(self, *_exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        # Once a signal has stopped the batch the process is on its way out: a later Ctrl-C (a double press that
+        # lands after the stop was written) is ignored, not turned into a KeyboardInterrupt or a kill by signal.
         for sig, old in self._old.items():
-            signal.signal(sig, old)
+            signal.signal(sig, signal.SIG_IGN if self.signum is not None else old)
 
 
 def _signal_name(signum: int) -> str:

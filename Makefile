@@ -34,9 +34,10 @@ demo: $(VENV_DEMO)/.installed
 	  if [ $$s -eq 0 ] || [ $$s -eq 10 ] || [ $$s -eq 20 ]; then exit 0; else exit $$s; fi
 
 ## Lint, type-check and run the whole suite on Python 3.11 (durable_rules) and 3.13 (plain evaluator).
+## Each suite runs on every core (pytest-xdist); the browser tests share one worker (tests/web/conftest.py).
 test: lint $(VENV)/.installed $(VENV313)/.installed
-	$(VENV)/bin/python -m pytest
-	$(VENV313)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n auto --dist loadgroup
+	$(VENV313)/bin/python -m pytest -n auto --dist loadgroup
 
 ## Benchmarks: latency per engine, batch throughput, cold start, memory (prints a table, writes JSON).
 bench: $(VENV)/.installed

@@ -107,8 +107,8 @@ def link_problems(page: Path, root: Path = ROOT) -> list[str]:
     names = {p.name for p in files if p.is_file()}
     directories = {p.name for p in files if p.is_dir()}
     for token in _code_paths(text):
-        if token in _MADE_BY_A_COMMAND:
-            continue
+        if token in _MADE_BY_A_COMMAND or re.fullmatch(r"(application|text|image|multipart)/[\w.+-]+", token):
+            continue  # made by a command, or a media type (`application/json`)
         if "/" not in token:
             if token.endswith(_MUST_EXIST) and token not in names:
                 problems.append(f"no such file in the repository: {token}")

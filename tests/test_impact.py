@@ -220,7 +220,7 @@ def test_stored_records_of_the_service(tmp_path: Path, refer_policy: Path) -> No
     arm = with_changes(baseline_intake(), {"findings": at_risk, "record": {"patient_ref": "MRN-ARM"}})
     arm["plan"] = {"technique": "dry_needling", "sites": [{"id": "a", "region": "upper_arm", "side": "right"}]}
     with TestClient(create_app(Settings(database_url=url)), raise_server_exceptions=False) as client:
-        ids = [client.post("/screenings", content=json.dumps(i)).json()["decision_id"] for i in [*intakes, arm]]
+        ids = [client.post("/screenings", json=i).json()["decision_id"] for i in [*intakes, arm]]
         again = client.post(f"/screenings/{ids[-1]}/rescreen").json()  # supersedes the arm record
     runner = CliRunner()
     run = runner.invoke(app, ["impact", url, "--to-policy", str(refer_policy), "--workers", "1", "-f", "json"])

@@ -194,7 +194,7 @@ def _post_422(tmp_path: Path, intake: dict[str, Any]) -> list[dict[str, Any]]:
 
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'records.db'}")
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-        r = client.post("/screenings", content=json.dumps(intake))
+        r = client.post("/screenings", json=intake)
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
     errors: list[dict[str, Any]] = r.json()["errors"]
     return errors

@@ -37,6 +37,10 @@ FLAGS = [
 
 
 def pytest_collection_modifyitems(items: list[Any]) -> None:
+    # With pytest-xdist (make test), every browser test runs in one worker: one live service, one Chromium.
+    for item in items:
+        if "tests/web/" in str(item.fspath):
+            item.add_marker(pytest.mark.xdist_group("browser"))
     if Path(CHROMIUM).is_file():
         return
     if IN_CI:

@@ -299,11 +299,10 @@ def _read_config(path: str) -> dict[str, Any]:
         raise ValueError(f"{path}: not a valid TOML settings file: {exc}") from None
     unknown = sorted(set(data) - set(SETTINGS))
     if unknown:
-        from rapidfuzz import process
+        from needlescreen._suggest import close
 
         hints = [
-            f"{u!r}"
-            + (f" (did you mean {m[0]!r}?)" if (m := process.extractOne(u, list(SETTINGS), score_cutoff=70)) else "")
+            f"{u!r}" + (f" (did you mean {m[0]!r}?)" if (m := close(u, list(SETTINGS), cutoff=70, limit=1)) else "")
             for u in unknown
         ]
         raise ValueError(f"{path}: unknown setting {', '.join(hints)}; the settings are {', '.join(SETTINGS)}")

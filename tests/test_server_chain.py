@@ -171,7 +171,7 @@ def test_no_statement_rewrites_a_record(url: str) -> None:
         _refused(url, f"INSERT OR REPLACE INTO screening_records (seq, {columns}) SELECT seq, {copy[7:]}")
     else:
         # A plain TRUNCATE is refused by the card feedback's foreign key before the trigger; CASCADE reaches it.
-        with pytest.raises(Exception, match="append-only|cannot truncate"):
+        with pytest.raises(Exception, match=r"append-only|cannot truncate"):
             _raw(url, "TRUNCATE screening_records")
         _refused(url, "TRUNCATE screening_records CASCADE")
         _refused(

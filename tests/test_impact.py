@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -118,6 +120,22 @@ def test_two_local_processes_give_the_same_report(bundled_cohort: list[tuple[str
     rows = bundled_cohort[:1200]
     alone = impact(rows, config, workers=1).to_json()
     assert impact(rows, config, workers=2, partition_size=100).to_json() == alone
+
+
+@pytest.mark.slow
+def test_a_local_dask_cluster_gives_the_same_report(tmp_path: Path, refer_policy: Path) -> None:
+    pytest.importorskip("distributed", reason="the dask extra is not installed")
+    cohort_file = tmp_path / "cohort.jsonl"
+    cohort_file.write_text("".join(json.dumps(i) + "\n" for i in cohort("typical", 1500, seed=5)))
+    args = [sys.executable, "-m", "needlescreen", "impact", str(cohort_file), "--to-policy", str(refer_policy)]
+    on_dask = subprocess.run(
+        [*args, "--dask", "local", "--workers", "2", "-f", "json"], capture_output=True, check=False
+    )
+    assert on_dask.returncode == 0, on_dask.stderr.decode()
+    rows = list(read_jsonl(cohort_file))
+    alone = impact(rows, ImpactConfig(to_policy=str(refer_policy)), workers=1).to_json()
+    got = json.loads(on_dask.stdout)
+    assert got == json.loads(json.dumps(alone)) and got["moves"], "the same moves, record by record, in input order"
 
 
 def test_verdicts_are_the_verdicts_of_the_full_result(ruleset: Ruleset) -> None:

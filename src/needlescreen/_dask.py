@@ -13,6 +13,11 @@ worker; a partition that keeps killing workers (Dask's ``KilledWorker``, after
 ``distributed.scheduler.allowed-failures`` deaths) is screened again row by row, and a row that kills a worker
 on its own is reported as an ``internal`` error. The same code serves a local cluster and any cluster Dask
 reaches by a scheduler address (Kubernetes, SLURM/PBS through dask-jobqueue, cloud deployments).
+
+:func:`impact_dask` runs :func:`needlescreen.impact.screen_partition` the same way and adds the partial reports
+up in input order. Its configuration names rule and policy files, so on a remote cluster they must be readable at
+the same paths on every worker (a shared volume); a worker that dies costs Dask's retries, and a partition that
+keeps killing workers fails the report (an impact report is whole or not given).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import signal
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import CancelledError
+from typing import TYPE_CHECKING
 
 from distributed import Client, Future, LocalCluster, wait
 from distributed.scheduler import KilledWorker
@@ -47,7 +53,11 @@ from .batch import (
 )
 from .errors import EngineError
 
-__all__ = ["connect", "screen_rows_dask"]
+if TYPE_CHECKING:
+    from .impact import Impact, ImpactConfig
+    from .impact import Row as CohortRow
+
+__all__ = ["connect", "impact_dask", "screen_rows_dask"]
 
 #: Rows per partition: large enough that Dask's per-task cost (about a millisecond) is small beside
 #: screening them, small enough that a lost worker costs little and the first results come soon.
@@ -236,3 +246,57 @@ def _collect(chunk: list[Row], future: Future[list[Outcome]], shared: _Shared, s
         except KilledWorker:
             out.append(_error_line(row, "internal", _problem(_DIED)))
     return out
+
+
+# --- impact --------------------------------------------------------------------------------------------------
+
+
+def _impact_on_worker(rows: list[CohortRow], config: ImpactConfig) -> Impact:
+    """:func:`~needlescreen.impact.screen_partition` as a Dask task (the worker's screeners are built once)."""
+    from .impact import _sides, screen_partition
+
+    first = _sides.cache_info().currsize == 0
+    report = screen_partition(rows, config)
+    if first:  # as a local worker does after start-up: the ruleset's tables leave the cyclic collector's walk
+        gc.collect()
+        gc.freeze()
+    return report
+
+
+def impact_dask(
+    rows: Iterable[CohortRow], config: ImpactConfig, client: Client, *, partition_size: int = 1000
+) -> Impact:
+    """:func:`needlescreen.impact.impact` on the cluster behind ``client``: the same report, in input order.
+
+    Raises:
+        RuleFileError: a ruleset or policy of the configuration is invalid (before anything is sent).
+        EngineError: a worker runs another needlescreen version, or a partition kept killing workers.
+    """
+    from .impact import Impact, _partitions, _sides
+
+    _sides(config)
+    _check_versions(client)
+    ahead = max(4, 2 * sum(client.nthreads().values()) + 2)
+    shared = client.scatter(config, broadcast=True, hash=False)
+    total = Impact()
+    pending: deque[Future[Impact]] = deque()
+    try:
+        for part in _partitions(rows, partition_size):
+            pending.append(client.submit(_impact_on_worker, part, shared, pure=False, retries=2))
+            while len(pending) >= ahead:
+                total.merge(_impact_result(pending.popleft()))
+        while pending:
+            total.merge(_impact_result(pending.popleft()))
+    finally:
+        if pending:
+            client.cancel(list(pending))
+        client.cancel([shared])
+    return total
+
+
+def _impact_result(future: Future[Impact]) -> Impact:
+    try:
+        report: Impact = future.result()
+    except KilledWorker as exc:
+        raise EngineError(f"a partition of the impact kept killing Dask workers; no report: {exc}") from None
+    return report

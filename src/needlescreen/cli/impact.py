@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -37,7 +38,18 @@ def impact(  # noqa: PLR0917 - typer maps each parameter to a command-line optio
     ] = None,
     title: Annotated[str | None, typer.Option(help="The chart's title (default: what is proposed).")] = None,
     show: Annotated[int, typer.Option(min=0, help="Records with a verdict move listed in the text report.")] = 25,
-    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: every core).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes, or local Dask workers (default: every core).")
+    ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            metavar="ADDRESS",
+            help="Screen on a Dask cluster: a scheduler address (tcp://host:8786) or 'local' (needs the dask extra); "
+            "rule and policy files must be readable at the same paths on every worker.",
+        ),
+    ] = None,
     engine: EngineOpt = "auto",
     policy: PolicyOpt = None,
     rules: RulesOpt = None,
@@ -74,7 +86,7 @@ def impact(  # noqa: PLR0917 - typer maps each parameter to a command-line optio
     else:
         raise _fail(f"error: cannot read {cohort}: no such file or directory", EXIT_CODES["invalid"])
     with _user_errors(source=cohort):
-        report = run_impact(rows, config, workers=workers)
+        report = _on_dask(rows, config, dask, workers) if dask else run_impact(rows, config, workers=workers)
     text = to_json_text(report)
     if json_file is not None:
         _write(json_file, text.encode("utf-8"))
@@ -90,6 +102,21 @@ def impact(  # noqa: PLR0917 - typer maps each parameter to a command-line optio
         sys.stdout.write(text)
     else:
         _print(report, config, show)
+
+
+def _on_dask(rows: Iterator[Any], config: ImpactConfig, address: str, workers: int | None) -> Impact:
+    try:
+        from needlescreen._dask import connect, impact_dask
+    except ImportError:
+        raise _fail(
+            "error: --dask needs the dask extra: pip install 'needlescreen[dask]'", EXIT_CODES["invalid"]
+        ) from None
+    with contextlib.ExitStack() as stack:
+        try:
+            client = stack.enter_context(connect(address, workers=workers))
+        except OSError as exc:
+            raise _fail(f"error: cannot reach the Dask scheduler at {address}: {exc}", EXIT_CODES["invalid"]) from None
+        return impact_dask(rows, config, client)
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -117,24 +144,15 @@ def _stored_intakes(url: str) -> Iterator[tuple[str, str | Mapping[str, Any]]]:
             f"error: reading stored records needs the server extra (pip install 'needlescreen[server]'): {exc}",
             EXIT_CODES["invalid"],
         ) from None
-    store = Store(url)
     try:
-        records: list[tuple[str, str | None, str]] = []
-        cursor: int | None = None
-        while True:
-            page = store.list(limit=500, cursor=cursor)
-            records.extend((r.id, r.previous_id, r.intake_json) for r in page.items)
-            if page.next_cursor is None:
-                break
-            cursor = page.next_cursor
+        store = Store(url)
+        try:
+            records = store.current_intakes()
+        finally:
+            store.close()
     except Exception as exc:  # a database that cannot be read is the user's to fix (URL, migrations)
         raise _fail(f"error: cannot read records from {url}: {exc}", EXIT_CODES["invalid"]) from None
-    finally:
-        store.close()
-    superseded = {previous for _id, previous, _intake in records if previous is not None}
-    for record_id, _previous, intake in reversed(records):  # oldest first
-        if record_id not in superseded:
-            yield record_id, intake
+    yield from records
 
 
 def _print(report: Impact, config: ImpactConfig, show: int) -> None:

@@ -44,7 +44,7 @@ from .auth import principal
 from .bodies import MEDIA_TYPES, UnsupportedMediaTypeError, intake_schema
 from .logs import configure, elapsed_ms, log_event
 from .problems import MAX_ERRORS, Problem, json_response, problem_response
-from .routes import health, questionnaire, rules, schema, screenings
+from .routes import health, impact, questionnaire, rules, schema, screenings
 from .service import READY_PROBE, Service, make_screener
 from .settings import Settings, is_loopback
 from .store import Store, migrate
@@ -310,7 +310,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         openapi_url=None,
     )
     app.state.service = svc
-    for module in (screenings, rules, schema, questionnaire, health):
+    for module in (screenings, rules, schema, questionnaire, health, impact):
         app.include_router(module.router)
     _documents(app, settings)
     _include_fhir(app)

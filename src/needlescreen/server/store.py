@@ -319,6 +319,19 @@ class Store:
         with self._sessions() as session:
             return session.scalars(query).first()
 
+    def current_intakes(self, *, scope: str | None = None) -> list[tuple[str, str]]:
+        """``(record id, intake JSON)`` of every screening's current version, oldest first (a record a re-screen
+        superseded is left out): the cohort an impact report screens. With ``scope``, one clinic's records."""
+        query = select(ScreeningRecord.id, ScreeningRecord.previous_id, ScreeningRecord.intake_json).order_by(
+            ScreeningRecord.seq
+        )
+        if scope is not None:
+            query = query.where(ScreeningRecord.tenant == scope)
+        with self._sessions() as session:
+            rows = session.execute(query).all()
+        superseded = {previous for _id, previous, _intake in rows if previous is not None}
+        return [(record_id, intake) for record_id, _previous, intake in rows if record_id not in superseded]
+
     def list(
         self,
         *,

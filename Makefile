@@ -34,10 +34,13 @@ demo: $(VENV_DEMO)/.installed
 	  if [ $$s -eq 0 ] || [ $$s -eq 10 ] || [ $$s -eq 20 ]; then exit 0; else exit $$s; fi
 
 ## Lint, type-check and run the whole suite on Python 3.11 (durable_rules) and 3.13 (plain evaluator).
-## Each suite runs on every core (pytest-xdist); the browser tests share one worker (tests/web/conftest.py).
+## The suite on every core (pytest-xdist): Python 3.11 with durable_rules, then the browser tests on their own
+## (the Playwright driver keeps an event loop in its process's main thread), then Python 3.13 with the plain
+## evaluator, without the slow integration checks (services, processes, benchmarks) the 3.11 run has made.
 test: lint $(VENV)/.installed $(VENV313)/.installed
-	$(VENV)/bin/python -m pytest -n auto --dist loadgroup
-	$(VENV313)/bin/python -m pytest -n auto --dist loadgroup
+	$(VENV)/bin/python -m pytest -n auto --ignore=tests/web
+	$(VENV)/bin/python -m pytest tests/web
+	$(VENV313)/bin/python -m pytest -n auto --ignore=tests/web -m "not slow"
 
 ## Benchmarks: latency per engine, batch throughput, cold start, memory (prints a table, writes JSON).
 bench: $(VENV)/.installed

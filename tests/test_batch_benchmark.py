@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from benchmarks.batch import main
 
 from needlescreen.engine import available_engines
+
+pytestmark = pytest.mark.slow
 
 
 def test_quick_batch_benchmark_reports_throughput_bytes_and_per_row_costs(capsys) -> None:

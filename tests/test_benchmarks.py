@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from benchmarks.cohorts import cohort
 from benchmarks.run import main
 
 from needlescreen import Screener
 from needlescreen.engine import available_engines
+
+pytestmark = pytest.mark.slow
 
 
 def test_cohorts_are_valid_seeded_and_realistic() -> None:

@@ -35,6 +35,7 @@ from needlescreen.testing import baseline_intake
 
 from .server_helpers import live_server
 
+pytestmark = pytest.mark.slow
 JSON = "application/json"
 PLAN = {"technique": "dry_needling", "sites": [{"id": "a", "region": "calf", "side": "left"}]}
 

@@ -89,7 +89,7 @@ def connect(address: str, *, workers: int | None = None, stop: StopFlag | None =
                 n_workers=workers or os.cpu_count() or 1,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",
                 silence_logs=logging.ERROR,
             )
         client = Client(cluster)

@@ -37,10 +37,11 @@ FLAGS = [
 
 
 def pytest_collection_modifyitems(items: list[Any]) -> None:
-    # With pytest-xdist (make test), every browser test runs in one worker: one live service, one Chromium.
-    for item in items:
-        if "tests/web/" in str(item.fspath):
-            item.add_marker(pytest.mark.xdist_group("browser"))
+    # The browser tests run last: the Playwright driver keeps an event loop running in the main thread until the
+    # session ends, which breaks asyncio.run in any test after them (make test runs them on their own).
+    items[:] = [i for i in items if "tests/web/" not in str(i.fspath)] + [
+        i for i in items if "tests/web/" in str(i.fspath)
+    ]
     if Path(CHROMIUM).is_file():
         return
     if IN_CI:

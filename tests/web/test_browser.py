@@ -301,6 +301,8 @@ def test_keyboard_body_map_and_autocomplete(page: Page, service: str, artifacts:
     meds.type("warf")
     option = page.locator("#list-medications [role=option]").first
     expect(option).to_be_visible(timeout=10_000)
+    # The list follows the typing: wait for the list of "warf", not one shown for "wa" on the way.
+    expect(option).to_have_text(re.compile(r"^warf", re.IGNORECASE), timeout=10_000)
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Enter")
     expect(meds).to_have_value(re.compile(r"^warf\w*, $"))

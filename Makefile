@@ -38,9 +38,9 @@ demo: $(VENV_DEMO)/.installed
 ## (the Playwright driver keeps an event loop in its process's main thread), then Python 3.13 with the plain
 ## evaluator, without the slow integration checks (services, processes, benchmarks) the 3.11 run has made.
 test: lint $(VENV)/.installed $(VENV313)/.installed
-	$(VENV)/bin/python -m pytest -n auto --ignore=tests/web
+	$(VENV)/bin/python -m pytest -n auto --dist worksteal --ignore=tests/web
 	$(VENV)/bin/python -m pytest tests/web
-	$(VENV313)/bin/python -m pytest -n auto --ignore=tests/web -m "not slow"
+	$(VENV313)/bin/python -m pytest -n auto --dist worksteal --ignore=tests/web -m "not slow"
 
 ## Benchmarks: latency per engine, batch throughput, cold start, memory (prints a table, writes JSON).
 bench: $(VENV)/.installed

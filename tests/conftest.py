@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 import pytest
@@ -10,6 +11,11 @@ from needlescreen import Screener, load_ruleset
 from needlescreen.engine import available_engines
 from needlescreen.ruleset import Ruleset
 from needlescreen.testing import baseline_intake, comparable, with_changes
+
+# pytest-xdist's workers ignore SIGINT, and a process started from one would inherit that: the Ctrl-C tests of
+# the command line would send a signal their process never sees. The default handler is put back for them.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ENGINES = available_engines()
 

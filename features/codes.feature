@@ -65,3 +65,31 @@ Feature: Coded conditions (ICD-10-CM)
     And dry needling is planned at the right calf
     When the patient is screened
     Then rule DVT_ACUTE fires with verdict refer for the site at the right calf
+
+  Scenario: A diagnosis needlescreen does not read is checked, not refused and not ignored
+    Given the patient's record has the ICD-10-CM code K21.9
+    And dry needling is planned at the right calf
+    When the patient is screened
+    Then the verdict is caution
+    And rule CONDITION_UNRECOGNISED fires with verdict caution
+
+  Scenario: Left breast cancer places a tumour in the left breast
+    Given the patient's record has the ICD-10-CM code C50.912
+    And dry needling is planned at the left breast and the right calf
+    When the patient is screened
+    Then rule MALIGNANCY_AT_SITE fires with verdict refer for the site at the left breast
+    And rule MALIGNANCY_AT_SITE does not fire for the site at the right calf
+    And rule CONDITION_UNRECOGNISED does not fire
+
+  Scenario Outline: Problem-list codes read as the answers they stand for
+    Given the patient's record has the ICD-10-CM code <code>
+    And dry needling is planned at the <site>
+    When the patient is screened
+    Then rule <rule> <outcome>
+    And rule CONDITION_UNRECOGNISED does not fire
+
+    Examples:
+      | code   | site                  | rule              | outcome                         |
+      | Z92.3  | right calf            | RADIOTHERAPY_SKIN | cannot decide and gives caution |
+      | Z51.11 | right calf            | ACTIVE_CHEMO      | fires with verdict caution      |
+      | J93.9  | left upper trapezius  | PTX_HIGH_RISK     | fires with verdict refer        |

@@ -186,3 +186,38 @@ Feature: Implanted and worn devices
     When the patient is screened
     Then rule PACEMAKER_DEPENDENT_ES cannot decide and gives refer
     And the result asks "depend on the pacemaker"
+
+  Scenario: Current between two needles runs past an insulin pump set
+    Given an insulin pump set at the left thigh
+    And electrical dry needling is planned between the left calf and the lumbar region
+    When the patient is screened
+    Then the verdict is caution
+    And rule WORN_DEVICE_IN_CURRENT_PATH fires with verdict caution
+    And rule WORN_DEVICE_SITE does not fire
+    And rule ACTIVE_IMPLANT_ES does not fire
+
+  Scenario: Current along the other leg does not pass the insulin pump set
+    Given an insulin pump set at the left thigh
+    And electrical dry needling is planned between the right calf and the right foot
+    When the patient is screened
+    Then the verdict is clear
+
+  Scenario: A port below the right collarbone is near the shoulder, not the abdomen
+    Given the patient has a port in the right infraclavicular region
+    And dry needling is planned at the right shoulder girdle and the abdomen
+    When the patient is screened
+    Then rule VASCULAR_ACCESS fires with verdict caution for the site at the right shoulder girdle
+    And rule VASCULAR_ACCESS does not fire for the site at the abdomen
+
+  Scenario: An intrathecal pump in the abdomen does not reach the hip or the pelvic floor
+    Given the patient has a drug pump in the abdomen
+    And dry needling is planned at the right hip and the pelvic region
+    When the patient is screened
+    Then the verdict is clear
+
+  Scenario: A stimulator generator in the left buttock does not reach the thigh
+    Given the patient has a spinal cord stimulator in the left gluteal region
+    And dry needling is planned at the left thigh and the left gluteal
+    When the patient is screened
+    Then rule ACTIVE_IMPLANT_MANUAL fires with verdict caution for the site at the left gluteal
+    And rule ACTIVE_IMPLANT_MANUAL does not fire for the site at the left thigh

@@ -118,3 +118,12 @@ Feature: Lymphoedema
     And dry needling is planned at the left lumbar region
     When the patient is screened
     Then rule LYMPHEDEMA_AT_RISK_ADJACENT does not fire
+
+  Scenario: Lymphoedema recorded at the armpit: the chest wall beside it is the trunk quadrant, not the arm
+    Given lymphoedema in the left axilla
+    And dry needling is planned at the left forearm and the left chest wall and the right forearm
+    When the patient is screened
+    Then rule LYMPHEDEMA_LIMB fires with verdict refer for the site at the left forearm
+    And rule LYMPHEDEMA_LIMB does not fire for the site at the left chest wall
+    And rule LYMPHEDEMA_ADJACENT fires with verdict caution for the site at the left chest wall
+    And the site at the right forearm is clear

@@ -59,6 +59,12 @@ Feature: Thorax and vulnerable regions
     When the patient is screened
     Then rule BILATERAL_THORAX does not fire
 
+  Scenario: A thoracic site written without a side may be on the other side
+    Given manual dry needling is planned at the left upper trapezius and the thoracic paraspinal region
+    When the patient is screened
+    Then rule BILATERAL_THORAX cannot decide and gives caution
+    And the result asks "which side"
+
   Scenario: The umbilicus is never needled
     Given manual dry needling is planned at the umbilicus
     When the patient is screened

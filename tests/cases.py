@@ -682,4 +682,10 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
         merge(finding("tumour", "calf", "right"), edn(("thigh", "left"), ("foot", "left"))),
         "refer",
     ),
+    "WORN_DEVICE_IN_CURRENT_PATH": (
+        merge(finding("worn_device", "thigh", "left"), edn(("calf", "left"), ("gluteal", "left"))),
+        merge(finding("worn_device", "thigh", "left"), edn(("calf", "right"), ("foot", "right"))),
+        "caution",
+    ),
+    "CONDITION_UNRECOGNISED": ({"conditions": [{"code": "K21.9"}]}, {"conditions": [{"code": "I89.0"}]}, "caution"),
 }

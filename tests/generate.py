@@ -40,6 +40,8 @@ CODES = ("I89.0", "I97.2", "Z95.0", "Z95.810", "Z96.82", "Z79.01", "Z79.82", "D6
 CODES += ("Z85.3", "F40.231", "F40.230", "G40.909", "G40.919", "E11.42", "Z33.1", "Z3A.10", "Z3A.20", "J44.9")
 CODES += ("L03.115", "I82.402", "I83.93", "L23.0", "Z96.641", "B20", "Z79.52", "R50.9", "Z98.82")
 CODES += ("J43.9", "Z86.718", "I80.01", "I80.9", "I82.612", "L40.0", "L91.0", "I73.9", "R23.3")
+#: Review 2: codes newly mapped, and two a screening does not read (CONDITION_UNRECOGNISED).
+CODES += ("C50.912", "Z92.3", "Z51.11", "J93.9", "K21.9", "I10")
 #: Muscles a site may name instead of a region.
 MUSCLES = ("gastrocnemius", "Upper Trapezius", "rhomboid major", "multifidus L4", "multifidus T6", "scalenes")
 #: Places that meet the electrical circuit rules (neck, spine, head, chest), drawn more often than chance.

@@ -64,7 +64,13 @@ def extent(body: BodyModel, extent: Extent, rid: str) -> frozenset[str]:
         if limb is not None:
             return frozenset({limb})
         basin = {body.basins[b] for b in body.regions[rid].within if b in body.basins}
-        return neighbourhood(body, rid) | basin
+        # Changed after 2026.12.04-1 (clinically wrong before, tests/test_clinical_review.py): a limb finding at a
+        # node basin concerned the basin's neighbourhood as the limb, so lymphoedema recorded at the axilla
+        # refused the chest wall as a "lymphoedematous limb" where the reference gives its trunk quadrant a
+        # caution (LYMPHEDEMA_ADJACENT). The basin is the limb's and its own; its surroundings are the quadrant.
+        if basin:
+            return frozenset({rid}) | basin
+        return neighbourhood(body, rid)
     return neighbourhood(body, rid)
 
 
@@ -79,18 +85,27 @@ def device_places(body: BodyModel, kind: str, region: str | None, side: str | No
             return (Place(frozenset({"body"}), None, certain=False),)
         return (Place(frozenset({region}), side),)
     ext, places = spec
+    # Changed after 2026.12.04-1 (clinically wrong before, tests/test_clinical_review.py): a device reached the
+    # kind's extent around where it was recorded, and a region's neighbourhood takes in the neighbours of its
+    # whole parent region, so a port below the collarbone reached the abdomen, an intrathecal pump the chest wall
+    # and a stimulator's buttock pocket the thigh. A place that names its neighbours (`near`, by anatomy) now
+    # bounds the reach to where the device sits and runs and those neighbours.
     if region is None:
         out = []
         for p in places:
             regions: set[str] = set(p.runs)
-            for at in p.at:
-                regions |= extent(body, ext, at)
+            if p.near is None:
+                for at in p.at:
+                    regions |= extent(body, ext, at)
+            else:
+                regions |= set(p.at) | set(p.near)
             out.append(Place(frozenset(regions), None, certain=False))
         return tuple(out)
-    regions = set(extent(body, ext, region))
-    for p in places:
-        if any(_overlap(body, region, at) for at in p.at):
-            regions |= set(p.runs)
+    lies_in = [p for p in places if any(_overlap(body, region, at) for at in p.at)]
+    bounded = lies_in and all(p.near is not None for p in lies_in)
+    regions = {region} if bounded else set(extent(body, ext, region))
+    for p in lies_in:
+        regions |= set(p.runs) | set(p.near or ())
     return (Place(frozenset(regions), side),)
 
 
@@ -583,14 +598,27 @@ def normalise(
     intake = _place_nerves(intake, body, problems)
     problems += _limb_midline(intake, regions)
     _check_places(intake, vocabulary, problems)
-    intake, coded = (codes if codes is not None else bundled_codes()).apply_noting(intake)
+    # Changed after 2026.12.04-1 (clinically wrong before: one code the map did not know rejected an EHR's whole
+    # problem list): a well-formed unmapped code is named for verifying (CONDITION_UNRECOGNISED), answering nothing.
+    intake, coded, unmapped = (codes if codes is not None else bundled_codes()).apply_reading(intake)
     patient, unrecognised = _patient_facts(intake, meds)
     _reconcile(patient, intake, coded)
+    if unmapped:
+        patient["patient.unrecognised_conditions"] = frozenset(unmapped)
     plan = intake.plan
     findings = intake.findings
     in_circuit = {end for pair in plan.circuits for end in pair}
-    thorax_sides = {s.side or "midline" for s in plan.sites if "thorax" in regions[_rid(s)].within}
-    patient["plan.thorax_sides"] = float(len(thorax_sides - {"midline"}) or (1 if thorax_sides else 0))
+    # Changed after 2026.12.04-1 (clinically wrong before, tests/test_clinical_review.py): a thoracic site without
+    # a side was counted as on neither side, so a left upper trapezius with an unsided thoracic paraspinal site was
+    # one side, and BILATERAL_THORAX never asked the side. It may be on either: both sides are then possible.
+    thoracic = [s.side for s in plan.sites if "thorax" in regions[_rid(s)].within]
+    sided = {side for side in thoracic if side in ("left", "right")}
+    if len(sided) == 2:
+        patient["plan.thorax_sides"] = 2.0
+    elif None in thoracic and len(sided) + thoracic.count(None) >= 2:
+        pass  # unknown: the unsided site may be on the other side
+    else:
+        patient["plan.thorax_sides"] = 1.0 if thoracic else 0.0
     devices = {g: _device_places(intake.devices, kinds, body) for g, kinds in _DEVICE_GROUPS.items()}
 
     site_sets: list[tuple[Site, FactSet]] = []
@@ -640,6 +668,13 @@ def normalise(
         _set(
             c, "circuit.tumour", combine(_finding_at("tumour", findings.tumour, r, s, body) for r, s in current.points)
         )
+        # Added after 2026.12.04-1 (clinically wrong before: reference section 8, current near an infusion set or
+        # sensor is a caution, and a set between two needles was not flagged).
+        _set(
+            c,
+            "circuit.worn_device",
+            combine(_finding_at("worn_device", findings.worn_device, r, s, body) for r, s in current.points),
+        )
         _set(c, "circuit.metal_implant_area", combine(_device_at(metal, r, s, body=body) for r, s in current.points))
         circuit_sets.append((f"{a}~{b}", c))
     if plan.technique == "electrical" and not plan.circuits:
@@ -649,6 +684,7 @@ def normalise(
         _set(unpaired, "circuit.dvt", "no" if findings.dvt.answer == "no" else None)
         _set(unpaired, "circuit.thrombophlebitis", "no" if findings.thrombophlebitis.answer == "no" else None)
         _set(unpaired, "circuit.tumour", "no" if findings.tumour.answer == "no" else None)
+        _set(unpaired, "circuit.worn_device", "no" if findings.worn_device.answer == "no" else None)  # as above
         none_listed = not metal.listed and metal.complete
         _set(unpaired, "circuit.metal_implant_area", "no" if none_listed else None)
         circuit_sets.append((UNPAIRED, unpaired))

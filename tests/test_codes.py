@@ -6,11 +6,13 @@ clinician would give on the questionnaire; a code the map does not cover is reje
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from needlescreen import IntakeError, parse_intake
+from needlescreen import IntakeError, Screener, load_ruleset, parse_intake
 from needlescreen.codes import CodeMap, bundled_codes
 from needlescreen.errors import RuleFileError
 from needlescreen.intake import MAX_DEVICES, MAX_LOCATIONS, MAX_MEDICATIONS
@@ -144,10 +146,37 @@ def test_every_mapped_section_2_code_is_checked() -> None:
 
 
 @pytest.mark.parametrize("code", ["Z68.1", "A00.0"])
-def test_a_code_the_map_does_not_know_is_rejected(code: str, screen_all: Any) -> None:
+def test_a_code_the_map_does_not_know_is_verified_never_clear(code: str, screen_all: Any) -> None:
+    """An EHR sends the whole problem list: a code the map does not know is named for verifying (one caution,
+    CONDITION_UNRECOGNISED), answers nothing, and never makes the screening clear."""
+    result = screen_all(changed({"conditions": [{"code": code}]}))
+    fired = [f for f in result.findings if f.rule_id == "CONDITION_UNRECOGNISED"]
+    assert [(f.verdict, f.status) for f in fired] == [("caution", "fired")]
+    assert result.verdict != "clear"
+    assert screen_all(changed({})).verdict == "clear"  # the baseline alone is clear: the code made the difference
+
+
+def test_without_the_unrecognised_rule_a_code_the_map_does_not_know_is_rejected(tmp_path: Path) -> None:
+    """A clinic's ruleset with no rule standing in for an unmapped code rejects it, naming it (never ignored)."""
+    src = Path(load_ruleset().directory)
+    dst = tmp_path / "rules"
+    shutil.copytree(src, dst)
+    path = dst / "rules" / "consistency.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text[: text.index("  - id: CONDITION_UNRECOGNISED")], encoding="utf-8")
+    rs = load_ruleset(dst)
+    assert not rs.codes.guarded
+    assert load_ruleset().codes.guarded
     with pytest.raises(IntakeError) as err:
-        screen_all(changed({"conditions": [{"code": code}]}))
+        Screener(rs, engine="plain").screen(changed({"conditions": [{"code": "Z68.1"}]}))
     assert err.value.problems[0].path == "conditions[0].code"
+    assert "Z68.1" in err.value.problems[0].message
+
+
+def test_a_malformed_code_is_still_rejected(screen_all: Any) -> None:
+    with pytest.raises(IntakeError) as err:
+        screen_all(changed({"conditions": [{"code": "not a code"}]}))
+    assert err.value.problems[0].path.startswith("conditions[0]")
 
 
 def test_the_clinicians_location_is_kept(screen_all: Any) -> None:

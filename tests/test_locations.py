@@ -267,10 +267,44 @@ def test_a_misspelt_place_is_asked_again_with_suggestions(questionnaire: Questio
     with pytest.raises(AnswerError) as several:
         questionnaire.parse(item, "neck", {})
     assert {"back of the neck", "front of the neck"} <= set(several.value.suggestions)
-    # an implant word that is not a kind is offered the kind, never taken as it
-    with pytest.raises(AnswerError) as port:
-        questionnaire.parse(questionnaire.item("device_items"), "port", {})
-    assert port.value.suggestions == ("port_picc",)
+    # an implant word of several kinds is offered the kinds, never taken as one
+    with pytest.raises(AnswerError) as stimulator:
+        questionnaire.parse(questionnaire.item("device_items"), "stimulator", {})
+    assert {"neurostimulator", "spinal_cord_stimulator"} <= set(stimulator.value.suggestions)
+
+
+@pytest.mark.parametrize(
+    ("typed", "device"),
+    [
+        ("port", {"kind": "port_picc"}),
+        ("Portacath R upper chest", {"kind": "port_picc", "location": {"region": "infraclavicular", "side": "right"}}),
+        ("port-a-cath", {"kind": "port_picc"}),
+        ("PICC line left arm", {"kind": "port_picc", "location": {"region": "upper_limb", "side": "left"}}),
+        ("left TKR", {"kind": "joint_prosthesis", "location": {"region": "knee", "side": "left"}}),
+        ("TKR", {"kind": "joint_prosthesis", "location": {"region": "knee"}}),
+        ("R THR", {"kind": "joint_prosthesis", "location": {"region": "hip", "side": "right"}}),
+        ("right hip replacement", {"kind": "joint_prosthesis", "location": {"region": "hip", "side": "right"}}),
+        ("ICD", {"kind": "icd"}),
+        ("AICD left chest", {"kind": "icd", "location": {"region": "chest_wall", "side": "left"}}),
+        ("CRT-D", {"kind": "icd"}),
+        ("PPM", {"kind": "pacemaker"}),
+        ("SCS left buttock", {"kind": "spinal_cord_stimulator", "location": {"region": "gluteal", "side": "left"}}),
+        ("VNS", {"kind": "neurostimulator"}),
+        ("baclofen pump", {"kind": "drug_pump"}),
+        ("intrathecal pump abdomen", {"kind": "drug_pump", "location": {"region": "abdomen"}}),
+        ("ORIF right ankle", {"kind": "metal_fixation", "location": {"region": "ankle", "side": "right"}}),
+        ("metal plate left forearm", {"kind": "metal_fixation", "location": {"region": "forearm", "side": "left"}}),
+        ("TKR right knee", {"kind": "joint_prosthesis", "location": {"region": "knee", "side": "right"}}),
+    ],
+)
+def test_implant_words_as_clinicians_write_them(questionnaire: Questionnaire, typed: str, device: Any) -> None:
+    assert questionnaire.parse(questionnaire.item("device_items"), typed, {}) == [device]
+
+
+@pytest.mark.parametrize("typed", ["insulin pump", "insulin pump left abdomen", "Dexcom sensor"])
+def test_a_worn_pump_or_sensor_is_sent_to_its_own_question(questionnaire: Questionnaire, typed: str) -> None:
+    with pytest.raises(AnswerError, match="worn on the skin"):
+        questionnaire.parse(questionnaire.item("device_items"), typed, {})
 
 
 def test_a_groin_at_risk_is_the_whole_leg_on_that_side(questionnaire: Questionnaire, ruleset: Ruleset) -> None:

@@ -210,10 +210,20 @@ def _reached_from(
     return reached
 
 
+#: Facts only a coded diagnosis sets (the intake's ``conditions``, not asked: they come from the chart), each with
+#: a code that sets it.
+_CODED_ONLY = {"patient.unrecognised_conditions": "K21.9"}
+
+
 def test_every_fact_a_rule_reads_is_reachable_by_a_question(questionnaire: Questionnaire, plain: Screener) -> None:
     reached = _reached(questionnaire, plain)
     read = {name for rule in plain.ruleset.rules for name in rule.reads}
-    unreachable = sorted(read - ALWAYS_KNOWN - set(reached))
+    for fact, code in _CODED_ONLY.items():  # reached from the chart instead, and shown to be
+        start = copy.deepcopy(_baselines()[0])
+        assert fact not in plain.facts(start)[1].patient
+        start["conditions"] = [{"system": "ICD-10-CM", "code": code}]
+        assert fact in plain.facts(start)[1].patient, fact
+    unreachable = sorted(read - ALWAYS_KNOWN - set(reached) - set(_CODED_ONLY))
     assert not unreachable, f"no question reaches these facts (add questions to {QFILE.name}): {unreachable}"
 
 
@@ -263,6 +273,11 @@ def test_follow_ups_open_only_when_an_answer_opens_them(questionnaire: Questionn
     assert q.enabled(q.item("guardian_consent"), {"age": None}), "an unknown age must ask for the guardian"
     assert not q.enabled(q.item("guardian_consent"), {"age": 40.0})
     assert not q.enabled(q.item("circuits"), {"technique": "dry_needling"})
+    # Pacemaker dependence matters only for electrical needling (PACEMAKER_DEPENDENT_ES), and only with an implant.
+    implant = {"implants_or_worn": "yes", "devices": "yes"}
+    assert q.enabled(q.item("pacemaker_dependent"), {"technique": "electrical", **implant})
+    assert not q.enabled(q.item("pacemaker_dependent"), {"technique": "dry_needling", **implant})
+    assert not q.enabled(q.item("pacemaker_dependent"), {"technique": "electrical", **implant, "devices": "no"})
 
 
 def test_a_gated_off_answer_is_not_written(questionnaire: Questionnaire) -> None:

@@ -101,6 +101,8 @@ def _drop(intake: dict[str, Any], fact: str) -> dict[str, Any]:
             out.get("labs", {}).pop(lab, None)
     elif head == "devices":
         out["devices"] = {"answer": "unknown"}
+    elif fact == "plan.thorax_sides":
+        out["plan"]["sites"][-1].pop("side", None)  # a thoracic site without a side may be on either side
     elif head == "plan":
         out["plan"].pop(name, None)
     elif fact in {"site.stimulated", "circuit.path"}:

@@ -57,6 +57,7 @@ class _FindingSpec(_Strict):
 class _DevicePlaceSpec(_Strict):
     at: list[str] = Field(min_length=1)
     runs: list[str] = []
+    near: list[str] | None = None
     reason: str = Field(min_length=10)
 
 
@@ -124,8 +125,12 @@ class CurrentPath:
 
 @dataclass(frozen=True, slots=True)
 class _DevicePlace:
+    """Where a device of one kind may sit (``at``), what its leads or catheter occupy from there (``runs``), and
+    the regions immediately next to both (``near``; ``None``: the kind's extent around the recorded region)."""
+
     at: tuple[str, ...]
     runs: tuple[str, ...]
+    near: tuple[str, ...] | None = None
 
 
 class BodyModel:
@@ -203,9 +208,9 @@ class BodyModel:
         for kind, spec in parsed.devices.items():
             places = []
             for j, p in enumerate(spec.places):
-                for rid in (*p.at, *p.runs):
+                for rid in (*p.at, *p.runs, *(p.near or ())):
                     known(rid, f"devices.{kind}.places[{j}]")
-                places.append(_DevicePlace(tuple(p.at), tuple(p.runs)))
+                places.append(_DevicePlace(tuple(p.at), tuple(p.runs), None if p.near is None else tuple(p.near)))
             devices[kind] = (spec.extent, tuple(places))
         nerves: dict[str, Nerve] = {}
         for nid, n in parsed.nerves.items():
@@ -287,7 +292,10 @@ class BodyModel:
             limb = self._limb[rid]
             if limb is not None:
                 return one({limb})
-            return one(near[rid] | {self.basins[b] for b in within[rid] if b in self.basins})
+            # A limb's node basin (the axilla) is that limb's and its own: the trunk around it is the limb's
+            # quadrant (LYMPHEDEMA_ADJACENT), never the limb itself.
+            basins = {self.basins[b] for b in within[rid] if b in self.basins}
+            return one({rid} | basins) if basins else near[rid]
 
         self._extents: dict[str, dict[str, frozenset[str]]] = {
             "region": {rid: one({rid}) for rid in ids},
@@ -298,12 +306,26 @@ class BodyModel:
         self._possible: dict[str, tuple[Place, ...]] = {}
         for kind, (extent, places) in self.devices.items():
             table = self._extents[extent]
-            self._device_regions[kind] = {
-                rid: one(table[rid].union(*(p.runs for p in places if any(self._overlap(rid, at) for at in p.at))))
-                for rid in ids
-            }
+
+            def reach(rid: str, table: dict[str, frozenset[str]] = table, places: Any = places) -> frozenset[str]:
+                lies_in = [p for p in places if any(self._overlap(rid, at) for at in p.at)]
+                # A place that names its neighbours bounds the reach to them; elsewhere the kind's extent applies.
+                bounded = bool(lies_in) and all(p.near is not None for p in lies_in)
+                around = frozenset({rid}) if bounded else table[rid]
+                return one(around.union(*(p.runs for p in lies_in), *(p.near or () for p in lies_in)))
+
+            self._device_regions[kind] = {rid: reach(rid) for rid in ids}
             self._possible[kind] = tuple(
-                Place(one(frozenset(p.runs).union(*(table[at] for at in p.at))), None, certain=False) for p in places
+                Place(
+                    one(
+                        frozenset(p.runs).union(
+                            *(table[at] for at in p.at) if p.near is None else (frozenset(p.at), frozenset(p.near))
+                        )
+                    ),
+                    None,
+                    certain=False,
+                )
+                for p in places
             )
         self._anywhere = (Place(one({"body"}), None, certain=False),)
         # What a place with these regions concerns, for every region set a place of the model can have.
@@ -472,7 +494,14 @@ class BodyModel:
             "devices": {
                 kind: {
                     "extent": extent,
-                    "places": [{"at": [label(r) for r in p.at], "runs": [label(r) for r in p.runs]} for p in places],
+                    "places": [
+                        {
+                            "at": [label(r) for r in p.at],
+                            "runs": [label(r) for r in p.runs],
+                            **({} if p.near is None else {"near": [label(r) for r in p.near]}),
+                        }
+                        for p in places
+                    ],
                 }
                 for kind, (extent, places) in sorted(self.devices.items())
             },

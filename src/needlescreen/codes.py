@@ -7,8 +7,16 @@ medication is added, a regional finding becomes "yes" (where the code gives no l
 which every site rule treats as unknown). A code is never dropped because an answer of the same kind exists:
 its locations and devices are merged with the clinician's. When the clinician answered "no" (or "none", or
 "not pregnant", or an empty complete medication list) the code still wins, and the pair is reported as an
-inconsistency (:meth:`CodeMap.apply_noting`), which a rule turns into a reason. A code the map does not know,
-or one that would push a list past its limit, is rejected naming the code, never ignored.
+inconsistency (:meth:`CodeMap.apply_noting`), which a rule turns into a reason. A code that would push a list past
+its limit is rejected naming the code, never ignored.
+
+A well-formed code the map does not know is not an invalid intake: an EHR sends the whole problem list. It is read
+like an unrecognised medication (:meth:`CodeMap.apply_reading`): it answers nothing, so every answer stays as the
+clinician gave it (unknown where not asked, and the rules ask it), and it is named in the fact
+``patient.unrecognised_conditions``, whose one caution (CONDITION_UNRECOGNISED) says to verify it. That holds only
+while the ruleset has a rule that cautions on that fact (:meth:`CodeMap.guarded_by`); in a ruleset without one
+(a clinic's own rules) such a code is rejected, naming it, as the only safe reading. A malformed code never
+reaches the map: the intake model rejects it.
 
 The side of a coded finding comes only from a family whose code structure carries it: the entry's
 ``laterality`` names the character position (1-based, without the dot) and what each character there means,
@@ -19,21 +27,25 @@ carries no side.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import _bundled, _yaml
 from ._suggest import close
+from .conditions import Truth, evaluate
 from .errors import FieldProblem, IntakeError, RuleFileError
 from .intake import MAX_DEVICES, MAX_LOCATIONS, MAX_MEDICATIONS, DeviceKind, Findings, Intake, Patient
 from .medications import normalise_name
 
-__all__ = ["CodeEntry", "CodeMap", "bundled_codes", "normalise_code"]
+__all__ = ["UNRECOGNISED_FACT", "CodeEntry", "CodeMap", "CodeReading", "bundled_codes", "normalise_code"]
+
+#: The patient fact naming every well-formed code the map does not know (absent when there is none).
+UNRECOGNISED_FACT = "patient.unrecognised_conditions"
 
 #: Grades of the graded answers, lowest first; a code raises a grade, never lowers it.
 _RANKS: Mapping[str, tuple[str, ...]] = {
@@ -125,12 +137,37 @@ class CodeEntry:
         return self.sides.get(code[self.side_position - 1])
 
 
+class CodeReading(NamedTuple):
+    """An intake with its coded conditions applied: the answers coded diagnoses contradicted (each naming both
+    sides) and the codes the map does not know (each as ``ICD-10-CM K21.9``), in the order given."""
+
+    intake: Intake
+    contradictions: tuple[str, ...]
+    unrecognised: tuple[str, ...]
+
+
 class CodeMap:
     """The loaded code map: match a code by its longest prefix and apply it to an intake."""
 
-    def __init__(self, entries: list[CodeEntry]) -> None:
+    def __init__(self, entries: list[CodeEntry], *, guarded: bool = False) -> None:
         # Longest prefix first, so a specific code (G40.91, intractable) wins over its family (G40).
         self.entries = sorted(entries, key=lambda e: -len(e.prefix))
+        #: A rule of the ruleset stands in for a code the map does not know (see :meth:`guarded_by`).
+        self.guarded = guarded
+
+    def guarded_by(self, rules: Iterable[Any]) -> CodeMap:
+        """This map, told whether ``rules`` stand in for a code it does not know.
+
+        An unmapped code may be accepted only while a patient rule gives at least caution on
+        ``patient.unrecognised_conditions`` alone; a ruleset without one rejects it, as before.
+        """
+        guard = any(
+            r.scope == "patient"
+            and r.verdict in ("caution", "refer")
+            and evaluate(r.condition, {UNRECOGNISED_FACT: frozenset({"ICD-10-CM R69"})}) is Truth.TRUE
+            for r in rules
+        )
+        return CodeMap(self.entries, guarded=guard)
 
     @classmethod
     def from_data(cls, data: Any, *, file: str = "codes.yaml", regions: Any = None) -> CodeMap:
@@ -200,27 +237,53 @@ class CodeMap:
     def apply_noting(self, intake: Intake) -> tuple[Intake, tuple[str, ...]]:
         """The intake with every coded condition applied, and each answer a code contradicts.
 
-        Each contradiction names both sides, e.g. ``findings.dvt: no / ICD-10-CM I82.41 (...)``.
+        Each contradiction names both sides, e.g. ``findings.dvt: no / ICD-10-CM I82.41 (...)``. Every code must
+        be in the map here (this reading has nowhere to name one it does not know): see :meth:`apply_reading`.
 
         Raises:
             IntakeError: a code that no entry of the map matches, or one that would push a list (devices,
                 a finding's locations, medications) past its limit; named by its JSON path.
         """
+        return self._apply(intake, accept_unmapped=False)[:2]
+
+    def apply_reading(self, intake: Intake) -> CodeReading:
+        """The intake with every coded condition applied, each answer a code contradicts, and each code the map
+        does not know (accepted only in a guarded map: one whose ruleset has a rule standing in for it).
+
+        Raises:
+            IntakeError: a code the map does not know in an unguarded map, or one that would push a list past its
+                limit; named by its JSON path.
+        """
+        return self._apply(intake, accept_unmapped=self.guarded)
+
+    def _apply(self, intake: Intake, *, accept_unmapped: bool) -> CodeReading:
         if not intake.conditions:
-            return intake, ()
+            return CodeReading(intake, (), ())
         data = intake.model_dump(mode="python", exclude={"conditions"})
         problems: list[FieldProblem] = []
         notes: list[str] = []
+        unmapped: list[str] = []
         for i, cond in enumerate(intake.conditions):
             path = f"conditions[{i}].code"
             entry = self.lookup(cond.code)
             if entry is None:
-                problems.append(FieldProblem(path, f"code {cond.code!r} is not in the code map (rules/codes.yaml)"))
+                if accept_unmapped:
+                    unmapped.append(f"{cond.system} {cond.code.strip().upper()}")
+                    continue
+                problems.append(
+                    FieldProblem(
+                        path,
+                        f"code {cond.code!r} is not in the code map (rules/codes.yaml), and no rule of this ruleset "
+                        "stands in for a code it does not map",
+                    )
+                )
                 continue
             applied = _Applied(data, entry, cond.code, notes)
             problems.extend(FieldProblem(path, message) for message in applied.run())
         if problems:
             raise IntakeError(problems)
+        if len(unmapped) == len(intake.conditions):
+            return CodeReading(intake.model_copy(update={"conditions": ()}), (), tuple(dict.fromkeys(unmapped)))
         try:
             applied_intake = Intake.model_validate(data)
         except ValidationError as exc:  # a code map entry the loader could not foresee; fail closed and say so
@@ -230,7 +293,7 @@ class CodeMap:
                     for e in exc.errors()
                 ]
             ) from None
-        return applied_intake, tuple(dict.fromkeys(notes))
+        return CodeReading(applied_intake, tuple(dict.fromkeys(notes)), tuple(dict.fromkeys(unmapped)))
 
 
 def _check_structure(e: _Entry, prefix: str, *, file: str, where: str) -> None:

@@ -20,7 +20,7 @@ from typing import Literal, NamedTuple
 from . import _bundled, _yaml
 from ._suggest import close
 from .body import BodyModel, Place, Tri, bundled_body, combine
-from .codes import CodeMap, bundled_codes
+from .codes import UNRECOGNISED_FACT, CodeMap, bundled_codes
 from .errors import FieldProblem, IntakeError
 from .intake import Devices, Finding, Findings, Intake, Location, Site
 from .medications import MedicationClassifier
@@ -204,6 +204,12 @@ _CATALOGUE: tuple[FactSpec, ...] = (
     # A set of texts, each naming two answers that contradict each other; absent when there is none. Rules test
     # only its presence (`known`), and a finding shows its entries.
     FactSpec("patient.inconsistent_answers", "list", "Which answers contradict each other? Resolve them first."),
+    # The coded diagnoses the code map does not know (each "ICD-10-CM K21.9"); absent when there is none.
+    FactSpec(
+        UNRECOGNISED_FACT,
+        "list",
+        "Which coded diagnoses need verifying? (a code on the problem list is not one needlescreen reads)",
+    ),
     _n("labs.inr", "What is the latest INR?"),
     _n("labs.inr_target_high", "What is the upper bound of the patient's INR target range?"),
     _n(
@@ -230,7 +236,11 @@ _CATALOGUE: tuple[FactSpec, ...] = (
         "Is the plan dry needling or electrical dry needling?",
         ("dry_needling", "electrical"),
     ),
-    _n("plan.thorax_sides", "On how many sides of the thorax are needles planned?"),
+    _n(
+        "plan.thorax_sides",
+        "On which side (left or right) is each thoracic site planned? "
+        "Both sides of the thorax in one session are avoided.",
+    ),
     _a(
         "plan.advanced_training",
         "Has the clinician documented advanced training for needling vulnerable sites (eye, anterior neck, spine)?",
@@ -274,6 +284,10 @@ _CATALOGUE: tuple[FactSpec, ...] = (
     _n("circuit.dvt_weeks_ago", "How many weeks ago was the DVT in the current path diagnosed?"),
     _a("circuit.thrombophlebitis", "Does the current path run along an inflamed superficial vein (where)?"),
     _a("circuit.tumour", "Does the current path run through a tumour or metastasis (where)?"),
+    _a(
+        "circuit.worn_device",
+        "Does the current path run past a device worn on the skin (insulin pump set, glucose sensor), and where is it?",
+    ),
     _a("circuit.metal_implant_area", "Is there metal (joint replacement, fixation) in the current path, and where?"),
 )
 
@@ -282,7 +296,7 @@ FACTS: Mapping[str, FactSpec] = {f.name: f for f in _CATALOGUE}
 
 #: Facts normalisation always sets, so conditions on them are never unknown.
 ALWAYS_KNOWN: frozenset[str] = frozenset(
-    {"meds.unrecognised", "meds.antithrombotic_listed", "plan.technique", "plan.thorax_sides", "site.region"}
+    {"meds.unrecognised", "meds.antithrombotic_listed", "plan.technique", "site.region"}
 )
 
 #: The id of the one circuit an electrical plan without lead pairs is screened as: every circuit fact is
@@ -478,6 +492,22 @@ def _reconcile(f: FactSet, intake: Intake, coded: tuple[str, ...]) -> None:
         f.pop("patient.pregnancy", None)
     if notes:
         f["patient.inconsistent_answers"] = frozenset(notes)
+
+
+def _thorax_sides(sites: Iterable[Site], regions: RegionMap) -> float | None:
+    """On how many sides of the thorax needles are planned (a midline needle is on neither; one alone counts one).
+
+    A thoracic site without a side may be on either: next to a site on one side, or to another site without a
+    side, both sides are possible and the count is unknown (``None``), so BILATERAL_THORAX asks the side.
+    """
+    thoracic = [s.side for s in sites if "thorax" in regions[_rid(s)].within]
+    sided = {side for side in thoracic if side in ("left", "right")}
+    open_sides = thoracic.count(None)
+    if len(sided) == 2:
+        return 2.0
+    if len(sided) + open_sides >= 2 and open_sides:
+        return None
+    return 1.0 if thoracic else 0.0
 
 
 def _rid(site: Site) -> str:
@@ -729,7 +759,7 @@ def normalise(
     Raises:
         IntakeError: a site, finding or device names a region the vocabulary does not have, a limb site has
             no side, a limb finding is 'midline', a muscle or nerve is unknown or disagrees with the site's
-            region or side, or a condition code is not in the code map.
+            region or side, or a condition code is not in the code map and no rule stands in for it.
     """
     body = body if body is not None else bundled_body(regions)
     vocabulary = vocabulary if vocabulary is not None else _bundled_vocabulary(regions)
@@ -738,14 +768,15 @@ def normalise(
     recorded = _recorded_places(intake)
     problems += _limb_midline(recorded, regions)
     _check_places(intake, recorded, vocabulary, problems)
-    intake, coded = (codes if codes is not None else bundled_codes()).apply_noting(intake)
+    intake, coded, unmapped = (codes if codes is not None else bundled_codes()).apply_reading(intake)
     patient, unrecognised = _patient_facts(intake, meds)
     _reconcile(patient, intake, coded)
+    if unmapped:
+        patient[UNRECOGNISED_FACT] = frozenset(unmapped)
     plan = intake.plan
     findings = intake.findings
     in_circuit = {end for pair in plan.circuits for end in pair}
-    thorax_sides = {s.side or "midline" for s in plan.sites if "thorax" in regions[_rid(s)].within}
-    patient["plan.thorax_sides"] = float(len(thorax_sides - {"midline"}) or (1 if thorax_sides else 0))
+    _set(patient, "plan.thorax_sides", _thorax_sides(plan.sites, regions))
     devices = _device_groups(intake.devices, body)
 
     # Where each finding and device reaches is worked out once per screening; what is the same at every site
@@ -810,6 +841,7 @@ def normalise(
             c["circuit.dvt_weeks_ago"] = _num(dvt_weeks)
         _set(c, "circuit.thrombophlebitis", _at(wheres["thrombophlebitis"], path.points, body))
         _set(c, "circuit.tumour", _at(wheres["tumour"], path.points, body))
+        _set(c, "circuit.worn_device", _at(wheres["worn_device"], path.points, body))
         _set(c, "circuit.metal_implant_area", _at(metal.where, path.points, body))
         circuit_sets.append((f"{a}~{b}", c))
     if plan.technique == "electrical" and not plan.circuits:
@@ -819,6 +851,7 @@ def normalise(
         _set(unpaired, "circuit.dvt", "no" if findings.dvt.answer == "no" else None)
         _set(unpaired, "circuit.thrombophlebitis", "no" if findings.thrombophlebitis.answer == "no" else None)
         _set(unpaired, "circuit.tumour", "no" if findings.tumour.answer == "no" else None)
+        _set(unpaired, "circuit.worn_device", "no" if findings.worn_device.answer == "no" else None)
         none_listed = not metal.listed and metal.complete
         _set(unpaired, "circuit.metal_implant_area", "no" if none_listed else None)
         circuit_sets.append((UNPAIRED, unpaired))

@@ -45,9 +45,57 @@ Operator = Literal["exists", "=", "!=", "<", "<=", ">", ">="]
 UNKNOWN_WORDS = frozenset({"", "?", "unknown", "u", "unk", "not known", "dont know", "don't know", "dk"})
 _NONE_WORDS = frozenset({"none", "no", "nil", "nothing"})
 _SIDES = ("left", "right", "both", "midline")
+#: Side words as written beside a device word ("R THR", "bilateral TKR"); the vocabulary reads them with the place.
+_SIDE_WORDS = frozenset({*_SIDES, "l", "r", "lt", "rt", "b", "bilateral"})
 _DEVICE_KINDS: tuple[str, ...] = typing.get_args(DeviceKind)
 #: Words of a device worn on the skin (an insulin pump, a glucose sensor), which is not an implant.
 _WORN_WORDS = frozenset({"insulin", "glucose", "cgm", "sensor", "libre", "dexcom", "omnipod"})
+#: What clinicians write for an implant kind (lower case, words joined by spaces): the kind, and the region the
+#: word itself names (a knee replacement is at the knee). Only words with one reading: "stimulator" alone may be
+#: several kinds and is offered, never taken; an insulin pump is worn on the skin (its own question).
+_DEVICE_WORDS: Mapping[str, tuple[str, str | None]] = {
+    **dict.fromkeys(
+        ("port", "ports", "portacath", "port a cath", "mediport", "picc", "picc line", "port picc"),
+        ("port_picc", None),
+    ),
+    **dict.fromkeys(("ppm", "pacer", "crt p", "crtp"), ("pacemaker", None)),
+    **dict.fromkeys(("aicd", "defibrillator", "implantable defibrillator", "crt d", "crtd", "s icd"), ("icd", None)),
+    **dict.fromkeys(
+        ("scs", "spinal stimulator", "dorsal column stimulator", "spinal cord stim"), ("spinal_cord_stimulator", None)
+    ),
+    **dict.fromkeys(
+        (
+            "vns",
+            "vagus nerve stimulator",
+            "vagal nerve stimulator",
+            "dbs",
+            "deep brain stimulator",
+            "sacral nerve stimulator",
+            "sacral neuromodulator",
+        ),
+        ("neurostimulator", None),
+    ),
+    **dict.fromkeys(
+        ("intrathecal pump", "baclofen pump", "morphine pump", "itb pump", "implanted pump"), ("drug_pump", None)
+    ),
+    **dict.fromkeys(
+        ("tkr", "tka", "knee replacement", "total knee replacement", "knee arthroplasty"), ("joint_prosthesis", "knee")
+    ),
+    **dict.fromkeys(
+        ("thr", "tha", "hip replacement", "total hip replacement", "hip arthroplasty"), ("joint_prosthesis", "hip")
+    ),
+    # Not "prosthesis" alone: a limb prosthesis is worn, not implanted.
+    **dict.fromkeys(("joint replacement", "arthroplasty"), ("joint_prosthesis", None)),
+    **dict.fromkeys(
+        (
+            *("orif", "internal fixation", "metalwork", "metal plate", "metal plates", "plate", "plates"),
+            *("plate and screws", "plates and screws", "screws", "metal screws", "rod", "metal rod", "nail"),
+        ),
+        ("metal_fixation", None),
+    ),
+    **dict.fromkeys(("cochlear", "cochlear implants"), ("cochlear_implant", None)),
+    **dict.fromkeys(("breast implants", "breast prosthesis"), ("breast_implant", None)),
+}
 
 
 class AnswerError(ValueError):
@@ -364,16 +412,22 @@ class Questionnaire:
 
     def _device(self, text: str) -> dict[str, Any]:
         """A device and, when given, where it is: "pacemaker left chest", "left chest pacemaker", "PICC R arm"."""
-        tokens = text.lower().replace("-", " ").replace("_", " ").split()
+        tokens = text.lower().replace("-", " ").replace("_", " ").replace("/", " ").split()
         for k in range(len(tokens), 0, -1):
             for start in range(len(tokens) - k + 1):
                 kind = "_".join(tokens[start : start + k])
                 kind = kind[:-1] if kind.endswith("s") and kind[:-1] in _DEVICE_KINDS else kind
+                where: str | None = None
+                if kind not in _DEVICE_KINDS and " ".join(tokens[start : start + k]) in _DEVICE_WORDS:
+                    kind, where = _DEVICE_WORDS[" ".join(tokens[start : start + k])]
                 if kind in _DEVICE_KINDS:
                     out: dict[str, Any] = {"kind": kind}
-                    rest = " ".join(tokens[:start] + tokens[start + k :])
-                    if rest.strip(" ,"):
-                        out["location"] = self._location(rest)
+                    rest = [t for t in tokens[:start] + tokens[start + k :] if t.strip(",")]
+                    # "left TKR": the side is written, the place is the word's ("TKR right knee" names both).
+                    if where is not None and all(t in _SIDE_WORDS for t in rest):
+                        rest = [*rest, where]
+                    if rest:
+                        out["location"] = self._location(" ".join(rest))
                     return out
         # A pump or sensor worn on the skin is not an implant (no drug_pump on offer for it): it has its own question.
         if _WORN_WORDS & set(tokens):

@@ -545,6 +545,8 @@ def load_ruleset(
             (switched_off if rule.verdict == "clear" else rules).append(rule)
     # An unrecognised drug may leave the classes "no" only under a rule that cautions on it.
     meds = meds.guarded_by(rules)
+    # A code the map does not know may be accepted only under a rule that cautions on it (else it is rejected).
+    codes = codes.guarded_by(rules)
     return Ruleset(
         name=manifest.name,
         revision=manifest.revision,

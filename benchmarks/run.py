@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import json
 import os
 import platform
@@ -259,23 +260,33 @@ def impact_run(n: int, workers: int | None) -> dict[str, Any]:
     }
 
 
-def batch(n: int, workers: int | None) -> dict[str, Any]:
-    """``needlescreen batch`` end to end on a JSON-lines file of ``n`` typical intakes."""
+def batch(n: int, workers: int | None, *, dask: bool = True) -> dict[str, Any]:
+    """``needlescreen batch`` end to end on a JSON-lines file of ``n`` typical intakes: local worker processes, and
+    (``dask``) the same file on a local Dask cluster of as many workers, in the same run."""
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "intakes.jsonl"
         with src.open("w") as fh:
             for intake in cohort("typical", n, seed=7):
                 fh.write(json.dumps(intake) + "\n")
-        cmd = [sys.executable, "-m", "needlescreen", "batch", str(src), "-o", str(Path(tmp) / "out.jsonl")]
-        cmd += ["--errors", str(Path(tmp) / "errors.jsonl")]
-        if workers:
-            cmd += ["--workers", str(workers)]
-        t0, cpu0 = time.perf_counter(), _children_cpu()
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        elapsed, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
-        out_file = Path(tmp) / "out.jsonl"
-        results = len(out_file.read_text().splitlines()) if out_file.exists() else 0
-        size = out_file.stat().st_size if out_file.exists() else 0
+        local = _batch_run(src, Path(tmp), workers)
+        if dask and importlib.util.find_spec("distributed") is not None:
+            local["dask"] = _batch_run(src, Path(tmp), workers or 2, "--dask", "local")
+            local["dask"]["dask_over_local"] = local["dask"]["per_second"] / local["per_second"]
+    return local
+
+
+def _batch_run(src: Path, tmp: Path, workers: int | None, *extra: str) -> dict[str, Any]:
+    n = sum(1 for _ in src.open())
+    out_file, errors = tmp / f"out{len(extra)}.jsonl", tmp / f"errors{len(extra)}.jsonl"
+    cmd = [sys.executable, "-m", "needlescreen", "batch", str(src), "-o", str(out_file), "--errors", str(errors)]
+    cmd += ["--force", *extra]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    t0, cpu0 = time.perf_counter(), _children_cpu()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    elapsed, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
+    results = len(out_file.read_text().splitlines()) if out_file.exists() else 0
+    size = out_file.stat().st_size if out_file.exists() else 0
     if proc.returncode != 0:
         raise SystemExit(f"batch failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return {
@@ -341,6 +352,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--raw-n", type=int, default=1000, help="intakes for needlescreen against raw durable_rules")
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--cold-runs", type=int, default=10)
+    p.add_argument("--no-dask", action="store_true", help="batch on local processes only (no Dask local cluster)")
     p.add_argument("--memory-screenings", type=int, default=1_000_000)
     p.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "latest.json")
     p.add_argument(
@@ -368,7 +380,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "latency": lambda: latency(args.n, args.rounds),
         "raw_durable": lambda: raw_durable(args.raw_n, args.rounds),
         "impact": lambda: impact_run(args.impact_rows, args.workers),
-        "batch": lambda: batch(args.batch_rows, args.workers),
+        "batch": lambda: batch(args.batch_rows, args.workers, dask=not args.no_dask),
         "cold_start": lambda: cold_start(args.cold_runs),
         "memory": lambda: memory(args.memory_screenings),
     }
@@ -449,6 +461,13 @@ def _print_rest(f: dict[str, Any]) -> None:
             f"batch: {b['rows']} rows in {b['seconds']:.2f} s = {b['per_second']:.0f} rows/s on {b['workers']} workers "
             f"({b['cpu_seconds']:.1f} CPU s), {b['bytes_per_row']:.0f} bytes per result row"
         )
+        if "dask" in b:
+            d = b["dask"]
+            print(
+                f"batch on a local Dask cluster: {d['per_second']:.0f} rows/s on {d['workers']} workers "
+                f"({d['seconds']:.2f} s with the cluster's start, {d['cpu_seconds']:.1f} CPU s): "
+                f"{d['dask_over_local']:.2f} of the local processes' rate"
+            )
     if "cold_start" in f:
         c = f["cold_start"]
         median_ms = c["median_s"] * 1000

@@ -48,6 +48,10 @@ def test_quick_benchmark_prints_every_figure(tmp_path: Path, capsys) -> None:
     assert figures["batch"]["results"] == figures["batch"]["rows"]
     # A compact result row (the default) holds at least its row id, verdict, reasons' ids and the ruleset hash.
     assert figures["batch"]["bytes_per_row"] > 200
+    dask = figures["batch"].get("dask")
+    if dask is not None:  # the dask extra is installed (make test's venvs)
+        assert dask["results"] == dask["rows"] == figures["batch"]["rows"] and dask["dask_over_local"] > 0
+        assert "local Dask cluster" in out
     assert figures["memory"]["screenings"] == 2000
     assert (tmp_path / "bench.json").exists()
 

@@ -293,6 +293,24 @@ def test_the_specifications_resolved_fever_is_not_read_and_an_active_one_is(rule
     assert "SYSTEMIC_INFECTION" in {f.rule_id for f in plain.screen(chart.intake).findings if f.status == "fired"}
 
 
+def test_an_active_diagnosis_the_code_map_does_not_read_is_screened_as_unrecognised(
+    ruleset: Ruleset, plain: Screener
+) -> None:
+    condition = _spec("condition-example-f201-fever.json")
+    condition["clinicalStatus"]["coding"][0]["code"] = "active"
+    condition["code"] = {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "K21.9"}]}
+    now = dt.datetime(2013, 4, 10, tzinfo=dt.UTC)
+    plan = {"technique": "dry_needling", "sites": [{"id": "s1", "region": "calf", "side": "left"}]}
+    chart = read_chart(condition, now=now, ruleset=ruleset, plan=plan)
+    assert chart.data["conditions"] == [{"system": "ICD-10-CM", "code": "K21.9"}]
+    assert chart.intake is not None
+    result = plain.screen(chart.intake)
+    assert "CONDITION_UNRECOGNISED" in {f.rule_id for f in result.findings if f.status == "fired"}
+    assert result.verdict != "clear", "a diagnosis nobody has checked is not read as nothing"
+    condition["clinicalStatus"]["coding"][0]["code"] = "resolved"
+    assert read_chart(condition, now=now, ruleset=ruleset, plan=plan).data.get("conditions") is None
+
+
 def test_the_specifications_contained_medication_is_read_by_name(ruleset: Ruleset) -> None:
     chart = read_chart(_spec("medicationrequest0315.json"), now=dt.datetime(2016, 1, 1, tzinfo=dt.UTC), ruleset=ruleset)
     assert chart.data["medications"]["items"] == [{"name": "Lorazepam 2mg/ml injection solution 1ml vial (product)"}]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,9 @@ from .systems import ATC, ICD10, ICD10CM, LOINC, RXNORM, SNOMED, TECHNIQUE_SYSTE
 from .terminology import Terminology, bundled_terminology
 
 __all__ = ["READ_TYPES", "ChartIntake", "Source", "read_chart", "resources_of"]
+
+#: A well-formed ICD-10 code, as the intake's coded conditions accept it.
+_ICD10 = re.compile(r"^[A-Za-z][0-9][0-9A-Za-z](\.?[0-9A-Za-z]{1,4})?$")
 
 #: The resource types the chart reader reads; any other resource is passed over.
 READ_TYPES = frozenset(
@@ -427,12 +431,20 @@ def _condition(reader: _Reader, _path: str, res: Any, ref: str) -> None:
         reader.notes.append(f"{ref}: not read ({', '.join(sorted(clinical | verification))})")
         return
     codes: list[tuple[str, str]] = []
+    unmapped: list[tuple[str, str]] = []
     for system, code, _d in _codings(res.code):
         if system in (ICD10CM, ICD10) and code:
+            named = ("ICD-10-CM" if system == ICD10CM else "ICD-10", code)
             if reader.ruleset.codes.lookup(code) is not None:
-                codes.append(("ICD-10-CM" if system == ICD10CM else "ICD-10", code))
+                codes.append(named)
+            elif _ICD10.fullmatch(code.strip()):
+                unmapped.append(named)
         elif system == SNOMED and code in reader.terminology.conditions:
             codes.append(("ICD-10-CM", reader.terminology.conditions[code]))
+    if not codes and unmapped and reader.ruleset.codes.guarded:
+        # An active diagnosis the code map does not read is not "nothing": it goes to the intake, where it is
+        # screened as CONDITION_UNRECOGNISED (verify it), as an intake's own unmapped code is.
+        codes = unmapped[:1]
     if not codes:
         reader.notes.append(f"{ref}: no code needlescreen reads")
         return

@@ -152,10 +152,13 @@ def _logged(svc: Service, result: ScreeningResult, start: float, *, stored: bool
     log_event("screening", **fields)
 
 
-def _screen_body(svc: Service, body: bytes, content_type: str | None) -> tuple[Intake, str, ScreeningResult, str]:
-    """Read, validate and screen one request body (CPU work: run in the screening threads)."""
+def _screen_body(
+    svc: Service, body: bytes, content_type: str | None, store: bool = True
+) -> tuple[Intake, str, ScreeningResult, str]:
+    """Read, validate and screen one request body (CPU work: run in the screening threads); the intake's JSON
+    for its record only when it is stored."""
     intake = read_intake(body, content_type)
-    intake_json = _serialise(intake)
+    intake_json = _serialise(intake) if store else ""
     result = svc.screen(intake)
     return intake, intake_json, result, result.model_dump_json()
 
@@ -184,7 +187,7 @@ async def create_screening(
     start = time.perf_counter()
     body = await request.body()
     intake, intake_json, result, result_json = await svc.compute(
-        _screen_body, svc, body, request.headers.get("content-type")
+        _screen_body, svc, body, request.headers.get("content-type"), not dry_run
     )
     if dry_run:
         _logged(svc, result, start, stored=False)

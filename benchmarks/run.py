@@ -276,7 +276,8 @@ def batch(n: int, workers: int | None, *, dask: bool = True) -> dict[str, Any]:
 
 
 def _batch_run(src: Path, tmp: Path, workers: int | None, *extra: str) -> dict[str, Any]:
-    n = sum(1 for _ in src.open())
+    with src.open(encoding="utf-8") as fh:
+        n = sum(1 for _ in fh)
     out_file, errors = tmp / f"out{len(extra)}.jsonl", tmp / f"errors{len(extra)}.jsonl"
     cmd = [sys.executable, "-m", "needlescreen", "batch", str(src), "-o", str(out_file), "--errors", str(errors)]
     cmd += ["--force", *extra]

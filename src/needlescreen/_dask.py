@@ -81,7 +81,12 @@ def connect(address: str, *, workers: int | None = None, stop: StopFlag | None =
         OSError: the scheduler cannot be reached (distributed's own timeout).
     """
     cluster: LocalCluster | None = None
+    quiet = logging.getLogger("distributed")
+    level = quiet.level
     if address == "local":
+        # The scheduler of a local cluster runs in this process: its INFO lines (a comm closed, with a traceback,
+        # when a stop kills the workers) would reach the terminal. Errors still do.
+        quiet.setLevel(logging.ERROR)
         # The cluster's processes start from threads that inherit this mask: a terminal's Ctrl-C then reaches
         # only this process, which stops the batch and closes the cluster (no traceback from every worker).
         with _blocked(_TERMINAL_SIGNALS):
@@ -103,6 +108,7 @@ def connect(address: str, *, workers: int | None = None, stop: StopFlag | None =
             if stop is not None and stop.is_set():
                 _kill_workers(cluster)
             cluster.close()
+            quiet.setLevel(level)
 
 
 def _kill_workers(cluster: LocalCluster) -> None:

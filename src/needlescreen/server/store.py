@@ -212,7 +212,7 @@ class Store:
         # The write path's SQL and conversions, made once by SQLAlchemy for this database's driver.
         dialect = self.engine.dialect
         table = ScreeningRecord.__table__
-        self._convert = [(key, table.c[key].type.bind_processor(dialect)) for key in _WRITTEN]
+        self._convert = [(key, table.c[key].type.dialect_impl(dialect).bind_processor(dialect)) for key in _WRITTEN]
         self._positional = dialect.paramstyle in ("qmark", "format", "numeric")
         marks = {"qmark": "?", "format": "%s"}.get(dialect.paramstyle)
         placeholders = [marks or f"%({key})s" for key in _WRITTEN]

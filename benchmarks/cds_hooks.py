@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .server_load import _free_port, _phase, _wait_ready, run_async
+from .server_load import _free_port, _phase, _wait_ready, run_async, stop_server
 
 __all__ = ["main"]
 
@@ -103,12 +102,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             _wait_ready(f"http://127.0.0.1:{port}", 90)
             figures |= run_async(_all_phases(port, calls, count, proc.pid))
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+            stop_server(proc, 20)
             log.close()
     figures["cpus"] = os.cpu_count()
     figures["load_average"] = [round(x, 2) for x in os.getloadavg()]

@@ -27,7 +27,6 @@ import contextlib
 import json
 import multiprocessing
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -39,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from .cohorts import cohort
-from .server_load import _free_port, _wait_ready, run_async
+from .server_load import _free_port, _wait_ready, run_async, stop_server
 
 __all__ = ["main"]
 
@@ -217,12 +216,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 **{name: _phase(port, seconds, kinds) for name, kinds in PHASES.items()},
             }
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait(10)
+            stop_server(server)
     print(
         f"needlescreen serve: {args.workers} workers, read timeout {args.read_timeout:g} s, {seconds:g} s per phase; "
         f"hostile clients: {', '.join(KINDS)}"

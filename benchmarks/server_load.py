@@ -104,6 +104,16 @@ def _cpu_seconds(root: int) -> float:
     return total
 
 
+def stop_server(proc: subprocess.Popen[Any], grace: float = 30) -> None:
+    """End a service started in a session of its own: SIGTERM to its process group, SIGKILL after ``grace`` s."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
 async def _phase(
     port: int, path: str, bodies: list[bytes], *, count: int, concurrency: int, server: int
 ) -> dict[str, Any]:
@@ -196,12 +206,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 ),
             }
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait(10)
+            stop_server(server)
     print(
         f"needlescreen serve: {args.workers} workers, engine {args.engine}, {figures['database']}, "
         f"{args.concurrency} connections"

@@ -267,6 +267,9 @@ class _BrokenEngine:
     def run(self, _facts: Any) -> Any:
         raise EngineError("the engine broke")
 
+    def run_many(self, _facts: Any) -> Any:
+        raise EngineError("the engine broke")
+
 
 def test_engine_failure_is_500_without_a_decision_and_ready_fails(client: TestClient) -> None:
     assert client.get("/ready").status_code == 200

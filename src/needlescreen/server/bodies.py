@@ -24,7 +24,7 @@ import orjson
 
 from needlescreen import FieldProblem, Intake, IntakeError, parse_intake
 from needlescreen import _yaml as safe_yaml
-from needlescreen.screening import not_an_object
+from needlescreen.screening import not_an_object, validate_json
 
 __all__ = ["MAX_YAML", "MEDIA_TYPES", "UnsupportedMediaTypeError", "intake_schema", "read_intake"]
 
@@ -280,7 +280,14 @@ def read_intake(body: bytes, content_type: str | None) -> Intake:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _invalid(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    data, oversized = _load(text.removeprefix("\ufeff"), kind)
+    text = text.removeprefix("\ufeff")
+    if kind == JSON and len(text) <= _QUICK_FROM and (fast := validate_json(text)) is not None:
+        # A small body validated straight from its text: it holds no duplicate key and nothing over a limit (the
+        # schema bounds every list and text); anything else goes the ordinary way below, for the same answer and
+        # problems. A large one never tries it: pydantic's parser holds the GIL for the whole of a large body, and
+        # the event loop with it, where the parse below (orjson first) gives way sooner.
+        return fast
+    data, oversized = _load(text, kind)
     if not isinstance(data, Mapping):
         raise IntakeError([not_an_object(data, data)])
     if oversized:

@@ -25,6 +25,7 @@ from fastapi import Request
 
 from needlescreen import EngineError, Screener, ScreeningResult, load_ruleset
 
+from .batching import ScreeningQueue
 from .settings import Settings
 from .store import Store
 
@@ -65,6 +66,14 @@ class Service:
     engine_failure: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _limiter: CapacityLimiter | None = None
+    _queue: ScreeningQueue | None = None
+
+    @property
+    def queue(self) -> ScreeningQueue:
+        """The request bodies waiting to be screened, handed to the screening threads in batches."""
+        if self._queue is None:
+            self._queue = ScreeningQueue(self, COMPUTE_THREADS)
+        return self._queue
 
     async def compute(self, fn: Callable[..., _T], *args: Any) -> _T:
         """Run CPU work off the event loop, in this worker's screening threads."""

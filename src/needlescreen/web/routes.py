@@ -271,7 +271,8 @@ def _drug_names() -> list[str]:
 
 
 async def _store(request: Request, session: auth.Session, state: FormState) -> Response:
-    from needlescreen.server.routes.screenings import _row, _serialise
+    from needlescreen.server.batching import serialise_intake
+    from needlescreen.server.routes.screenings import _row
 
     svc = _svc(request)
     intake = state.intake
@@ -280,7 +281,7 @@ async def _store(request: Request, session: auth.Session, state: FormState) -> R
     who = session.who
     row = _row(
         intake,
-        intake_json=_serialise(intake),
+        intake_json=serialise_intake(intake),
         result=result,
         result_json=result.model_dump_json(),
         who=who,

@@ -3,7 +3,8 @@
 The body is read as its Content-Type says (JSON or YAML, :mod:`needlescreen.server.bodies`) and validated by
 :func:`needlescreen.parse_intake`, so a rejected intake is named by exactly the JSON paths an ``IntakeError``
 gives in the library. Reading, validating and screening run in the worker's screening threads, off the event
-loop. A stored screening is committed before the answer is sent.
+loop, the bodies that arrive together handed over in one batch (:mod:`needlescreen.server.batching`). A stored
+screening is committed before the answer is sent.
 
 Records belong to the clinic of the key that stored them: a clinic's key reads, lists, re-screens and verifies
 only its clinic's records (another clinic's record is a 404, as if it did not exist); an admin key sees all.
@@ -22,9 +23,9 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BeforeValidator
 from starlette.responses import Response
 
-from needlescreen import FieldProblem, Intake, IntakeError, ScreeningResult, parse_intake
+from needlescreen import Intake, ScreeningResult, parse_intake
 from needlescreen.server.auth import Principal, principal
-from needlescreen.server.bodies import JSON, YAML, read_intake
+from needlescreen.server.bodies import JSON, YAML
 from needlescreen.server.logs import elapsed_ms, log_event
 from needlescreen.server.models import RecordOut, RecordPage, VerifyReport, diff_results
 from needlescreen.server.problems import BODY_RESPONSES, PROBLEM_RESPONSES, problem_response
@@ -97,15 +98,6 @@ def _full(row: ScreeningRecord) -> dict[str, Any]:
     return out
 
 
-def _serialise(intake: Intake) -> str:
-    try:
-        return intake.model_dump_json()
-    except ValueError:
-        # Valid JSON may escape a lone UTF-16 surrogate, which no database column can hold.
-        problem = FieldProblem("", "text contains an unpaired UTF-16 surrogate escape (\\ud800-\\udfff)")
-        raise IntakeError([problem]) from None
-
-
 def _row(
     intake: Intake, *, intake_json: str, result: ScreeningResult, result_json: str, who: Principal, tenant: str | None
 ) -> ScreeningRecord:
@@ -152,17 +144,6 @@ def _logged(svc: Service, result: ScreeningResult, start: float, *, stored: bool
     log_event("screening", **fields)
 
 
-def _screen_body(
-    svc: Service, body: bytes, content_type: str | None, store: bool = True
-) -> tuple[Intake, str, ScreeningResult, str]:
-    """Read, validate and screen one request body (CPU work: run in the screening threads); the intake's JSON
-    for its record only when it is stored."""
-    intake = read_intake(body, content_type)
-    intake_json = _serialise(intake) if store else ""
-    result = svc.screen(intake)
-    return intake, intake_json, result, result.model_dump_json()
-
-
 def _rescreen(svc: Service, intake_json: str) -> tuple[Intake, ScreeningResult, str]:
     intake = parse_intake(intake_json)
     result = svc.screen(intake)
@@ -186,16 +167,20 @@ async def create_screening(
     """Screen the intake; unless ``dry_run``, store the record under the key's clinic (committed before the 201)."""
     start = time.perf_counter()
     body = await request.body()
-    intake, intake_json, result, result_json = await svc.compute(
-        _screen_body, svc, body, request.headers.get("content-type"), not dry_run
-    )
+    screened = await svc.queue.screen(body, request.headers.get("content-type"), store=not dry_run)
+    result, result_json = screened.result, screened.result_json
     if dry_run:
         _logged(svc, result, start, stored=False)
         return Response(result_json, media_type=JSON)
-    await run_in_threadpool(
-        svc.store.add,
-        _row(intake, intake_json=intake_json, result=result, result_json=result_json, who=who, tenant=who.clinic),
+    row = _row(
+        screened.intake,
+        intake_json=screened.intake_json,
+        result=result,
+        result_json=result_json,
+        who=who,
+        tenant=who.clinic,
     )
+    await run_in_threadpool(svc.store.add, row)
     _logged(svc, result, start, stored=True)
     return Response(
         result_json, status_code=201, media_type=JSON, headers={"Location": f"/screenings/{result.decision_id}"}

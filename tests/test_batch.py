@@ -164,6 +164,9 @@ class _Failing:
     def screen(self, _intake: Any) -> Any:
         raise self.exc
 
+    def decide(self, _intake: Any) -> Any:
+        raise self.exc
+
 
 @pytest.mark.parametrize(
     ("exc", "kind"), [(EngineError("session lost"), "engine"), (RuntimeError("a bug"), "internal")]
@@ -197,6 +200,18 @@ class _OneBadRow:
         if any(i.patient.age == self.bad_age for i in intakes):
             raise EngineError("session lost")
         return self.real.screen_many(intakes)
+
+    # What batch calls without --full: the same failures, the compact results.
+    def decide(self, intake: Any) -> Any:
+        if intake.patient.age == self.bad_age:
+            raise EngineError("session lost")
+        return self.real.decide(intake)
+
+    def decide_many(self, intakes: list[Any]) -> list[Any]:
+        self.calls.append(len(intakes))
+        if any(i.patient.age == self.bad_age for i in intakes):
+            raise EngineError("session lost")
+        return self.real.decide_many(intakes)
 
 
 def test_rows_are_screened_together_and_a_failed_group_is_screened_row_by_row(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,6 +19,7 @@ from benchmarks.cohorts import cohort
 
 from needlescreen import Screener, ScreeningResult
 from needlescreen.compact import CompactResult, compact
+from needlescreen.engine import available_engines
 from needlescreen.testing import baseline_intake, with_changes
 
 from .generate import random_intake
@@ -140,3 +141,30 @@ def test_the_readme_example_is_a_compact_result() -> None:
     example = json.loads(textwrap.dedent(blocks[0]))
     assert list(example) == list(CompactResult.model_fields), "the example shows every field, in order"
     CompactResult.model_validate(example)
+
+
+_STAMPS = {"decision_id", "timestamp"}
+
+
+@pytest.mark.parametrize("engine", available_engines())
+def test_deciding_from_the_firings_is_the_compact_form_of_the_full_result(engine: Any) -> None:
+    """``Screener.decide`` (what batch writes) builds the compact result without the full one: it must be the same."""
+    screener = Screener(engine=engine)
+    rng = random.Random(23)
+    intakes = [random_intake(rng, screener.ruleset.regions) for _ in range(150)]
+    intakes += cohort("typical", 50, seed=7) + cohort("worst", 20, seed=7)
+    many = screener.decide_many(intakes)
+    for intake, from_many in zip(intakes, many, strict=True):
+        assert isinstance(from_many, CompactResult)
+        expected = compact(screener.screen(intake)).model_dump(mode="json", exclude=_STAMPS)
+        assert screener.decide(intake).model_dump(mode="json", exclude=_STAMPS) == expected
+        assert from_many.model_dump(mode="json", exclude=_STAMPS) == expected
+        # Order is part of the contract (worst first): compare the maps' key order too.
+        assert list(from_many.fired) == list(expected["fired"]) and list(from_many.unknown) == list(expected["unknown"])
+
+
+def test_deciding_many_reports_an_invalid_intake_in_its_place() -> None:
+    screener = Screener(engine="plain")
+    out = screener.decide_many([baseline_intake(), {"agee": 3}, baseline_intake()])
+    assert isinstance(out[0], CompactResult) and isinstance(out[2], CompactResult)
+    assert not isinstance(out[1], CompactResult) and out[1].problems

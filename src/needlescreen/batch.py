@@ -52,7 +52,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
-from .compact import compact
+from .compact import CompactResult
 from .errors import EngineError, FieldProblem, IntakeError
 
 if TYPE_CHECKING:
@@ -346,14 +346,14 @@ def _screen_one(row: Row, screener: Screener, full: bool) -> Outcome:
     if isinstance(got, Outcome):
         return got
     try:
-        result = screener.screen(got)
+        result = screener.screen(got) if full else screener.decide(got)
     except IntakeError as exc:
         return _error_line(row, "invalid", exc.problems)
     except EngineError as exc:
         return _error_line(row, "engine", _problem(f"engine error, no verdict given: {exc}"))
     except Exception as exc:  # any other failure is reported for its row, never turned into a verdict
         return _error_line(row, "internal", _problem(f"internal error, no verdict given: {exc!r}"))
-    return _outcome(row, result, full)
+    return _outcome(row, result)
 
 
 def _prepare_row(row: Row) -> Intake | Outcome:
@@ -372,9 +372,9 @@ def _prepare_row(row: Row) -> Intake | Outcome:
         return _error_line(row, "internal", _problem(f"internal error, no verdict given: {exc!r}"))
 
 
-def _outcome(row: Row, result: ScreeningResult, full: bool) -> Outcome:
+def _outcome(row: Row, result: ScreeningResult | CompactResult) -> Outcome:
     try:
-        body = result.model_dump_json() if full else compact(result).model_dump_json()
+        body = result.model_dump_json()
     except Exception as exc:  # reported for its row, never a verdict
         return _error_line(row, "internal", _problem(f"internal error, no verdict given: {exc!r}"))
     head = f'{{"line": {row.line}, ' + (f'"id": {json.dumps(row.row_id)}, ' if row.row_id is not None else "")
@@ -410,7 +410,11 @@ def screen_partition(rows: Sequence[Row], spec: ScreenSpec) -> list[Outcome]:
     for start in range(0, len(pending), SCREEN_TOGETHER):
         group = pending[start : start + SCREEN_TOGETHER]
         try:
-            results = screener.screen_many([intake for _, _, intake in group])
+            intakes = [intake for _, _, intake in group]
+            # Without --full only the decision is written: built straight from the firings (Screener.decide_many).
+            results: Sequence[ScreeningResult | CompactResult | IntakeError] = (
+                screener.screen_many(intakes) if spec.full else screener.decide_many(intakes)
+            )
         except Exception:
             for k, row, _ in group:
                 out[k] = _screen_one(row, screener, spec.full)
@@ -419,7 +423,7 @@ def screen_partition(rows: Sequence[Row], spec: ScreenSpec) -> list[Outcome]:
             out[k] = (
                 _error_line(row, "invalid", result.problems)
                 if isinstance(result, IntakeError)
-                else _outcome(row, result, spec.full)
+                else _outcome(row, result)
             )
     done = [o for o in out if o is not None]
     if len(done) != len(out):  # pragma: no cover - every place was filled above

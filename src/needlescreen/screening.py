@@ -25,6 +25,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from . import _yaml
 from ._suggest import close
 from ._version import package_version
+from .compact import CompactResult
 from .conditions import Truth
 from .engine import Engine, EngineName, Firing, make_engine
 from .errors import EngineError, FieldProblem, IntakeError
@@ -39,7 +40,7 @@ from .result import (
 )
 from .ruleset import CompiledRule, Ruleset, load_ruleset
 
-__all__ = ["Screener", "aggregate", "default_screener", "parse_intake", "screen", "verdicts"]
+__all__ = ["Screener", "aggregate", "decide", "default_screener", "parse_intake", "screen", "verdicts"]
 
 _RANK = {"clear": 0, "caution": 1, "refer": 2}
 
@@ -417,6 +418,28 @@ def verdicts(firings: Iterable[Firing], ruleset: Ruleset) -> tuple[Verdict, dict
     return worst(*by_rule.values()), by_rule
 
 
+def _fact_set(f: Firing, facts: Facts) -> FactSet:
+    """The facts a firing was matched on."""
+    if f.scope == "patient":
+        return facts.patient
+    if f.scope == "site":
+        return facts.sites[f.index][1]
+    return facts.circuits[f.index][1]
+
+
+def _sites_of(
+    f: Firing, facts: Facts, circuits: tuple[tuple[str, str], ...], site_index: Mapping[str, int]
+) -> Iterable[int] | None:
+    """The planned sites (by index) a firing concerns, or None when it concerns the whole patient."""
+    if f.scope == "site":
+        return (f.index,)
+    if f.scope == "circuit":
+        if facts.circuits[f.index][0] == UNPAIRED:
+            return range(len(facts.sites))  # no lead pairs given: the circuit rule concerns every planned site
+        return [site_index[end] for end in circuits[f.index]]
+    return None
+
+
 def aggregate(
     intake: Intake, facts: Facts, firings: Iterable[Firing], ruleset: Ruleset, engine: EngineName
 ) -> ScreeningResult:
@@ -428,7 +451,6 @@ def aggregate(
     static = _static(ruleset)
     sites = [s for s, _ in facts.sites]
     refs = _site_refs(sites, ruleset)
-    site_sets = [fs for _, fs in facts.sites]
     circuits = intake.plan.circuits
     site_index = {s.id: i for i, s in enumerate(sites)}
     findings: list[tuple[tuple[Any, ...], FindingResult]] = []
@@ -438,34 +460,21 @@ def aggregate(
 
     for f in firings:
         rule = static.rules[f.rule_id]
-        if f.scope == "patient":
-            fs = facts.patient
-        elif f.scope == "site":
-            fs = site_sets[f.index]
-        else:
-            fs = facts.circuits[f.index][1]
+        fs = _fact_set(f, facts)
         fired = f.truth is Truth.TRUE
         verdict: Verdict = rule.verdict if fired else rule.unknown_verdict
         known = {n: _shown(fs[n]) for n in rule.reads if n in fs}
         absent = () if fired else tuple(n for n in rule.reads if n not in fs)
         for n in absent:
             missing.setdefault(n, set()).add(rule.id)
-        site_ref = None
-        circuit = None
-        if f.scope == "site":
-            site_ref = refs[f.index]
-            site_rules[f.index].append((rule.id, verdict))
-        elif f.scope == "circuit":
-            if facts.circuits[f.index][0] == UNPAIRED:
-                # No lead pairs given: the undecided circuit rule concerns every planned site.
-                for rules_of_site in site_rules:
-                    rules_of_site.append((rule.id, verdict))
-            else:
-                circuit = circuits[f.index]
-                for end in circuit:
-                    site_rules[site_index[end]].append((rule.id, verdict))
-        else:
+        site_ref = refs[f.index] if f.scope == "site" else None
+        circuit = circuits[f.index] if f.scope == "circuit" and facts.circuits[f.index][0] != UNPAIRED else None
+        concerned = _sites_of(f, facts, circuits, site_index)
+        if concerned is None:
             patient_level.append((rule.id, verdict))
+        else:
+            for i in concerned:
+                site_rules[i].append((rule.id, verdict))
         finding = _with_patient(
             _finding_template(static, rule, fired),
             {
@@ -517,7 +526,72 @@ def aggregate(
     )
 
 
+def decide(
+    intake: Intake, facts: Facts, firings: Iterable[Firing], ruleset: Ruleset, engine: EngineName
+) -> CompactResult:
+    """The compact result straight from the firings, without the full result's prose: ``compact(aggregate(...))``.
+
+    For callers that keep only the decision (``batch`` without ``--full``): the same verdicts, site verdicts, rule
+    ids and missing facts as the compact form of the full result (the tests hold the two equal on generated
+    intakes, both engines), without building a finding per firing.
+    """
+    static = _static(ruleset)
+    sites = [s for s, _ in facts.sites]
+    site_index = {s.id: i for i, s in enumerate(sites)}
+    circuits = intake.plan.circuits
+    site_rules: list[dict[str, Verdict]] = [{} for _ in sites]
+    patient: dict[str, Verdict] = {}
+    fired: dict[str, Verdict] = {}
+    unknown: dict[str, Verdict] = {}
+    missing: set[str] = set()
+    for f in firings:
+        rule = static.rules[f.rule_id]
+        if f.truth is Truth.TRUE:
+            verdict: Verdict = rule.verdict
+            fired[rule.id] = verdict
+        else:
+            verdict = rule.unknown_verdict
+            unknown[rule.id] = verdict
+            fs = _fact_set(f, facts)
+            missing.update(n for n in rule.reads if n not in fs)
+        concerned = _sites_of(f, facts, circuits, site_index)
+        for rules_of_site in (patient,) if concerned is None else (site_rules[i] for i in concerned):
+            if _RANK[verdict] > _RANK[rules_of_site.get(rule.id, "clear")]:
+                rules_of_site[rule.id] = verdict
+    patient_verdicts = list(patient.values())
+    return CompactResult.model_validate(
+        {
+            "verdict": worst(*fired.values(), *unknown.values()),
+            "technique": intake.plan.technique,
+            "sites": [
+                {
+                    "id": site.id,
+                    "verdict": worst(*site_rules[i].values(), *patient_verdicts),
+                    # Whole-patient rules concern every site and are listed under fired/unknown only.
+                    "rules": sorted(site_rules[i]),
+                }
+                for i, site in enumerate(sites)
+            ],
+            "fired": dict(sorted(fired.items(), key=_worst_first)),
+            "unknown": dict(sorted(unknown.items(), key=_worst_first)),
+            "missing": sorted(missing),
+            "unrecognised_medications": facts.unrecognised_medications,
+            "ruleset": static.stamp,
+            "policy_source": ruleset.policy.source,
+            "engine": engine,
+            "decision_id": str(uuid.uuid4()),
+            "timestamp": datetime.now(UTC),
+        }
+    )
+
+
+def _worst_first(item: tuple[str, Verdict]) -> tuple[int, str]:
+    return -_RANK[item[1]], item[0]
+
+
 IntakeInput = Intake | Mapping[str, Any] | str | bytes | os.PathLike[str]
+#: A valid intake, its facts and the engine's firings, ready for :func:`aggregate` or :func:`decide`.
+_Matched = tuple[Intake, Facts, frozenset[Firing]]
 
 
 def _read_intake(intake: IntakeInput) -> Intake:
@@ -595,6 +669,25 @@ class Screener:
         firings = self.engine.run(facts)
         return aggregate(model, facts, firings, self.ruleset, self.engine.name)
 
+    def decide(self, intake: IntakeInput) -> CompactResult:
+        """As :meth:`screen`, the compact result (:func:`decide`): the decision without the prose.
+
+        Raises:
+            IntakeError: the intake is invalid or its file unreadable (nothing is screened).
+            EngineError: the engine failed (no verdict is produced).
+        """
+        model, facts = self.facts(intake)
+        return decide(model, facts, self.engine.run(facts), self.ruleset, self.engine.name)
+
+    def decide_many(self, intakes: Iterable[IntakeInput]) -> list[CompactResult | IntakeError]:
+        """As :meth:`screen_many`, each valid intake's compact result (:func:`decide`) instead of its full one.
+
+        Raises:
+            EngineError: the engine failed; no intake of the call gets a verdict (the whole call fails closed).
+        """
+        name = self.engine.name
+        return [m if isinstance(m, IntakeError) else decide(*m, self.ruleset, name) for m in self._run_many(intakes)]
+
     def screen_many(self, intakes: Iterable[IntakeInput]) -> list[ScreeningResult | IntakeError]:
         """Screen many intakes in one call: for each, in order, its result or the :class:`IntakeError` rejecting it.
 
@@ -608,7 +701,12 @@ class Screener:
         Raises:
             EngineError: the engine failed; no intake of the call gets a verdict (the whole call fails closed).
         """
-        out: list[ScreeningResult | IntakeError | None] = []
+        name = self.engine.name
+        return [m if isinstance(m, IntakeError) else aggregate(*m, self.ruleset, name) for m in self._run_many(intakes)]
+
+    def _run_many(self, intakes: Iterable[IntakeInput]) -> list[_Matched | IntakeError]:
+        """Each intake validated and normalised on its own, then the valid ones matched in one engine call."""
+        out: list[_Matched | IntakeError | None] = []
         valid: list[tuple[int, Intake, Facts]] = []
         for intake in intakes:
             try:
@@ -622,7 +720,7 @@ class Screener:
         if len(firings) != len(valid):
             raise EngineError(f"the engine returned {len(firings)} screenings for {len(valid)}")
         for (k, model, facts), fired in zip(valid, firings, strict=True):
-            out[k] = aggregate(model, facts, fired, self.ruleset, self.engine.name)
+            out[k] = (model, facts, fired)
         done = [item for item in out if item is not None]
         if len(done) != len(out):  # pragma: no cover - every place was filled above
             raise AssertionError("an intake of screen_many was left without a result or an error")

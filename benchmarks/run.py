@@ -272,7 +272,21 @@ def batch(n: int, workers: int | None, *, dask: bool = True) -> dict[str, Any]:
         if dask and importlib.util.find_spec("distributed") is not None:
             local["dask"] = _batch_run(src, Path(tmp), workers or 2, "--dask", "local")
             local["dask"]["dask_over_local"] = local["dask"]["per_second"] / local["per_second"]
+            local["dask_running"] = _batch_on_running_cluster(src, Path(tmp), workers or 2)
+            local["dask_running"]["dask_over_local"] = local["dask_running"]["per_second"] / local["per_second"]
     return local
+
+
+def _batch_on_running_cluster(src: Path, tmp: Path, workers: int) -> dict[str, Any]:
+    """``batch --dask ADDRESS`` against a local cluster started beforehand (as a deployment's cluster is running
+    before a batch is sent to it): the rate without the cluster's start, which ``--dask local`` includes."""
+    from needlescreen._dask import connect
+
+    t0 = time.perf_counter()
+    with connect("local", workers=workers) as client:
+        started = time.perf_counter() - t0
+        figures = _batch_run(src, tmp, None, "--dask", str(client.scheduler.address))
+    return figures | {"workers": workers, "cluster_start_seconds": started}
 
 
 def _batch_run(src: Path, tmp: Path, workers: int | None, *extra: str) -> dict[str, Any]:
@@ -468,6 +482,14 @@ def _print_rest(f: dict[str, Any]) -> None:
                 f"batch on a local Dask cluster: {d['per_second']:.0f} rows/s on {d['workers']} workers "
                 f"({d['seconds']:.2f} s with the cluster's start, {d['cpu_seconds']:.1f} CPU s): "
                 f"{d['dask_over_local']:.2f} of the local processes' rate"
+            )
+        if "dask_running" in b:
+            r = b["dask_running"]
+            within = r["dask_over_local"] >= 0.8
+            print(
+                f"batch on a Dask cluster already running ({r['workers']} local workers, started in "
+                f"{r['cluster_start_seconds']:.1f} s beforehand): {r['per_second']:.0f} rows/s ({r['seconds']:.2f} s), "
+                f"{r['dask_over_local']:.2f} of the local processes' rate (target within 20 %: {_met(within)})"
             )
     if "cold_start" in f:
         c = f["cold_start"]

@@ -51,6 +51,9 @@ def test_quick_benchmark_prints_every_figure(tmp_path: Path, capsys) -> None:
     dask = figures["batch"].get("dask")
     if dask is not None:  # the dask extra is installed (make test's venvs)
         assert dask["results"] == dask["rows"] == figures["batch"]["rows"] and dask["dask_over_local"] > 0
+        running = figures["batch"]["dask_running"]
+        assert running["results"] == running["rows"] == figures["batch"]["rows"]
+        assert running["cluster_start_seconds"] > 0 and running["dask_over_local"] > 0
         assert "local Dask cluster" in out
     assert figures["memory"]["screenings"] == 2000
     assert (tmp_path / "bench.json").exists()

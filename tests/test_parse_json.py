@@ -1,6 +1,6 @@
 """Intakes validated straight from JSON text give exactly what the ordinary path gives, and reject the same way.
 
-``parse_intake`` lets pydantic validate JSON text directly (``screening._validate_json``) and falls back to the
+``parse_intake`` lets pydantic validate JSON text directly (``screening.validate_json``) and falls back to the
 ordinary path (``json`` with duplicate-key and NaN checks, then validation) whenever it does not accept the
 text. The fast path must never accept what the ordinary path rejects, nor read a value differently.
 """
@@ -32,7 +32,7 @@ def _outcome(text: str | bytes) -> tuple[str, Any]:
 
 def _ordinary(text: str | bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Any]:
     with monkeypatch.context() as m:
-        m.setattr(S, "_validate_json", lambda _text: None)
+        m.setattr(S, "validate_json", lambda _text: None)
         return _outcome(text)
 
 
@@ -74,7 +74,7 @@ def test_the_fast_path_is_taken_and_agrees_on_generated_intakes(
         texts.append(json.dumps(intake))
         texts.append(json.dumps(intake, separators=(",", ":")))
         texts.append(json.dumps(intake, indent=2).encode())  # type: ignore[arg-type]
-    taken = sum(S._validate_json(t if isinstance(t, str) else t.decode()) is not None for t in texts)
+    taken = sum(S.validate_json(t if isinstance(t, str) else t.decode()) is not None for t in texts)
     assert taken > 0.9 * len(texts), "the fast path must serve ordinary JSON, or this test proves nothing"
     assert check_same_outcome(texts, monkeypatch) == []
 
@@ -135,7 +135,7 @@ def test_edges_of_json_fare_as_before(name: str, monkeypatch: pytest.MonkeyPatch
 def test_every_number_is_read_as_the_ordinary_path_reads_it(age: float) -> None:
     for spelling in (repr(age), f"{age:e}", f"{age:.17g}", f"{age:.3E}"):
         text = _B.replace('"age": 40', f'"age": {spelling}')
-        fast = S._validate_json(text)
+        fast = S.validate_json(text)
         expected = json.loads(text)["patient"]["age"]
         assert fast is None or fast.patient.age == expected, spelling
 
@@ -154,6 +154,36 @@ def test_breakage_a_fast_path_without_the_duplicate_check_fails(
             return None
 
     with monkeypatch.context() as m:
-        m.setattr(S, "_validate_json", naive)
+        m.setattr(S, "validate_json", naive)
         fast = [_outcome(t) for t in texts]
     assert [f for f, t in zip(fast, texts, strict=True) if f != _ordinary(t, monkeypatch)]
+
+
+def _served(body: bytes, monkeypatch: pytest.MonkeyPatch, *, fast: bool) -> tuple[str, Any]:
+    """What the service's body reader makes of a JSON body, with or without its fast path."""
+    bodies = pytest.importorskip("needlescreen.server.bodies", reason="the server extra is not installed")
+    with monkeypatch.context() as m:
+        if not fast:
+            m.setattr(bodies, "validate_json", lambda _text: None)
+        try:
+            return "ok", bodies.read_intake(body, "application/json").model_dump(mode="python")
+        except IntakeError as exc:
+            return "rejected", [(p.path, p.message) for p in exc.problems]
+        except bodies.UnsupportedMediaTypeError as exc:
+            return "415", str(exc)
+
+
+@pytest.mark.parametrize("name", sorted(EDGES))
+def test_the_service_reads_every_edge_as_its_ordinary_path_does(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service validates small JSON bodies straight from their text too: never a different answer for it."""
+    body = EDGES[name].encode("utf-8", "surrogatepass")
+    assert _served(body, monkeypatch, fast=True) == _served(body, monkeypatch, fast=False)
+
+
+def test_the_service_refuses_a_duplicate_key_in_a_small_body(ruleset: Ruleset, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(33)
+    texts = [_duplicated(random_intake(rng, ruleset.regions), rng).encode() for _ in range(100)]
+    for body in texts:
+        fast = _served(body, monkeypatch, fast=True)
+        assert fast == _served(body, monkeypatch, fast=False)
+        assert fast[0] == "rejected" and "duplicate key" in fast[1][0][1]

@@ -21,6 +21,22 @@ import httpx
 import pytest
 
 IN_CI = os.environ.get("CI") == "true"
+
+
+class BrokenEngine:
+    """An engine that fails every screening, as a lost durable_rules session does (the service must fail closed)."""
+
+    name = "plain"
+
+    def run(self, _facts: Any) -> Any:
+        from needlescreen.errors import EngineError
+
+        raise EngineError("the engine broke")
+
+    def run_many(self, _facts: Any) -> Any:
+        return self.run(_facts)
+
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -23,12 +23,12 @@ from typer.testing import CliRunner
 from needlescreen import IntakeError, Screener, parse_intake
 from needlescreen.cli import app as cli_app
 from needlescreen.engine import available_engines
-from needlescreen.errors import EngineError
 from needlescreen.intake import MAX_SITES
 from needlescreen.server import Settings, create_app
 from needlescreen.server.keys import ApiKey
 from needlescreen.testing import baseline_intake, comparable, with_changes
 
+from .server_helpers import BrokenEngine
 from .strategies import intakes
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "cipn-electrical.json"
@@ -261,19 +261,9 @@ def test_query_errors_name_the_parameter(client: TestClient) -> None:
     assert {e["path"] for e in r.json()["errors"]} == {"query.limit", "query.verdict"}
 
 
-class _BrokenEngine:
-    name = "plain"
-
-    def run(self, _facts: Any) -> Any:
-        raise EngineError("the engine broke")
-
-    def run_many(self, _facts: Any) -> Any:
-        raise EngineError("the engine broke")
-
-
 def test_engine_failure_is_500_without_a_decision_and_ready_fails(client: TestClient) -> None:
     assert client.get("/ready").status_code == 200
-    client.app.state.service.screener.engine = _BrokenEngine()  # type: ignore[attr-defined]
+    client.app.state.service.screener.engine = BrokenEngine()  # type: ignore[attr-defined]
     for params in ({}, {"dry_run": "true"}):
         r = _post(client, baseline_intake(), **params)
         assert r.status_code == 500
@@ -289,7 +279,7 @@ def test_engine_failure_is_500_without_a_decision_and_ready_fails(client: TestCl
 
 def test_ready_stays_failed_once_the_engine_failed(client: TestClient) -> None:
     engine = client.app.state.service.screener.engine  # type: ignore[attr-defined]
-    client.app.state.service.screener.engine = _BrokenEngine()  # type: ignore[attr-defined]
+    client.app.state.service.screener.engine = BrokenEngine()  # type: ignore[attr-defined]
     _post(client, baseline_intake())
     client.app.state.service.screener.engine = engine  # type: ignore[attr-defined]
     assert client.get("/ready").status_code == 503, "an engine that failed once is not trusted again"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +19,13 @@ from benchmarks.server_load import run_async
 
 from needlescreen import Screener, ScreeningResult
 from needlescreen.engine import available_engines
-from needlescreen.errors import EngineError
 from needlescreen.server import Settings, create_app
 from needlescreen.server.batching import screen_bodies
 from needlescreen.server.service import COMPUTE_THREADS as LANES
 from needlescreen.server.service import Service
 from needlescreen.testing import baseline_intake, comparable, with_changes
+
+from .server_helpers import BrokenEngine
 
 JSON = {"Content-Type": "application/json"}
 
@@ -79,47 +82,50 @@ async def _occupy_lanes(sizes: list[int], submit: Any) -> list[asyncio.Future[An
     return futures
 
 
+@asynccontextmanager
+async def _held_service(tmp_path: Path) -> AsyncIterator[tuple[Service, list[int], threading.Event, httpx.AsyncClient]]:
+    """A running app whose first hand-overs (one per screening thread) wait for the gate, with a client of it."""
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'records.db'}", engine="plain"))
+    async with app.router.lifespan_context(app):
+        svc: Service = app.state.service
+        gate = threading.Event()
+        sizes = _hand_overs(svc, gate)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield svc, sizes, gate, client
+
+
 def test_bodies_sent_together_share_a_hand_over_and_each_gets_its_own_answer(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'records.db'}", engine="plain"))
-        async with app.router.lifespan_context(app):
-            svc: Service = app.state.service
-            gate = threading.Event()
-            sizes = _hand_overs(svc, gate)
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-                bodies = _bodies() * 3
-                # Both screening threads are busy with the first bodies; the rest arrive meanwhile.
-                firsts = await _occupy_lanes(
-                    sizes, lambda: c.post("/screenings", params={"dry_run": "true"}, content=bodies[0][1], headers=JSON)
-                )
-                rest = [
-                    asyncio.ensure_future(
-                        c.post("/screenings", params={"dry_run": "true"}, content=b, headers={"Content-Type": t})
-                    )
-                    for t, b in bodies[LANES:]
-                ]
-                for _ in range(200):
-                    await asyncio.sleep(0.005)
-                gate.set()
-                answers = [*[await f for f in firsts], *[await r for r in rest]]
-                bodies = [bodies[0]] * LANES + bodies[LANES:]
+    bodies = [_bodies()[0]] * LANES + _bodies() * 3
+
+    async def scenario() -> list[httpx.Response]:
+        async with _held_service(tmp_path) as (_svc, sizes, gate, c):
+            posts = [
+                c.post("/screenings", params={"dry_run": "true"}, content=body, headers={"Content-Type": kind})
+                for kind, body in bodies
+            ]
+            # Both screening threads are busy with the first bodies; the rest arrive meanwhile.
+            firsts = await _occupy_lanes(sizes, iter(posts[:LANES]).__next__)
+            rest = [asyncio.ensure_future(p) for p in posts[LANES:]]
+            await asyncio.sleep(0.5)
+            gate.set()
+            answers = [*[await f for f in firsts], *[await r for r in rest]]
             assert sizes[:LANES] == [1] * LANES, "a body that finds a thread free goes at once, alone"
             assert sum(sizes) == len(bodies), "every body screened once"
             assert max(sizes) > 1, f"the bodies that waited were handed over together: {sizes}"
-            library = Screener(engine="plain")
-            for (kind, body), answer in zip(bodies, answers, strict=True):
-                if kind != "application/json":
-                    assert answer.status_code == 415
-                elif b'"agee"' in body:
-                    assert answer.status_code == 422
-                    assert any(e["path"] == "agee" for e in answer.json()["errors"])
-                else:
-                    assert answer.status_code == 200, answer.text
-                    alone = library.screen(body.decode())
-                    assert comparable(ScreeningResult.model_validate(answer.json())) == comparable(alone)
+            return answers
 
-    run_async(scenario())
+    library = Screener(engine="plain")
+    for (kind, body), answer in zip(bodies, run_async(scenario()), strict=True):
+        if kind != "application/json":
+            assert answer.status_code == 415
+        elif b'"agee"' in body:
+            assert answer.status_code == 422
+            assert any(e["path"] == "agee" for e in answer.json()["errors"])
+        else:
+            assert answer.status_code == 200, answer.text
+            alone = library.screen(body.decode())
+            assert comparable(ScreeningResult.model_validate(answer.json())) == comparable(alone)
 
 
 @pytest.mark.parametrize("engine", available_engines())
@@ -138,38 +144,21 @@ def test_a_batch_screens_each_intake_as_alone_on_each_engine(engine: Any, tmp_pa
         assert comparable(got_result) == comparable(library.screen(body.decode()))
 
 
-class _BrokenEngine:
-    name = "plain"
-
-    def run(self, _facts: Any) -> Any:
-        raise EngineError("the engine broke")
-
-    def run_many(self, _facts: Any) -> Any:
-        raise EngineError("the engine broke")
-
-
 def test_an_engine_failure_fails_every_request_of_the_batch_closed(tmp_path: Path) -> None:
     async def scenario() -> None:
-        app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'records.db'}", engine="plain"))
-        async with app.router.lifespan_context(app):
-            svc: Service = app.state.service
-            gate = threading.Event()
-            sizes = _hand_overs(svc, gate)
-            svc.screener.engine = _BrokenEngine()  # type: ignore[assignment]
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-                body = json.dumps(baseline_intake()).encode()
-                posts = await _occupy_lanes(
-                    sizes, lambda: c.post("/screenings", params={"dry_run": "true"}, content=body, headers=JSON)
-                )
-                posts += [
-                    asyncio.ensure_future(c.post("/screenings", params=p, content=body, headers=JSON))
-                    for p in ({"dry_run": "true"}, {}, {}, {"dry_run": "true"})
-                ]
-                await asyncio.sleep(0.2)
-                gate.set()
-                answers = [await p for p in posts]
-                records = (await c.get("/screenings")).json()["items"]
+        async with _held_service(tmp_path) as (svc, sizes, gate, c):
+            svc.screener.engine = BrokenEngine()  # type: ignore[assignment]
+            body = json.dumps(baseline_intake()).encode()
+            posts = [
+                c.post("/screenings", params=p, content=body, headers=JSON)
+                for p in ({"dry_run": "true"},) * LANES + ({"dry_run": "true"}, {}, {}, {"dry_run": "true"})
+            ]
+            firsts = await _occupy_lanes(sizes, iter(posts[:LANES]).__next__)
+            rest = [asyncio.ensure_future(p) for p in posts[LANES:]]
+            await asyncio.sleep(0.2)
+            gate.set()
+            answers = [*[await f for f in firsts], *[await r for r in rest]]
+            records = (await c.get("/screenings")).json()["items"]
             assert max(sizes) > 1
             for answer in answers:
                 assert answer.status_code == 500
@@ -183,15 +172,11 @@ def test_an_engine_failure_fails_every_request_of_the_batch_closed(tmp_path: Pat
 
 def test_a_request_whose_client_left_is_not_screened(tmp_path: Path) -> None:
     async def scenario() -> None:
-        app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'records.db'}", engine="plain"))
-        async with app.router.lifespan_context(app):
-            svc: Service = app.state.service
-            gate = threading.Event()
-            sizes = _hand_overs(svc, gate)
+        async with _held_service(tmp_path) as (svc, sizes, gate, _c):
             body = json.dumps(baseline_intake()).encode()
-            firsts = await _occupy_lanes(sizes, lambda: svc.queue.screen(body, "application/json", store=False))
-            left = asyncio.ensure_future(svc.queue.screen(body, "application/json", store=False))
-            stays = asyncio.ensure_future(svc.queue.screen(body, "application/json", store=False))
+            waiting = [svc.queue.screen(body, "application/json", store=False) for _ in range(LANES + 2)]
+            firsts = await _occupy_lanes(sizes, iter(waiting[:LANES]).__next__)
+            left, stays = (asyncio.ensure_future(w) for w in waiting[LANES:])
             await asyncio.sleep(0.05)
             left.cancel()
             gate.set()

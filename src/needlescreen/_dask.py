@@ -60,10 +60,11 @@ if TYPE_CHECKING:
 __all__ = ["connect", "impact_dask", "screen_rows_dask"]
 
 #: Rows per partition: large enough that Dask's per-task cost is small beside screening them, small enough that a
-#: lost worker costs little (about a third of a second of screening) and the first results come soon. Measured
-#: on 2 local workers, 20,000 typical rows: 200 rows a partition took 8.5 s and 1.0 CPU s in the scheduler, 1,000
-#: took 7.8 s and 0.7 (as ``impact`` partitions).
-PARTITION_ROWS = 1000
+#: lost worker costs little and the first results come soon. Measured on 2 local workers, 20,000 typical rows:
+#: 200 rows a partition took 8.5 s and 1.0 CPU s in the scheduler, 1,000 rows 7.8 s and 0.7 (one run each, on a
+#: noisy machine); 200 is kept, so that a batch of a few thousand rows still spreads over every worker and an
+#: interrupt finds partitions in flight.
+PARTITION_ROWS = 200
 _DIED = "a Dask worker died each time this row was screened (no verdict given)"
 
 

@@ -209,14 +209,20 @@ async def screen_bundle(
     """Read the Bundle (chart and a needling ServiceRequest with body sites), screen it, answer in FHIR."""
     start = time.perf_counter()
     svc = _service(request)
+    body = await request.body()
+
+    def read_and_screen() -> tuple[ChartIntake, ScreeningResult | None]:
+        chart = read_chart(orjson.loads(body), now=now, ruleset=svc.screener.ruleset)
+        return chart, None if chart.intake is None else svc.screen(chart.intake)
+
     try:
-        data = orjson.loads(await request.body())
-        chart = read_chart(data, now=now, ruleset=svc.screener.ruleset)
+        # Reading a chart into FHIR models and screening it is CPU work: in the screening threads, off the loop.
+        chart, result = await svc.compute(read_and_screen)
     except orjson.JSONDecodeError:
         return _outcome(400, [("structure", "the body is not JSON", None)])
     except IntakeError as exc:
         return _invalid(exc)
-    if chart.intake is None:
+    if chart.intake is None or result is None:
         return _outcome(
             422,
             [
@@ -227,7 +233,6 @@ async def screen_bundle(
                 )
             ],
         )
-    result = svc.screen(chart.intake)
     if not dry_run:
         await run_in_threadpool(svc.store.add, _record(chart.intake, result, who, chart.patient))
     bundle = result_bundle(result, chart, terminology=request.app.state.fhir_terminology)
@@ -285,14 +290,19 @@ async def cds_call(service_id: str, request: Request, who: Annotated[Principal, 
             [("required", f"required prefetch {key!r} was not provided", f"prefetch.{key}") for key in missing],
         )
     svc = _service(request)
+
+    def read_and_screen() -> tuple[ChartIntake, ScreeningResult | None]:
+        chart = prefetch_intake(hook, ruleset=svc.screener.ruleset)
+        return chart, None if chart.intake is None else svc.screen(chart.intake)
+
     try:
-        chart: ChartIntake = prefetch_intake(hook, ruleset=svc.screener.ruleset)
+        # Reading the prefetch into FHIR models (most of a call's CPU) and screening: off the event loop.
+        chart, result = await svc.compute(read_and_screen)
     except IntakeError as exc:
         return _invalid(exc)
-    if chart.intake is None:
+    if chart.intake is None or result is None:
         cards = await _with_form_link(request, hook, chart, no_plan_cards(chart))
         return _json({"cards": [c.dump() for c in cards]})
-    result = svc.screen(chart.intake)
     cards = await _with_form_link(request, hook, chart, cards_for(result, chart))
     fired = {
         c.uuid: c.source.topic.code if c.source.topic and c.source.topic.system != "urn:needlescreen:ruleset" else None

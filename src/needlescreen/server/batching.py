@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from needlescreen import EngineError, FieldProblem, Intake, IntakeError, Screener, ScreeningResult
+from needlescreen import FieldProblem, Intake, IntakeError, ScreeningResult
 
 from .bodies import read_intake
 
@@ -31,9 +31,7 @@ _T = TypeVar("_T")
 class Service(Protocol):
     """What the queue needs of the worker's service (:class:`needlescreen.server.service.Service`)."""
 
-    screener: Screener
-
-    def record_failure(self, reason: str) -> None: ...
+    def screen_many(self, intakes: Sequence[Intake]) -> list[ScreeningResult | IntakeError]: ...
 
     async def compute(self, fn: Callable[..., _T], *args: Any) -> _T: ...
 
@@ -82,33 +80,25 @@ def screen_bodies(svc: Service, jobs: list[tuple[bytes, str | None, bool]]) -> l
     screening or the exception that rejects it.
 
     Raises:
-        EngineError: the engine failed; no body of the batch gets a verdict (latched: ``/ready`` fails).
+        EngineError: the engine failed; no body of the batch gets a verdict (latched by the service: ``/ready``
+            fails).
     """
-    out: list[Screened | Exception | None] = []
-    valid: list[tuple[int, Intake, str]] = []
+    read: list[tuple[Intake, str] | Exception] = []
     for body, content_type, store in jobs:
         try:
             intake = read_intake(body, content_type)
-            intake_json = serialise_intake(intake) if store else ""
+            read.append((intake, serialise_intake(intake) if store else ""))
         except Exception as exc:  # each request's own rejection (or internal error), raised in its own request
-            out.append(exc)
-            continue
-        valid.append((len(out), intake, intake_json))
-        out.append(None)
-    try:
-        screened = svc.screener.screen_many([intake for _, intake, _ in valid])
-    except EngineError as exc:
-        svc.record_failure(type(exc).__name__)
-        raise
-    for (k, intake, intake_json), result in zip(valid, screened, strict=True):
-        if isinstance(result, IntakeError):  # pragma: no cover - a validated Intake is not validated again
-            out[k] = result
-        else:
-            out[k] = Screened(intake, intake_json, result, result.model_dump_json())
-    done = [item for item in out if item is not None]
-    if len(done) != len(out):  # pragma: no cover - every place was filled above
-        raise AssertionError("a request body of the batch was left without a screening or an error")
-    return done
+            read.append(exc)
+    results = iter(svc.screen_many([r[0] for r in read if not isinstance(r, Exception)]))
+    return [r if isinstance(r, Exception) else _screened(*r, next(results)) for r in read]
+
+
+def _screened(intake: Intake, intake_json: str, result: ScreeningResult | IntakeError) -> Screened | Exception:
+    # screen_many gives an IntakeError only for input it validates itself; these intakes are validated already.
+    return (
+        result if isinstance(result, IntakeError) else Screened(intake, intake_json, result, result.model_dump_json())
+    )
 
 
 class ScreeningQueue:

@@ -15,7 +15,8 @@ screening thread.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -23,7 +24,7 @@ import anyio.to_thread
 from anyio import CapacityLimiter
 from fastapi import Request
 
-from needlescreen import EngineError, Screener, ScreeningResult, load_ruleset
+from needlescreen import EngineError, Intake, IntakeError, Screener, ScreeningResult, load_ruleset
 
 from .batching import ScreeningQueue
 from .settings import Settings
@@ -84,8 +85,18 @@ class Service:
 
     def screen(self, intake: Any) -> ScreeningResult:
         """Screen with this worker's engine; an engine error is latched (``/ready`` fails) and raised."""
-        try:
+        with self._latching():
             return self.screener.screen(intake)
+
+    def screen_many(self, intakes: Sequence[Intake]) -> list[ScreeningResult | IntakeError]:
+        """Screen validated intakes together (:meth:`Screener.screen_many`); an engine error is latched and raised."""
+        with self._latching():
+            return self.screener.screen_many(intakes)
+
+    @contextmanager
+    def _latching(self) -> Iterator[None]:
+        try:
+            yield
         except EngineError as exc:
             self.record_failure(type(exc).__name__)
             raise

@@ -20,6 +20,7 @@ from needlescreen.conditions import (
     evaluate,
 )
 from needlescreen.conditions import Any as AnyOf
+from needlescreen.scope_code import MAX_DEPTH, compile_scope
 
 T, U, F = Truth.TRUE, Truth.UNKNOWN, Truth.FALSE
 
@@ -135,3 +136,49 @@ def test_kleene_tables() -> None:
     assert evaluate(Not(unk), facts) is U
     assert evaluate(Atom("b", "known", False), facts) is T
     assert evaluate(Atom("b", "ne", "yes"), facts) is U, "'not yes' is not the same as unknown"
+
+
+# --- the plain evaluator's generated scope functions ----------------------------------------------------------
+
+GUARDS = [None, ("a", "yes"), ("e", "x")]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(conditions, min_size=1, max_size=4), fact_sets, st.sampled_from(GUARDS))
+def test_generated_scope_function_is_the_interpreted_evaluation(
+    conds: list[Condition], facts: dict[str, Any], guard: tuple[str, str] | None
+) -> None:
+    """Every rule of a group, with or without the equality the group requires first, evaluates as ``evaluate``."""
+    rules = [(f"R{i}", c if guard is None else All((Atom(guard[0], "eq", guard[1]), c))) for i, c in enumerate(conds)]
+    expected = [(rid, evaluate(c, facts)) for rid, c in rules]
+    got = compile_scope([(guard, rules)])(facts)
+    assert got == [(rid, t) for rid, t in expected if t is not F]
+    assert all(type(t) is Truth for _, t in got)
+
+
+def test_generated_scope_function_takes_rule_text_as_data_only() -> None:
+    """Fact names, values and rule ids that look like code are compared as text, never run."""
+    fact = "a') or __import__('os').system('false') or ('"
+    value = '" + str(1/0) + "'
+    rules = [("R) or (1", Atom(fact, "eq", value)), ("x\ny", Not(Atom(fact, "eq", value))), ("z", Atom("n", "gt", 2.0))]
+    scope = compile_scope([(None, rules)])
+    assert scope({fact: value, "n": 3.0}) == [("R) or (1", T), ("z", T)]
+    assert scope({fact: "other"}) == [("x\ny", T), ("z", U)]
+
+
+def test_generated_scope_function_calls_very_deep_conditions_as_closures() -> None:
+    cond: Condition = Atom("a", "eq", "yes")
+    for _ in range(MAX_DEPTH + 5):
+        cond = Not(cond)  # an odd number of negations: "a is not yes"
+    scope = compile_scope([(None, [("deep", cond)])])
+    assert scope({"a": "no"}) == [("deep", T)]
+    assert scope({"a": "yes"}) == []
+    assert scope({}) == [("deep", U)]
+
+
+def test_generated_scope_keeps_equal_values_of_different_types_apart() -> None:
+    """1.0 == True in Python: two rules comparing with each still read their own value."""
+    rules = [("num", Atom("n", "eq", 1.0)), ("text", Atom("n", "eq", "1.0"))]
+    scope = compile_scope([(None, rules)])
+    assert scope({"n": 1.0}) == [("num", T)]
+    assert scope({"n": "1.0"}) == [("text", T)]

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .conditions import All, Atom, Evaluator, Truth, compile_condition
+from .conditions import All, Atom, Condition, Truth
 from .facts import Facts
 from .firings import EngineName, Firing, fact_sets
 from .ruleset import CompiledRule, Ruleset
+from .scope_code import ScopeEvaluator, compile_scope
 
 __all__ = ["PlainEngine"]
-
-#: A group of rules: the equality every rule of the group requires first (None: no such test), and the rules.
-_Group = tuple[tuple[str, object] | None, tuple[tuple[str, Evaluator], ...]]
-_MISSING = object()
 
 
 def _first_equality(rule: CompiledRule) -> tuple[str, object] | None:
@@ -37,34 +34,33 @@ class PlainEngine:
 
     Rules are grouped by the equality their condition requires first: when a fact set holds that fact with
     another value, every rule of the group is false (an ``all`` with a false part is false, even if another part
-    is unknown), so the group is passed over with one test. Otherwise each rule is evaluated in full.
+    is unknown), so the group is passed over with one test. Otherwise each rule is evaluated in full. The rules
+    of each scope run as one generated function (:mod:`needlescreen.scope_code`), equal to their closures.
     """
 
     name: EngineName = "plain"
 
     def __init__(self, ruleset: Ruleset) -> None:
-        # Each condition is compiled once to closures (compile_condition); evaluate() is their specification.
-        self._by_scope: dict[str, tuple[_Group, ...]] = {}
+        self._by_scope: dict[str, ScopeEvaluator] = {}
         for scope in ("patient", "site", "circuit"):
-            groups: dict[tuple[str, object] | None, list[tuple[str, Evaluator]]] = {}
+            groups: dict[tuple[str, object] | None, list[tuple[str, Condition]]] = {}
             for r in ruleset.rules:
                 if r.fact_scope == scope:
-                    groups.setdefault(_first_equality(r), []).append((r.id, compile_condition(r.condition)))
-            self._by_scope[scope] = tuple((key, tuple(rules)) for key, rules in groups.items())
+                    groups.setdefault(_first_equality(r), []).append((r.id, r.condition))
+            self._by_scope[scope] = compile_scope(tuple(groups.items()))
+        # Firings are immutable and few: one instance per (rule, scope, index, truth), shared by screenings.
+        self._firings: dict[tuple[str, str, int, Truth], Firing] = {}
 
     def run(self, facts: Facts) -> frozenset[Firing]:
-        out = set()
-        false = Truth.FALSE
+        out = []
+        known = self._firings
         for scope, index, fs in fact_sets(facts):
-            for requires, rules in self._by_scope[scope]:
-                if requires is not None:
-                    have = fs.get(requires[0], _MISSING)
-                    if have is not _MISSING and have != requires[1]:
-                        continue
-                for rule_id, test in rules:
-                    truth = test(fs)
-                    if truth is not false:
-                        out.add(Firing(rule_id, scope, index, truth))
+            for rule_id, truth in self._by_scope[scope](fs):
+                key = (rule_id, scope, index, truth)
+                firing = known.get(key)
+                if firing is None:
+                    firing = known.setdefault(key, Firing(rule_id, scope, index, truth))
+                out.append(firing)
         return frozenset(out)
 
     def run_many(self, batch: Sequence[Facts]) -> list[frozenset[Firing]]:

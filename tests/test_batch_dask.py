@@ -22,7 +22,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 from needlescreen import batch, load_ruleset
-from needlescreen._dask import screen_rows_dask
+from needlescreen._dask import connect, screen_rows_dask
 from needlescreen.batch import BatchConfig, Outcome, Row, ScreenSpec, read_rows, screen_rows
 
 from .test_batch import _write_day
@@ -189,3 +189,19 @@ def test_every_worker_killed_at_once_loses_no_row(client: Client, rows: list[Row
     for pid in killed:
         _gone(pid)
     assert got == local, "rows lost or changed when every worker died"
+
+
+def _profiler_enabled() -> bool:
+    import dask.config
+
+    enabled: bool = dask.config.get("distributed.worker.profile.enabled")
+    return enabled
+
+
+def test_a_local_cluster_s_workers_run_without_the_statistical_profiler() -> None:
+    """``--dask local`` sets its workers up for a batch (see ``LOCAL_WORKER_CONFIG``); Dask's default is on."""
+    import dask.config
+
+    assert dask.config.get("distributed.worker.profile.enabled") is True
+    with connect("local", workers=1) as c:
+        assert set(c.run(_profiler_enabled).values()) == {False}

@@ -22,7 +22,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 from needlescreen import batch, load_ruleset
-from needlescreen._dask import connect, screen_rows_dask
+from needlescreen._dask import _growing, connect, screen_rows_dask
 from needlescreen.batch import BatchConfig, Outcome, Row, ScreenSpec, read_rows, screen_rows
 
 from .test_batch import _write_day
@@ -205,3 +205,21 @@ def test_a_local_cluster_s_workers_run_without_the_statistical_profiler() -> Non
     assert dask.config.get("distributed.worker.profile.enabled") is True
     with connect("local", workers=1) as c:
         assert set(c.run(_profiler_enabled).values()) == {False}
+
+
+@pytest.mark.parametrize(
+    ("total", "sizes"),
+    [
+        (0, []),
+        (3, [2, 1]),
+        (6, [2, 2, 2]),
+        (7, [2, 2, 2, 1]),
+        (26, [2, 2, 2, 5, 5, 5, 5]),
+        (27, [2, 2, 2, 5, 5, 5, 5, 1]),
+    ],
+)
+def test_partitions_start_small_then_grow_and_keep_every_row_in_order(total: int, sizes: list[int]) -> None:
+    rows = [Row(n, "{}", (), None) for n in range(1, total + 1)]
+    parts = list(_growing(iter(rows), 2, 3, 5))
+    assert [r for p in parts for r in p] == rows
+    assert [len(p) for p in parts] == sizes

@@ -27,6 +27,7 @@ import pytest
 
 from needlescreen import Screener
 from needlescreen.compact import compact
+from needlescreen.engine import available_engines
 
 from .test_batch import _write_day
 
@@ -149,11 +150,13 @@ def _assert_prefix(day: Path, results: Path, errors: Path) -> int:
     return len(done)
 
 
-def _interrupt(tmp_path: Path, send: Any, *extra: str) -> tuple[subprocess.Popen[bytes], float, Path]:
+def _interrupt(
+    tmp_path: Path, send: Any, *extra: str, engine: str = "plain"
+) -> tuple[subprocess.Popen[bytes], float, Path]:
     day = tmp_path / "day.jsonl"
     if not day.exists():
         _write_day(day, ROWS, 100)
-    proc = _start(tmp_path, str(day), "--workers", "2", "--engine", "plain", *extra)
+    proc = _start(tmp_path, str(day), "--workers", "2", "--engine", engine, *extra)
     _wait_for_output(proc, tmp_path / "day.results.jsonl.partial")
     sent = time.monotonic()
     send(proc.pid)
@@ -188,8 +191,11 @@ def _decision(c: dict[str, Any]) -> tuple[Any, ...]:
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_quickly_quietly_consistently_and_resume_finishes(tmp_path: Path) -> None:
-    proc, took, day = _interrupt(tmp_path, lambda pid: os.killpg(pid, signal.SIGINT))
+@pytest.mark.parametrize("engine", ["plain", "durable_rules"])  # forked workers, spawned workers
+def test_ctrl_c_stops_quickly_quietly_consistently_and_resume_finishes(tmp_path: Path, engine: str) -> None:
+    if engine not in available_engines():
+        pytest.skip("durable_rules not loadable")
+    proc, took, day = _interrupt(tmp_path, lambda pid: os.killpg(pid, signal.SIGINT), engine=engine)
     err = _stderr(tmp_path)
     assert proc.returncode == 128 + signal.SIGINT, err
     assert took < STOP_WITHIN_S, f"took {took:.1f} s to stop"
@@ -203,7 +209,7 @@ def test_ctrl_c_stops_quickly_quietly_consistently_and_resume_finishes(tmp_path:
     assert 0 < written < ROWS
     assert f"{written:,} rows written" in lines[0]
 
-    again = _start(tmp_path, str(day), "--workers", "2", "--engine", "plain", "--resume", "--format", "json")
+    again = _start(tmp_path, str(day), "--workers", "2", "--engine", engine, "--resume", "--format", "json")
     assert again.wait(timeout=300) == 2, _stderr(tmp_path)  # 2: the 1% malformed rows were rejected
     summary = json.loads((tmp_path / "stdout.txt").read_text(encoding="utf-8"))
     assert summary["rows"] == ROWS == summary["results"] + summary["errors"]
@@ -244,15 +250,18 @@ def test_sigterm_to_the_main_process_alone_leaves_no_worker(tmp_path: Path, name
 
 
 @pytest.mark.slow
-def test_a_killed_batch_leaves_no_worker_and_resumes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["plain", "durable_rules"])  # forked workers, spawned workers
+def test_a_killed_batch_leaves_no_worker_and_resumes(tmp_path: Path, engine: str) -> None:
     """SIGKILL cannot be handled: the workers notice their pipe close and leave; --resume mends the files."""
-    proc, _took, day = _interrupt(tmp_path, lambda pid: os.kill(pid, signal.SIGKILL))
+    if engine not in available_engines():
+        pytest.skip("durable_rules not loadable")
+    proc, _took, day = _interrupt(tmp_path, lambda pid: os.kill(pid, signal.SIGKILL), engine=engine)
     assert proc.returncode == -signal.SIGKILL
     _no_process_left(proc.pid, within=10)
     partial = tmp_path / "day.results.jsonl.partial"
     with partial.open("ab") as f:
         f.write(b'{"line": 99999, "result": {"verd')  # as if the kill had cut a line in two
-    again = _start(tmp_path, str(day), "--workers", "2", "--engine", "plain", "--resume", "--format", "json")
+    again = _start(tmp_path, str(day), "--workers", "2", "--engine", engine, "--resume", "--format", "json")
     assert again.wait(timeout=300) == 2, _stderr(tmp_path)
     assert _assert_prefix(day, tmp_path / "day.results.jsonl", tmp_path / "day.errors.jsonl") == ROWS
 
@@ -270,17 +279,23 @@ def test_an_interrupted_forced_rerun_keeps_the_earlier_outputs(tmp_path: Path) -
 
 
 _POISON = """
-import os, sys
-if __name__ == "__mp_main__":
+import multiprocessing, os, sys
+
+
+def _poison():
     from needlescreen import batch
-    _real = batch._prepare_row
+    real = batch._prepare_row
 
-    def _deadly(row, *rest):
-        if row.line == {line}:
+    def deadly(row, *rest):
+        if row.line == {line} and multiprocessing.parent_process() is not None:
             os._exit(9)  # as a crash in the engine would: no exception, no cleanup, every time
-        return _real(row, *rest)
+        return real(row, *rest)
 
-    batch._prepare_row = _deadly
+    batch._prepare_row = deadly
+
+
+if __name__ in ("__main__", "__mp_main__"):  # a forked worker inherits the patch; a spawned one imports it again
+    _poison()
 if __name__ == "__main__":
     from needlescreen.cli import main
     sys.argv[0] = "needlescreen"
@@ -289,13 +304,16 @@ if __name__ == "__main__":
 
 
 @pytest.mark.slow
-def test_a_row_that_kills_its_worker_every_time_is_reported_and_the_rest_screened(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["plain", "durable_rules"])  # forked workers, spawned workers
+def test_a_row_that_kills_its_worker_every_time_is_reported_and_the_rest_screened(tmp_path: Path, engine: str) -> None:
+    if engine not in available_engines():
+        pytest.skip("durable_rules not loadable")
     day = tmp_path / "day.jsonl"
     _write_day(day, 60, 1000)
     launcher = tmp_path / "poison.py"
     launcher.write_text(_POISON.format(line=7), encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, str(launcher), "batch", str(day), "--workers", "2", "--engine", "plain", "--format", "json"],
+        [sys.executable, str(launcher), "batch", str(day), "--workers", "2", "--engine", engine, "--format", "json"],
         capture_output=True,
         text=True,
         timeout=300,

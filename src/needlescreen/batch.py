@@ -38,7 +38,6 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
-import gc
 import hashlib
 import io
 import json
@@ -58,6 +57,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 from .compact import CompactResult
 from .errors import EngineError, FieldProblem, IntakeError
+from .worker_gc import settle_worker_gc
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
@@ -499,10 +499,9 @@ def _worker_main(conn: Connection, forked: ScreenSpec | None = None, parent_end:
     except Exception as exc:  # reported to the parent, which stops the batch with it
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         return
-    # The screener lives as long as the process: keep its tables out of the cyclic collector's walk (a full
-    # collection otherwise costs milliseconds every few dozen rows).
-    gc.collect()
-    gc.freeze()
+    # The screener lives as long as the process: its tables leave the cyclic collector's walk, and the collector
+    # no longer starts in the middle of a row (worker_gc).
+    settle_worker_gc()
     conn.send(("ready", os.getpid()))
     while True:
         try:

@@ -373,16 +373,15 @@ def impact(
 
 
 def prepare_worker(config: ImpactConfig) -> None:
-    """Build a worker process's screeners once and keep their tables out of the cyclic collector (as batch does).
+    """Build a worker process's screeners once and settle its cyclic collector (as batch does: ``worker_gc``).
 
-    For a process that only screens partitions (a local pool's initializer; on a Dask cluster, run it on every
-    worker first): it freezes the process's long-lived objects, so call it only in a process of its own.
+    For a process that only screens partitions (a local pool's initializer): it freezes the process's
+    long-lived objects and raises the collector's first threshold, so call it only in a process of its own.
     """
-    import gc
+    from .worker_gc import settle_worker_gc
 
     _sides(config)
-    gc.collect()
-    gc.freeze()
+    settle_worker_gc()
 
 
 def _partitions(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:

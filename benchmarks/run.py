@@ -19,6 +19,9 @@ Figures:
 * ``needlescreen batch`` end to end on all cores (JSON lines in, results file out);
 * cold start of the whole ``needlescreen check`` process on one file;
 * resident memory before and after many screenings in one process.
+
+The end-to-end processes (impact, batch, cold start) run with their bytecode cached, as an installed package's
+is (:mod:`benchmarks.processes`).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from needlescreen import Screener, load_ruleset
 from needlescreen.engine import available_engines
 
 from .cohorts import cohort
+from .processes import bytecode_cached
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "cipn-electrical.json"
@@ -231,7 +235,7 @@ def raw_durable(n: int, rounds: int) -> dict[str, Any] | None:
     return {k: statistics.median(v) / 1000 for k, v in times.items()}
 
 
-def impact_run(n: int, workers: int | None) -> dict[str, Any]:
+def impact_run(n: int, workers: int | None, env: dict[str, str] | None = None) -> dict[str, Any]:
     """``needlescreen impact`` end to end: a policy change (at-risk limb caution -> refer) over ``n`` intakes."""
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "cohort.jsonl"
@@ -244,7 +248,7 @@ def impact_run(n: int, workers: int | None) -> dict[str, Any]:
         if workers:
             cmd += ["--workers", str(workers)]
         t0, cpu0 = time.perf_counter(), _children_cpu()
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
         elapsed, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
     if proc.returncode != 0:
         raise SystemExit(f"impact failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -260,7 +264,7 @@ def impact_run(n: int, workers: int | None) -> dict[str, Any]:
     }
 
 
-def batch(n: int, workers: int | None, *, dask: bool = True) -> dict[str, Any]:
+def batch(n: int, workers: int | None, *, dask: bool = True, env: dict[str, str] | None = None) -> dict[str, Any]:
     """``needlescreen batch`` end to end on a JSON-lines file of ``n`` typical intakes: local worker processes, and
     (``dask``) the same file on a local Dask cluster of as many workers, in the same run."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -268,18 +272,18 @@ def batch(n: int, workers: int | None, *, dask: bool = True) -> dict[str, Any]:
         with src.open("w") as fh:
             for intake in cohort("typical", n, seed=7):
                 fh.write(json.dumps(intake) + "\n")
-        local = _batch_run(src, Path(tmp), workers)
+        local = _batch_run(src, Path(tmp), workers, env=env)
         if "plain" in available_engines():  # the same file on the plain evaluator (the default is durable_rules)
-            local["plain"] = _batch_run(src, Path(tmp), workers, "--engine", "plain")
+            local["plain"] = _batch_run(src, Path(tmp), workers, "--engine", "plain", env=env)
         if dask and importlib.util.find_spec("distributed") is not None:
-            local["dask"] = _batch_run(src, Path(tmp), workers or 2, "--dask", "local")
+            local["dask"] = _batch_run(src, Path(tmp), workers or 2, "--dask", "local", env=env)
             local["dask"]["dask_over_local"] = local["dask"]["per_second"] / local["per_second"]
-            local["dask_running"] = _batch_on_running_cluster(src, Path(tmp), workers or 2)
+            local["dask_running"] = _batch_on_running_cluster(src, Path(tmp), workers or 2, env)
             local["dask_running"]["dask_over_local"] = local["dask_running"]["per_second"] / local["per_second"]
     return local
 
 
-def _batch_on_running_cluster(src: Path, tmp: Path, workers: int) -> dict[str, Any]:
+def _batch_on_running_cluster(src: Path, tmp: Path, workers: int, env: dict[str, str] | None) -> dict[str, Any]:
     """``batch --dask ADDRESS`` against a local cluster started beforehand (as a deployment's cluster is running
     before a batch is sent to it): the rate without the cluster's start, which ``--dask local`` includes."""
     from needlescreen._dask import connect
@@ -287,11 +291,13 @@ def _batch_on_running_cluster(src: Path, tmp: Path, workers: int) -> dict[str, A
     t0 = time.perf_counter()
     with connect("local", workers=workers) as client:
         started = time.perf_counter() - t0
-        figures = _batch_run(src, tmp, None, "--dask", str(client.scheduler.address))
+        figures = _batch_run(src, tmp, None, "--dask", str(client.scheduler.address), env=env)
     return figures | {"workers": workers, "cluster_start_seconds": started}
 
 
-def _batch_run(src: Path, tmp: Path, workers: int | None, *extra: str) -> dict[str, Any]:
+def _batch_run(
+    src: Path, tmp: Path, workers: int | None, *extra: str, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     with src.open(encoding="utf-8") as fh:
         n = sum(1 for _ in fh)
     out_file, errors = tmp / f"out{len(extra)}.jsonl", tmp / f"errors{len(extra)}.jsonl"
@@ -300,7 +306,7 @@ def _batch_run(src: Path, tmp: Path, workers: int | None, *extra: str) -> dict[s
     if workers:
         cmd += ["--workers", str(workers)]
     t0, cpu0 = time.perf_counter(), _children_cpu()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     elapsed, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
     results = len(out_file.read_text().splitlines()) if out_file.exists() else 0
     size = out_file.stat().st_size if out_file.exists() else 0
@@ -317,7 +323,7 @@ def _batch_run(src: Path, tmp: Path, workers: int | None, *extra: str) -> dict[s
     }
 
 
-def cold_start(runs: int) -> dict[str, Any]:
+def cold_start(runs: int, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Wall time of the whole ``needlescreen check`` process on the bundled example."""
     times = []
     for _ in range(runs):
@@ -326,6 +332,7 @@ def cold_start(runs: int) -> dict[str, Any]:
             [sys.executable, "-m", "needlescreen", "check", str(EXAMPLE), "--format", "json"],
             capture_output=True,
             check=False,
+            env=env,
         )
         times.append(time.perf_counter() - t0)
         if proc.returncode not in (0, 10, 20):
@@ -393,17 +400,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     only = {part.strip() for part in args.only.split(",")}
     if only - set(PARTS):
         p.error(f"unknown parts: {', '.join(sorted(only - set(PARTS)))}")
-    runs: dict[str, Any] = {
-        "latency": lambda: latency(args.n, args.rounds),
-        "raw_durable": lambda: raw_durable(args.raw_n, args.rounds),
-        "impact": lambda: impact_run(args.impact_rows, args.workers),
-        "batch": lambda: batch(args.batch_rows, args.workers, dask=not args.no_dask),
-        "cold_start": lambda: cold_start(args.cold_runs),
-        "memory": lambda: memory(args.memory_screenings),
-    }
-    for part in PARTS:
-        if part in only:
-            figures[part] = runs[part]()
+    with bytecode_cached() as env:  # processes run as an installed package does (benchmarks.processes)
+        runs: dict[str, Any] = {
+            "latency": lambda: latency(args.n, args.rounds),
+            "raw_durable": lambda: raw_durable(args.raw_n, args.rounds),
+            "impact": lambda: impact_run(args.impact_rows, args.workers, env),
+            "batch": lambda: batch(args.batch_rows, args.workers, dask=not args.no_dask, env=env),
+            "cold_start": lambda: cold_start(args.cold_runs, env),
+            "memory": lambda: memory(args.memory_screenings),
+        }
+        for part in PARTS:
+            if part in only:
+                figures[part] = runs[part]()
     _print(figures)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(figures, indent=2) + "\n")

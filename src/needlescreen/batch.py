@@ -501,7 +501,7 @@ def _worker_main(conn: Connection, forked: ScreenSpec | None = None, parent_end:
         return
     # The screener lives as long as the process: its tables leave the cyclic collector's walk, and the collector
     # no longer starts in the middle of a row (worker_gc).
-    settle_worker_gc()
+    settle_worker_gc(collect=forked is None)
     conn.send(("ready", os.getpid()))
     while True:
         try:

@@ -26,9 +26,14 @@ __all__ = ["FIRST_GENERATION", "settle_worker_gc"]
 FIRST_GENERATION = 50_000
 
 
-def settle_worker_gc() -> None:
-    """Collect, freeze what is alive (the screener, once built) and raise the first generation's threshold."""
-    gc.collect()
+def settle_worker_gc(*, collect: bool = True) -> None:
+    """Collect, freeze what is alive (the screener, once built) and raise the first generation's threshold.
+
+    A forked worker skips the collection (``collect=False``): what it has is its parent's, already built, and a
+    collection would write to every object's header, copying the parent's whole heap page by page.
+    """
+    if collect:
+        gc.collect()
     gc.freeze()
     _, second, third = gc.get_threshold()
     gc.set_threshold(FIRST_GENERATION, second, third)

@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from .conditions import Atom, Condition, Not, Truth, evaluate
+from .conditions import Truth, atoms, evaluate
 from .facts import Facts, FactSet, normalise
 from .intake import Intake
 from .plain import PlainEngine
@@ -331,21 +331,11 @@ _BY_NAME = {v.name: v for v in VARIABLES}
 # --- conditions -----------------------------------------------------------------------------------------------
 
 
-def _atoms(cond: Condition) -> Iterable[Atom]:
-    if isinstance(cond, Atom):
-        yield cond
-    elif isinstance(cond, Not):
-        yield from _atoms(cond.part)
-    else:
-        for p in cond.parts:
-            yield from _atoms(p)
-
-
 def _thresholds(ruleset: Ruleset) -> dict[str, tuple[float, ...]]:
     """Every value each numeric variable is compared with anywhere in the ruleset, on its own scale."""
     out: dict[str, set[float]] = {v.name: set() for v in VARIABLES if v.kind == "number"}
     for rule in ruleset.rules:
-        for atom in _atoms(rule.condition):
+        for atom in atoms(rule.condition):
             var = _BY_FACT.get(atom.fact)
             if var is None or var.kind != "number" or atom.op not in _NUMERIC_OPS:
                 continue
@@ -414,7 +404,7 @@ class _Search:
                 {
                     float(a.value)  # type: ignore[arg-type]
                     for r in ruleset.rules
-                    for a in _atoms(r.condition)
+                    for a in atoms(r.condition)
                     if a.fact == "labs.inr_above_target_by" and a.op in _NUMERIC_OPS
                 }
             )

@@ -13,7 +13,7 @@ form the durable_rules adapter registers: one branch per way the condition can b
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any as AnyType
@@ -30,6 +30,7 @@ __all__ = [
     "Literal_",
     "Not",
     "Truth",
+    "atoms",
     "compile_condition",
     "dnf",
     "evaluate",
@@ -216,21 +217,20 @@ def _compile_atom(a: Atom) -> Evaluator:
     return atom
 
 
+def atoms(cond: Condition) -> Iterator[Atom]:
+    """Every atom of a condition, left to right (an atom used twice is given twice)."""
+    if isinstance(cond, Atom):
+        yield cond
+    elif isinstance(cond, Not):
+        yield from atoms(cond.part)
+    else:
+        for part in cond.parts:
+            yield from atoms(part)
+
+
 def facts_read(cond: Condition) -> tuple[str, ...]:
     """Every fact a condition reads, in first-use order."""
-    seen: dict[str, None] = {}
-
-    def walk(c: Condition) -> None:
-        if isinstance(c, Atom):
-            seen.setdefault(c.fact, None)
-        elif isinstance(c, Not):
-            walk(c.part)
-        else:
-            for p in c.parts:
-                walk(p)
-
-    walk(cond)
-    return tuple(seen)
+    return tuple(dict.fromkeys(a.fact for a in atoms(cond)))
 
 
 def nnf(cond: Condition, negate: bool = False) -> Condition:

@@ -21,11 +21,11 @@ holds the generated form equal to them on random conditions and fact sets.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import count
 from typing import Any
 
-from .conditions import All, Atom, Condition, Not, Truth, compile_condition
+from .conditions import All, Atom, Condition, Not, Truth, atoms, compile_condition
 from .conditions import Any as AnyOf
 
 __all__ = ["MAX_DEPTH", "ScopeEvaluator", "compile_scope"]
@@ -42,16 +42,6 @@ _COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="
 def _within(have: Any, regions: tuple[str, ...]) -> bool:
     """Some of ``regions`` is in ``have`` (as the closures test it: any container the fact holds)."""
     return any(r in have for r in regions)
-
-
-def _atoms(cond: Condition) -> Iterator[Atom]:
-    if isinstance(cond, Atom):
-        yield cond
-    elif isinstance(cond, Not):
-        yield from _atoms(cond.part)
-    else:
-        for part in cond.parts:
-            yield from _atoms(part)
 
 
 def _depth(cond: Condition) -> int:
@@ -138,7 +128,7 @@ def compile_scope(groups: Sequence[Group]) -> ScopeEvaluator:
     w = _Writer()
     lines = ["def scope(fs):", "    get = fs.get", "    out = []", "    add = out.append"]
     reads = Counter(requires[0] for requires, _ in groups if requires is not None)
-    reads.update(a.fact for _, rules in groups for _, cond in rules for a in _atoms(cond) if a.op != "known")
+    reads.update(a.fact for _, rules in groups for _, cond in rules for a in atoms(cond) if a.op != "known")
     for fact, n in reads.items():
         if n > 1:
             w.local[fact] = name = f"f{len(w.local)}"

@@ -681,10 +681,10 @@ def _devices(intake: Intake, draw: Draw) -> tuple[Intake, Intake]:
     return before, after
 
 
-def _finding(intake: Intake, draw: Draw) -> tuple[Intake, Intake]:
+def _finding(intake: Intake, draw: Draw, kinds: tuple[str, ...] = FINDING_KINDS) -> tuple[Intake, Intake]:
     """no < unknown < yes without locations; no < yes anywhere; add a location; a location's side to both."""
     before = copy.deepcopy(intake)
-    kind = draw(_choice(FINDING_KINDS))
+    kind = draw(_choice(kinds))
     findings = before.setdefault("findings", {})
     f = findings.setdefault(kind, {"answer": "unknown"})
     answer = f.get("answer", "unknown")
@@ -754,6 +754,11 @@ def _add_condition(intake: Intake, draw: Draw) -> tuple[Intake, Intake]:
     if condition_codes():
         after.setdefault("conditions", []).append({"code": draw(_choice(condition_codes()))})
     return before, after
+
+
+def finding_move(*kinds: str) -> Move:
+    """The "finding" move of :func:`risk_moves` on these finding kinds only (to aim a property at one rule)."""
+    return lambda intake, draw: _finding(intake, draw, kinds)
 
 
 def risk_moves() -> dict[str, Move]:

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import random
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from needlescreen import batch as batch_mod
 from needlescreen.batch import BatchConfig, Row, read_rows, screen_rows
 from needlescreen.compact import CompactResult, compact
 from needlescreen.errors import EngineError
+from needlescreen.ruleset import default_rules_dir
 from needlescreen.testing import baseline_intake, with_changes
 
 from .test_cli import command
@@ -398,6 +400,17 @@ def test_resume_continues_only_the_same_run(tmp_path: Path) -> None:
 
     refused = resume("--full")
     assert refused.returncode == 2 and "cannot resume" in refused.stderr and "results" in refused.stderr
+    # Another policy or another ruleset: the rows already written were decided under the first run's.
+    stricter = tmp_path / "stricter.yaml"
+    stricter.write_text("schema: needlescreen.policy-override/1\nsettings:\n  at_risk_limb_verdict: refer\n")
+    refused = resume("--policy", str(stricter))
+    assert refused.returncode == 2 and "cannot resume" in refused.stderr and "policy" in refused.stderr
+    other_rules = tmp_path / "rules-next"
+    shutil.copytree(default_rules_dir(), other_rules)
+    manifest = other_rules / "ruleset.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace('revision: "', 'revision: "next-'), "utf-8")
+    refused = resume("--rules", str(other_rules))
+    assert refused.returncode == 2 and "cannot resume" in refused.stderr and "ruleset" in refused.stderr
     with day.open("ab") as f:
         f.write(GOOD + b"\n")
     refused = resume()

@@ -22,7 +22,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 from needlescreen import batch, load_ruleset
-from needlescreen._dask import _growing, connect, screen_rows_dask
+from needlescreen._dask import _growing, _Shared, connect, screen_rows_dask
 from needlescreen.batch import BatchConfig, Outcome, Row, ScreenSpec, read_rows, screen_rows
 
 from .test_batch import _write_day
@@ -78,27 +78,52 @@ def allowed_failures(request: pytest.FixtureRequest, client: Client) -> Iterator
         client.run_on_scheduler(set_allowed, n=old)
 
 
+def _slow_rows(delay: float) -> None:
+    """On a worker: every row takes ``delay`` seconds longer (0: as before), so a kill lands mid-partition."""
+    from needlescreen import batch as on_worker
+
+    real = getattr(on_worker, "_unslowed_prepare_row", on_worker._prepare_row)
+    on_worker._unslowed_prepare_row = real  # type: ignore[attr-defined]
+
+    def slow(*args: Any) -> Any:
+        time.sleep(delay)
+        return real(*args)
+
+    on_worker._prepare_row = slow if delay else real
+
+
 def test_a_killed_worker_loses_no_row_and_changes_no_result(
-    client: Client, rows: list[Row], allowed_failures: str
+    client: Client, rows: list[Row], allowed_failures: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec = BatchConfig(engine="plain").spec()
     local = [_comparable(o) for o in screen_rows(iter(rows), spec, workers=1)]
+    submitted: list[int] = []  # rows per task sent: 1 is the row-by-row screening of a partition that failed
+    real_submit = _Shared.submit
+    monkeypatch.setattr(_Shared, "submit", lambda self, part: submitted.append(len(part)) or real_submit(self, part))
     pids: dict[str, int] = client.run(os.getpid)
+    client.run(_slow_rows, 0.005)  # 50 ms a partition: the victim is surely in the middle of one when killed
     killed: int | None = None
     held: list[str] = []
     got = []
-    for outcome in screen_rows_dask(iter(rows), spec, client, partition_size=10):
-        got.append(_comparable(outcome))
-        if killed is None:
-            # The first partition is back; others are queued or running on both workers: kill one that holds some.
-            processing = client.processing()
-            victim = next((w for w, keys in processing.items() if keys), None)
-            if victim is not None:
-                held = list(processing[victim])
-                killed = pids[victim]
-                os.kill(killed, signal.SIGKILL)
+    try:
+        for outcome in screen_rows_dask(iter(rows), spec, client, partition_size=10):
+            got.append(_comparable(outcome))
+            if killed is None:
+                # The first partition is back; others are queued or running on both workers: kill one holding some.
+                processing = client.processing()
+                victim = next((w for w, keys in processing.items() if keys), None)
+                if victim is not None:
+                    held = list(processing[victim])
+                    killed = pids[victim]
+                    os.kill(killed, signal.SIGKILL)
+    finally:
+        client.run(_slow_rows, 0)  # the surviving worker; the nanny's new one starts unpatched
     assert killed is not None and held, "no worker held a partition: the test killed nothing"
     _gone(killed)
+    if allowed_failures == "killed-worker":
+        assert 1 in submitted, "no partition failed with KilledWorker: the row-by-row screening never ran"
+    else:
+        assert 1 not in submitted, "Dask's own retry was expected to serve the dead worker's partitions"
     assert len(got) == ROWS == len(local), "rows in != results + errors"
     assert [g[0] for g in got] == [r.line for r in rows], "not in input order"
     assert got == local, "the outcomes on Dask differ from the local batch"

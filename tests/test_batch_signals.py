@@ -40,16 +40,27 @@ DELAY = 0.01
 STOP_WITHIN_S = 5.0
 
 _LAUNCHER = """
-import sys, time
-if __name__ == "__mp_main__":
+import multiprocessing, os, sys, time
+if __name__ in ("__main__", "__mp_main__"):  # a forked worker inherits the patch; a spawned one imports it again
     from needlescreen import batch
     _real = batch._prepare_row
 
     def _slow(*args):
-        time.sleep({delay})
+        if multiprocessing.parent_process() is not None:  # only the workers are slow
+            time.sleep({delay})
         return _real(*args)
 
     batch._prepare_row = _slow
+if __name__ == "__main__" and os.environ.get("SLOW_STOP_S"):  # a stop that takes long enough to press again
+    from needlescreen import batch
+    _suspend = batch.Output.suspend
+
+    def _slow_suspend(self):
+        open("stopping", "w").close()  # tells the test the stop is under way
+        time.sleep(float(os.environ["SLOW_STOP_S"]))
+        _suspend(self)
+
+    batch.Output.suspend = _slow_suspend
 if __name__ == "__main__":
     from needlescreen.cli import main
     sys.argv[0] = "needlescreen"
@@ -221,11 +232,19 @@ def test_ctrl_c_stops_quickly_quietly_consistently_and_resume_finishes(tmp_path:
 
 
 @pytest.mark.slow
-def test_a_second_ctrl_c_prints_no_traceback_and_leaves_nothing(tmp_path: Path) -> None:
+def test_a_second_ctrl_c_prints_no_traceback_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A double press: the second Ctrl-C arrives while the stop is writing the partial files, and changes nothing."""
+    monkeypatch.setenv("SLOW_STOP_S", "0.5")  # the launcher's stop marks its start, then takes half a second
+
     def twice(pid: int) -> None:
         os.killpg(pid, signal.SIGINT)
-        time.sleep(0.05)
-        os.killpg(pid, signal.SIGINT)
+        deadline = time.monotonic() + 5
+        while not (tmp_path / "stopping").exists():
+            assert time.monotonic() < deadline, "the stop never began"
+            time.sleep(0.01)
+        os.killpg(pid, signal.SIGINT)  # within a second of the first: a double press, not a demand to stop at once
 
     proc, took, day = _interrupt(tmp_path, twice)
     err = _stderr(tmp_path)

@@ -176,8 +176,9 @@ def test_generated_scope_function_calls_very_deep_conditions_as_closures() -> No
     assert scope({}) == [("deep", U)]
 
 
-def test_generated_scope_keeps_equal_values_of_different_types_apart() -> None:
-    """1.0 == True in Python: two rules comparing with each still read their own value."""
+def test_generated_scope_keeps_a_number_and_the_same_number_as_text_apart() -> None:
+    """The generated function's constants are bound by value and type: 1.0 and "1.0", which a table keyed by
+    their text would merge, stay two values, and each rule reads its own."""
     rules = [("num", Atom("n", "eq", 1.0)), ("text", Atom("n", "eq", "1.0"))]
     scope = compile_scope([(None, rules)])
     assert scope({"n": 1.0}) == [("num", T)]

@@ -48,7 +48,9 @@ def _dumps_with_duplicate(value: Any, rng: random.Random, done: list[bool]) -> s
         if items and not done[0] and rng.random() < 0.3:
             k = rng.choice(list(value))
             twin = rng.choice([value[k], "unknown", 1.0, [], {}])
-            items.insert(rng.randrange(len(items) + 1), f"{json.dumps(k)}: {json.dumps(twin)}")
+            # Sometimes with white space before the colon, which the fast path's key count must not miss.
+            colon = rng.choice([": ", ":", " : ", "\n:"])
+            items.insert(rng.randrange(len(items) + 1), f"{json.dumps(k)}{colon}{json.dumps(twin)}")
             done[0] = True
         return "{" + ", ".join(items) + "}"
     if isinstance(value, list):
@@ -102,6 +104,8 @@ EDGES = {
     "float with many digits": _B.replace('"age": 40', '"age": 17.999999999999999999'),
     "leading zero": _B.replace('"age": 40', '"age": 040'),
     "space before a colon": _B.replace('"age": 40', '"age" : 40'),
+    "duplicate key after a space before its colon": _B.replace('"age": 40', '"age" : 40, "age": 41'),
+    "duplicate key with its colon on the next line": _B.replace('"age": 40', '"age": 40, "age"\n: 41'),
     "colon inside a value": _B.replace('"needle_phobia": "no"', '"needle_phobia": "no:yes"'),
     "escaped key": _B.replace('"age": 40', '"a\\u0067e": 40'),
     "escaped duplicate key": _B.replace('"age": 40', '"age": 40, "a\\u0067e": 41'),

@@ -23,7 +23,6 @@ keeps killing workers fails the report (an impact report is whole or not given).
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import os
 import signal
@@ -54,6 +53,7 @@ from .batch import (
     worker_screener,
 )
 from .errors import EngineError
+from .worker_gc import freeze_long_lived
 
 if TYPE_CHECKING:
     from .impact import Impact, ImpactConfig
@@ -168,8 +168,7 @@ def _on_worker(part: _Partition[Row], spec: ScreenSpec) -> list[Outcome]:
     built = screener_builds()
     outcomes = screen_partition(part.rows, spec)
     if screener_builds() > built:
-        gc.collect()
-        gc.freeze()
+        freeze_long_lived()
     return outcomes
 
 
@@ -304,8 +303,7 @@ def _impact_on_worker(part: _Partition[CohortRow], config: ImpactConfig) -> Impa
     first = _sides.cache_info().currsize == 0
     report = screen_partition(part.rows, config)
     if first:  # as a local worker does after start-up: the ruleset's tables leave the cyclic collector's walk
-        gc.collect()
-        gc.freeze()
+        freeze_long_lived()
     return report
 
 

@@ -18,7 +18,6 @@ to 422 with its JSON paths, ``EngineError`` to 500. The request head has its own
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import socket
@@ -39,6 +38,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from needlescreen import EngineError, IntakeError
+from needlescreen.worker_gc import freeze_long_lived
 
 from .auth import principal
 from .bodies import MEDIA_TYPES, UnsupportedMediaTypeError, intake_schema
@@ -294,8 +294,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         intake_schema()
         # The ruleset, compiled rules, vocabularies and drug dictionary live as long as the worker: move them out
         # of the cyclic collector's walk, which otherwise costs about 15 ms every few dozen requests (p99).
-        gc.collect()
-        gc.freeze()
+        freeze_long_lived()
         log_event("started", engine=svc.screener.engine.name, revision=svc.screener.ruleset.revision)
         yield
         svc.close()

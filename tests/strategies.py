@@ -26,8 +26,7 @@ import yaml
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from needlescreen.conditions import All, Atom, Condition, Not
-from needlescreen.conditions import Any as AnyOf
+from needlescreen.conditions import Atom, atoms
 from needlescreen.intake import (
     MAX_DEVICES,
     MAX_LOCATIONS,
@@ -177,20 +176,9 @@ def riskier_values(order: tuple[tuple[str, str], ...], value: str) -> list[str]:
 # --- values the rules compare with ------------------------------------------------------------------------
 
 
-def _atoms(cond: Condition) -> Iterable[Atom]:
-    if isinstance(cond, Atom):
-        yield cond
-    elif isinstance(cond, Not):
-        yield from _atoms(cond.part)
-    else:
-        assert isinstance(cond, All | AnyOf)
-        for p in cond.parts:
-            yield from _atoms(p)
-
-
 def rule_atoms(ruleset: Ruleset) -> list[Atom]:
     """Every test of every rule (policy values bound)."""
-    return [a for r in ruleset.rules for a in _atoms(r.condition)]
+    return [a for r in ruleset.rules for a in atoms(r.condition)]
 
 
 @lru_cache(maxsize=1)
